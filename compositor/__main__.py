@@ -1,0 +1,3 @@
+from compositor.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""``source = "plate"``: a painted image, an image sequence (``bg.%04d.png``) or a video file.
+
+The plate is scaled to cover the canvas (keeping its aspect, centred) and, with ``stylize``, given a painterly
+look frame by frame. Sequences and videos are read in order, one frame at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from compositor.errors import SpecError
+from compositor.io import FrameSource
+from compositor.spec import Shot
+
+PLATE_VERSION = 1
+
+
+def fit_to_canvas(frame: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """Scale ``frame`` (H, W, C) to cover ``canvas`` (W, H) keeping its aspect, centred and cropped. Pure."""
+    h, w = frame.shape[:2]
+    cw, ch = canvas
+    if (w, h) == (cw, ch):
+        return frame
+    scale = max(cw / w, ch / h)
+    size = (max(cw, round(w * scale)), max(ch, round(h * scale)))
+    resized = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    x0, y0 = (size[0] - cw) // 2, (size[1] - ch) // 2
+    out = np.clip(resized[y0 : y0 + ch, x0 : x0 + cw], 0, 1)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _source(shot: Shot) -> FrameSource:
+    return FrameSource(shot.files["background.plate"], f"{shot.display}: background.plate")
+
+
+def frame_count(shot: Shot) -> int:
+    source = _source(shot)
+    if source.still:
+        return 1
+    if len(source) < shot.frames:
+        raise SpecError(
+            f"{shot.display}: background.plate: {len(source)} frames, but the cut is {shot.frames}"
+        )
+    return shot.frames
+
+
+@lru_cache(maxsize=256)
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
+    from compositor.backgrounds import file_digest  # noqa: PLC0415
+
+    return file_digest(path)
+
+
+def _file_digest(path: Path) -> str:
+    st = path.stat()
+    return _digest(path, st.st_mtime_ns, st.st_size)
+
+
+def describe(shot: Shot, index: int) -> dict[str, Any]:
+    source = _source(shot)
+    files = source.files()
+    if source.still:
+        content = _file_digest(files[0])
+    elif len(files) > 1:
+        content = _file_digest(files[index])
+    else:
+        content = f"{_file_digest(files[0])}#{index}"
+    bg = shot.spec.background
+    return {
+        "backend": "plate",
+        "version": PLATE_VERSION,
+        "plate": content,
+        "canvas": list(shot.canvas),
+        "stylize": bg.stylize,
+        "seed": bg.seed + index if bg.stylize != "none" else None,
+    }
+
+
+def _finish(shot: Shot, frame: np.ndarray, index: int) -> np.ndarray:
+    canvas = fit_to_canvas(frame, shot.canvas)
+    bg = shot.spec.background
+    if bg.stylize != "none":
+        from compositor.stylize import stylize  # noqa: PLC0415
+
+        canvas = stylize(canvas, bg.stylize, bg.seed + index)
+    # Plates are backgrounds: fully opaque whatever the file says.
+    canvas = canvas.copy()
+    canvas[:, :, 3] = 1.0
+    return canvas
+
+
+def paint_frames(shot: Shot, indices: list[int], progress: Any = None) -> Iterator[np.ndarray]:
+    source = _source(shot)
+    if not indices:
+        return
+    first, last = min(indices), max(indices)
+    wanted = set(indices)
+    for offset, frame in enumerate(source.frames(0 if source.still else first, 1 if source.still else last - first + 1)):
+        i = first + offset
+        if i in wanted:
+            yield _finish(shot, frame, i)
+
+
+def paint(shot: Shot, index: int, progress: Any = None) -> np.ndarray:
+    return next(paint_frames(shot, [index], progress))

@@ -1,0 +1,44 @@
+"""The error hierarchy.
+
+One root, ``CompositorError``; each subclass also inherits the built-in it resembles, so callers that catch
+``ValueError`` or ``FileNotFoundError`` keep working. The CLI turns any ``CompositorError`` into one line on
+stderr and exit status 1; anything else is a real bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CompositorError(Exception):
+    """Root of every error the user can fix (bad input, missing files, missing optional backends)."""
+
+
+class SpecError(CompositorError, ValueError):
+    """A shot or edit spec is malformed; the message names the file and the key path."""
+
+
+class TimesheetError(SpecError):
+    """A layer's timing cannot be read, or does not fit the cut."""
+
+
+class MissingInputError(CompositorError, FileNotFoundError):
+    """A file the spec points at (cel, plate, style, preset, model) does not exist."""
+
+
+class CorruptInputError(CompositorError, ValueError):
+    """A file exists but cannot be decoded (a corrupt PNG, a video with no frames)."""
+
+
+class ProductionPathError(CompositorError, PermissionError):
+    """A spec points outside the production folder."""
+
+
+class BackendMissingError(CompositorError, ImportError):
+    """An optional backend (diffusers, dask) is not installed; the message says what to install."""
+
+
+class EncodeError(CompositorError, RuntimeError):
+    """ffmpeg failed; the message carries its last line."""
+
+
+class RenderError(CompositorError, RuntimeError):
+    """A render step could not complete for a reason the user can act on (e.g. out of GPU memory)."""

@@ -1,0 +1,186 @@
+"""Image and sequence I/O: the only module that knows file formats and channel orders.
+
+In memory a frame is ``float32`` premultiplied RGBA of shape ``(H, W, 4)`` with values in ``[0, 1]``. Files are
+written under a temporary name and renamed when complete, so nothing half-written is ever taken for done.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from compositor.errors import CorruptInputError, MissingInputError
+
+# A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add noise.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
+
+# libpng's default zlib level with no explicit compression flag is much slower than level 1, and the files are
+# only ~10% larger; comp frames are intermediates that the encoder reads once.
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
+    if data is None:
+        raise CorruptInputError(f"{path}: cannot decode the image (corrupt or not an image)")
+    if data.dtype == np.uint8:
+        scale = 1 / 255
+    elif data.dtype == np.uint16:
+        scale = 1 / 65535
+    else:
+        scale = 1.0
+    img = data.astype(np.float32) * np.float32(scale)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    channels = img.shape[2]
+    if channels == 1:
+        rgb, alpha = np.repeat(img, 3, axis=2), np.ones(img.shape[:2] + (1,), np.float32)
+    elif channels == 2:
+        rgb, alpha = np.repeat(img[:, :, :1], 3, axis=2), img[:, :, 1:2]
+    elif channels == 3:
+        rgb, alpha = img[:, :, ::-1], np.ones(img.shape[:2] + (1,), np.float32)
+    else:
+        rgb, alpha = img[:, :, 2::-1], img[:, :, 3:4]
+    return np.ascontiguousarray(np.concatenate([rgb * alpha, alpha], axis=2), dtype=np.float32)
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """Read an image file as premultiplied float32 RGBA, shape ``(H, W, 4)``.
+
+    Raises ``MissingInputError`` if the file is absent and ``CorruptInputError`` if it cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"{path}: no such file")
+    if path.suffix.lower() == ".exr":
+        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    raw = np.fromfile(path, dtype=np.uint8)
+    data = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+    return _decode(data, path)
+
+
+def to_uint8_rgb(frame: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA ``(H, W, 4)`` float → opaque ``uint8`` RGB ``(H, W, 3)`` (as if over black)."""
+    return (np.clip(frame[:, :, :3], 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def to_uint8_rgba(frame: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA float → straight ``uint8`` RGBA, as PNG stores it."""
+    alpha = frame[:, :, 3:4]
+    rgb = np.where(alpha > 0, frame[:, :, :3] / np.maximum(alpha, 1e-8), 0)
+    out = np.concatenate([rgb, alpha], axis=2)
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def temp_name(path: Path) -> Path:
+    """A sibling name for writing ``path`` before the rename (same folder, so the rename is atomic)."""
+    return path.with_name(f".{path.stem}.part{os.getpid()}{path.suffix}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False) -> None:
+    """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically."""
+    path = Path(path)
+    if frame.dtype == np.uint8:
+        pixels = frame
+    else:
+        pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
+    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(path.suffix or ".png", bgr, PNG_PARAMS if path.suffix.lower() == ".png" else [])
+    if not ok:
+        raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
+    write_bytes_atomic(path, buf.tobytes())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sequences: a single image, a numbered image sequence (bg.%04d.png) or a video file, read frame by frame.
+
+_PRINTF = re.compile(r"%0?(\d*)d")
+
+
+def sequence_files(pattern: Path) -> list[Path]:
+    """The files of a printf-style sequence (``plates/bg.%04d.png``), sorted by number."""
+    name = pattern.name
+    m = _PRINTF.search(name)
+    if not m:
+        return [pattern] if pattern.is_file() else []
+    rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end():]) + "$")
+    found = []
+    if pattern.parent.is_dir():
+        for p in pattern.parent.iterdir():
+            hit = rx.match(p.name)
+            if hit:
+                found.append((int(hit.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+class FrameSource:
+    """Frames of an image, an image sequence or a video, streamed in order (never all in memory).
+
+    ``len(source)`` is the number of frames (1 for a still image, which repeats forever).
+    """
+
+    def __init__(self, path: Path | str, display: str | None = None):
+        self.path = Path(path)
+        self.display = display or str(path)
+        self._files: list[Path] | None = None
+        self.still = False
+        if self.path.suffix.lower() in VIDEO_SUFFIXES and "%" not in self.path.name:
+            if not self.path.is_file():
+                raise MissingInputError(f"{self.display}: no such video file")
+            cap = cv2.VideoCapture(str(self.path))
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+            if n <= 0:
+                raise CorruptInputError(f"{self.display}: cannot read the video (no frames decoded)")
+            self._length = n
+        else:
+            self._files = sequence_files(self.path)
+            if not self._files:
+                raise MissingInputError(f"{self.display}: no image or sequence frames found")
+            self.still = "%" not in self.path.name
+            self._length = len(self._files)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+        """Yield ``count`` frames from index ``start`` (0-based) as premultiplied float RGBA."""
+        count = self._length - start if count is None else count
+        if self._files is not None:
+            if self.still:
+                img = read_image(self._files[0])
+                for _ in range(count):
+                    yield img
+                return
+            for p in self._files[start : start + count]:
+                yield read_image(p)
+            return
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            for i in range(count):
+                ok, bgr = cap.read()
+                if not ok:
+                    raise CorruptInputError(f"{self.display}: frame {start + i + 1} cannot be decoded")
+                yield _decode(bgr, self.path)
+        finally:
+            cap.release()
+
+    def files(self) -> list[Path]:
+        """The files the source reads (for dependency tracking)."""
+        return list(self._files) if self._files is not None else [self.path]

@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny productions built in a temporary folder, with cels written as letter grids."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PALETTE = {
+    ".": (0, 0, 0, 0),
+    "R": (255, 0, 0, 255),
+    "G": (0, 255, 0, 255),
+    "B": (0, 0, 255, 255),
+    "W": (255, 255, 255, 255),
+    "K": (0, 0, 0, 255),
+    "Y": (255, 255, 0, 255),
+    "h": (255, 0, 0, 128),
+}
+"""Letter → straight RGBA (uint8) for letter-grid images; ``h`` is half-transparent red."""
+
+
+def grid(text: str) -> np.ndarray:
+    """A letter grid (one character a pixel) as a straight RGBA uint8 image (H, W, 4)."""
+    rows = [r for r in textwrap.dedent(text).strip("\n").splitlines()]
+    return np.array([[PALETTE[c] for c in row] for row in rows], dtype=np.uint8)
+
+
+def write_grid(path: Path, text: str) -> Path:
+    rgba = grid(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    return path
+
+
+def write_flat(path: Path, size: tuple[int, int], rgb: tuple[int, int, int]) -> Path:
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = rgb[::-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def make_production(root: Path, cuts: dict[str, str], edit_extra: str = "", size: tuple[int, int] = (32, 24)) -> Path:
+    """A production at ``root`` with the repo's templates and the given ``{cut: shot.toml text}``."""
+    (root / "shots").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "templates", root / "templates", dirs_exist_ok=True)
+    names = ", ".join(f'"{c}"' for c in cuts)
+    (root / "shots" / "edit.toml").write_text(
+        f'[edit]\nname = "tiny"\nfps = 24\nsize = [{size[0]}, {size[1]}]\nslate = 0\ncuts = [{names}]\n{edit_extra}'
+    )
+    for cut, text in cuts.items():
+        (root / "shots" / cut).mkdir(parents=True, exist_ok=True)
+        (root / "shots" / cut / "shot.toml").write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def production_factory(tmp_path: Path):
+    def factory(cuts: dict[str, str], **kw) -> Path:
+        return make_production(tmp_path / "prod", cuts, **kw)
+
+    return factory

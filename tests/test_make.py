@@ -1,0 +1,124 @@
+"""End to end through make: a tiny cut rendered, checked where the timesheet changes drawing, and make's
+incremental behaviour (nothing to do the second time; a changed plate re-runs only its cut and the edit)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from compositor.encode import probe
+from tests.conftest import REPO, write_flat, write_grid
+
+CUT = """
+[shot]
+frames = 6
+
+[background]
+source = "plate"
+plate = "plates/bg.png"
+
+[[layers]]
+name = "A"
+cels = "cels/A"
+timing = "1 . 2 x 3 ."
+position = [4, 4]
+"""
+
+OTHER = """
+[shot]
+frames = 3
+
+[background]
+source = "plate"
+plate = "plates/bg.png"
+"""
+
+
+def make(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run(
+        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={REPO / '.venv'}", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    from tests.conftest import make_production
+
+    root = make_production(tmp_path_factory.mktemp("e2e") / "prod", {"sc010_c010": CUT, "sc010_c020": OTHER})
+    for cut in ("sc010_c010", "sc010_c020"):
+        write_flat(root / f"shots/{cut}/plates/bg.png", (32, 24), (40, 40, 40))
+    cels = root / "shots/sc010_c010/cels/A"
+    write_grid(cels / "A_0001.png", "RRRR\nRRRR\nRRRR\nRRRR")
+    write_grid(cels / "A0002.png", "GGGG\nGGGG\nGGGG\nGGGG")
+    write_grid(cels / "0003.png", "BBBB\nBBBB\nBBBB\nBBBB")
+    run = make(root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return root
+
+
+def _pixel(root: Path, frame: int) -> tuple[int, int, int]:
+    bgr = cv2.imread(str(root / f"render/sc010_c010/comp/sc010_c010.{frame:04d}.png"))
+    return tuple(int(v) for v in bgr[5, 5, ::-1])
+
+
+def test_frames_follow_the_timesheet_where_it_changes(rendered):
+    expected = {1: (255, 0, 0), 2: (255, 0, 0), 3: (0, 255, 0), 4: (40, 40, 40), 5: (0, 0, 255), 6: (0, 0, 255)}
+    assert {f: _pixel(rendered, f) for f in expected} == expected
+    # outside the cel, the plate
+    bgr = cv2.imread(str(rendered / "render/sc010_c010/comp/sc010_c010.0001.png"))
+    assert tuple(bgr[20, 20]) == (40, 40, 40)
+
+
+def test_movies_are_real_encodes(rendered):
+    info = probe(rendered / "render/sc010_c010/sc010_c010.mp4")
+    assert (info["width"], info["height"], info["frames"], info["codec"]) == (32, 24, 6, "h264")
+    edit = probe(rendered / "render/tiny.mp4")
+    assert edit["frames"] == 9
+
+
+def test_second_make_does_nothing(rendered):
+    assert make(rendered, "-q").returncode == 0
+    run = make(rendered)
+    assert "compositor" not in run.stdout
+
+
+def test_changed_plate_reruns_only_that_cut_and_the_edit(rendered):
+    time.sleep(0.01)
+    write_flat(rendered / "shots/sc010_c010/plates/bg.png", (32, 24), (90, 40, 40))
+    dry = make(rendered, "-n").stdout
+    commands = [line for line in dry.splitlines() if "compositor" in line]
+    assert commands and all("sc010_c020" not in c for c in commands), dry
+    assert any("bg sc010_c010" in c for c in commands)
+    assert any("render sc010_c010" in c for c in commands)
+    assert any("encode sc010_c010" in c for c in commands)
+    assert any(c.endswith(" cut") for c in commands)
+    run = make(rendered)
+    assert run.returncode == 0, run.stderr
+    assert _pixel(rendered, 4) == (90, 40, 40)
+
+
+def test_bad_spec_fails_in_one_line_and_keeps_what_was_rendered(rendered):
+    spec = rendered / "shots/sc010_c010/shot.toml"
+    good = spec.read_text()
+    before = sorted((rendered / "render/sc010_c010/comp").glob("*.png"))
+    try:
+        spec.write_text(good.replace('"1 . 2 x 3 ."', '"1 . 2 x 3 . 3"'))
+        run = make(rendered)
+        assert run.returncode != 0
+        errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+        assert errors == ["error: shots/sc010_c010/shot.toml: layers[0].timing: 7 frames, but the cut is 6"]
+        assert "Traceback" not in run.stderr
+        assert sorted((rendered / "render/sc010_c010/comp").glob("*.png")) == before
+    finally:
+        spec.write_text(good)
