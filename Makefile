@@ -5,8 +5,10 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
+# The repository holding this Makefile (a production may live elsewhere: make -C prod -f path/to/Makefile).
+HERE := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 PYTHON ?= python3
-VENV ?= .venv
+VENV ?= $(HERE)/.venv
 CLI := $(VENV)/bin/compositor
 RUNTIME := $(VENV)/.runtime-installed
 DEVTOOLS := $(VENV)/.dev-installed
@@ -14,21 +16,25 @@ FARM ?=
 FARM_FLAG := $(if $(FARM),--scheduler $(FARM),)
 
 # Which files each cut's steps read: written by `compositor deps` from the specs, rewritten when they change.
--include render/deps.mk
+# Targets that render nothing do not need it (and `make clean` must not set up an environment to run).
+ifeq ($(filter-out help clean distclean env test bench,$(or $(MAKECMDGOALS),all)),)
+else
+include render/deps.mk
+endif
 
 .PHONY: all help test bench clean distclean validate env
 all: render/$(EDIT).mp4 ## render every cut and the screening cut (render/<edit>.mp4, .otio, .edl, review page)
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_%/$$().-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24; echo "<cut>                   render one cut (e.g. make sc010_c010); cuts: $(CUTS)"; echo "FARM=tcp://host:8786    render frame chunks on a Dask cluster"
+	@grep -hE '^[a-zA-Z_%/$$().-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24; echo "<cut>                   render one cut (e.g. make sc010_c010; the cuts are listed in shots/edit.toml)"; echo "FARM=tcp://host:8786    render frame chunks on a Dask cluster"
 
 env: $(RUNTIME) ## set up the virtual environment (.venv) for rendering
 
-$(RUNTIME): pyproject.toml
-	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade pip && $(VENV)/bin/python -m pip install -q -e . && touch $@
+$(RUNTIME): $(HERE)/pyproject.toml
+	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade pip && $(VENV)/bin/python -m pip install -q -e '$(HERE)' && touch $@
 
 $(DEVTOOLS): $(RUNTIME)
-	$(VENV)/bin/python -m pip install -q -e '.[test,diffusion,farm]' && touch $@
+	$(VENV)/bin/python -m pip install -q -e '$(HERE)[test,diffusion,farm]' && touch $@
 
 render/deps.mk: | $(RUNTIME)
 	$(CLI) deps --output $@
@@ -49,10 +55,10 @@ validate: $(RUNTIME) ## check every spec and report all problems at once
 	$(CLI) validate
 
 test: $(DEVTOOLS) ## run the test suite
-	$(VENV)/bin/python -m pytest -q
+	cd $(HERE) && $(VENV)/bin/python -m pytest -q
 
 bench: $(DEVTOOLS) ## time the demo short per stage, the temporal pass, flow presets and the ffmpeg peer
-	$(VENV)/bin/python bench/run_all.py
+	cd $(HERE) && $(VENV)/bin/python bench/run_all.py
 
 clean: ## remove renders (keeps render/cache: generated backgrounds survive)
 	find render -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
