@@ -491,6 +491,10 @@ def validate_production(production: Production) -> list[str]:
             from compositor.cels import check_layers  # noqa: PLC0415
 
             check_layers(shot)
+            if shot.spec.background.source == "procedural":
+                from compositor.backgrounds.procedural import style_of  # noqa: PLC0415
+
+                style_of(shot)
         except (SpecError, MissingInputError, ProductionPathError) as e:
             problems.extend(str(e).splitlines())
     return problems

@@ -126,3 +126,11 @@ def test_cli_new_makes_a_cut_from_the_template(production_factory):
     assert (prod.shots / "sc020_c010" / "shot.toml").read_text() == (prod.templates / "shot.toml").read_text()
     again = subprocess.run([sys.executable, "-m", "compositor", "new", "sc020_c010"], cwd=prod.root, capture_output=True, text=True)
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_validate_reports_a_bad_procedural_style(production_factory):
+    prod = _prod(production_factory)
+    style = prod.templates / "styles" / "dusk.toml"
+    style.write_text(style.read_text().replace("[procedural]", "[procedural]\ncloudz = 3", 1))
+    problems = validate_production(prod)
+    assert problems == ["templates/styles/dusk.toml: procedural.cloudz: unknown key (check its spelling)"]
