@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,7 +35,7 @@ _state: dict[str, Path | None] = {"root": None}
 @app.callback()
 def _root(
     root: Annotated[
-        Optional[Path], typer.Option("--root", help="The production folder (default: found from here upwards).")
+        Path | None, typer.Option("--root", help="The production folder (default: found from here upwards).")
     ] = None,
 ) -> None:
     _state["root"] = root
@@ -117,7 +117,7 @@ def new(
 def bg(
     cut: str,
     export: Annotated[
-        Optional[Path], typer.Option("--export", help="Write the generated background here for an artist to paint over.")
+        Path | None, typer.Option("--export", help="Write the generated background here for an artist to paint over.")
     ] = None,
 ) -> None:
     """Make the cut's background: generate or read it (cached by content), retouch, temporal pass."""
@@ -143,9 +143,9 @@ def bg(
 @app.command()
 def render(
     cut: str,
-    workers: Annotated[Optional[int], typer.Option(help="Processes for this cut (default: cores, 1 under make -j).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes for this cut (default: cores, 1 under make -j).")] = None,
     scheduler: Annotated[
-        Optional[str], typer.Option(help="A Dask scheduler address (tcp://host:8786) to spread frame chunks over.")
+        str | None, typer.Option(help="A Dask scheduler address (tcp://host:8786) to spread frame chunks over.")
     ] = None,
 ) -> None:
     """Composite the cut's frames into render/<cut>/comp/ (resumes an interrupted render)."""
@@ -168,7 +168,7 @@ def render(
 @app.command()
 def encode(
     cut: str,
-    preset: Annotated[Optional[str], typer.Option(help="A preset in templates/encode/ (default: the cut's or the edit's).")] = None,
+    preset: Annotated[str | None, typer.Option(help="A preset in templates/encode/ (default: the cut's or the edit's).")] = None,
 ) -> None:
     """Encode the cut's frames to render/<cut>/<cut>.mp4 with ffmpeg."""
     from compositor.encode import encode_cut  # noqa: PLC0415
@@ -229,7 +229,7 @@ def deflicker(
 def qc(
     input: Annotated[str, typer.Option(help="The original (e.g. flickering) frames.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion.")],
-    output: Annotated[Optional[str], typer.Option(help="The processed frames, to compare with the input.")] = None,
+    output: Annotated[str | None, typer.Option(help="The processed frames, to compare with the input.")] = None,
 ) -> None:
     """Report the warping error E_warp (and PSNR against the input when --output is given)."""
     from compositor.temporal import qc_files  # noqa: PLC0415

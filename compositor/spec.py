@@ -7,12 +7,12 @@ for ``edit.toml``) and must stay inside the production.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compositor.errors import MissingInputError, ProductionPathError, SpecError
@@ -89,11 +89,19 @@ class BackgroundSection(DiffusionSettings):
 
 
 class TemporalSection(_Strict):
+    """The temporal-consistency pass (compositor.temporal) on a background that changes from frame to frame."""
+
     method: Literal["flow", "none"] = "flow"
-    strength: float = Field(default=0.8, ge=0, le=1)
-    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = "dis_medium"
+    strength: float = Field(default=0.8, ge=0, lt=1)
+    """Weight of the motion-compensated previous output; the pass remembers about 1 / (1 - strength) frames."""
+    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = "dis_fast"
+    """The optical flow on the guide (bench/flow_presets.py measures them): DIS presets or Farneback."""
+    flow_scale: float = Field(default=0.0, ge=0, le=1)
+    """The guide is resized by this for the flow (0: automatic, 360 to 720 px tall: 0.5 at 1280x720)."""
+    detail: float = Field(default=0.85, ge=0, le=1)
+    """How much fine texture is steadied where the flow is trusted: 0 colour only, 1 all of it."""
     keyframe_interval: int = Field(default=0, ge=0)
-    """Every N frames the long-term reference is refreshed from the input (0: never); guards against drift."""
+    """Every N frames the input passes through unchanged and the recursion restarts (0: never); bounds drift."""
     guide: str | None = None
     """Where motion comes from: default the plate itself (un-stylised), or another sequence or video."""
 
