@@ -7,14 +7,17 @@ number in the name. A drawing held for several frames (or reused by a cycle) is 
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from compositor.errors import CorruptInputError, MissingInputError, SpecError
-from compositor.io import IMAGE_SUFFIXES, read_image
+from compositor.io import IMAGE_SUFFIXES, read_image, read_rgba8
+from compositor.kernels import premultiply_rgba8
 from compositor.spec import Layer, Shot
 from compositor.timesheet import Exposure, parse_timing
 
@@ -72,6 +75,12 @@ def check_layers(shot: Shot) -> None:
         raise MissingInputError("\n".join(problems))
 
 
+def blur_margin(layer: Layer) -> int:
+    """Transparent pixels added around a blurred drawing so the blur can spread; the compositor places the
+    prepared drawing this much up and left, so blurring never moves it."""
+    return int(layer.blur * 3) + 1 if layer.blur > 0 else 0
+
+
 def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
     """A decoded drawing made ready to composite: keyed if on paper, scaled, blurred. Pure.
 
@@ -90,14 +99,60 @@ def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
         cel = np.clip(cel, 0, 1)
         cel[:, :, :3] = np.minimum(cel[:, :, :3], cel[:, :, 3:4])
     if layer.blur > 0:
-        pad = int(layer.blur * 3) + 1
+        pad = blur_margin(layer)
         cel = cv2.copyMakeBorder(cel, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
         cel = cv2.GaussianBlur(cel, (0, 0), layer.blur)
     return np.ascontiguousarray(cel, dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class CelPiece:
+    """The part of a prepared drawing that holds anything: its non-transparent bounding box.
+
+    ``pixels`` is either ``rgba8`` (straight ``uint8`` RGBA, ``(h, w, 4)``: a drawing used as drawn, a quarter
+    of the memory of float) or float32 premultiplied RGBA (a drawing that was keyed, scaled or blurred);
+    ``offset`` is the box's top-left corner ``(x, y)`` in the prepared drawing's pixels. Laying the piece at
+    the drawing's place shifted by ``offset`` gives the same pixels as laying the whole drawing, since the
+    rest is transparent.
+    """
+
+    pixels: np.ndarray
+    offset: tuple[int, int]
+
+    @property
+    def empty(self) -> bool:
+        return self.pixels.size == 0
+
+    def premultiplied(self) -> np.ndarray:
+        """The piece as float32 premultiplied RGBA (computed on each call for ``rgba8`` pieces; not kept)."""
+        if self.pixels.dtype == np.uint8:
+            return premultiply_rgba8(self.pixels)
+        return self.pixels
+
+
+def _bounding_box(coverage: np.ndarray) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the non-zero pixels of a 2-D uint8 mask; w = h = 0 when there are none."""
+    return cv2.boundingRect(coverage)
+
+
+def crop_to_content(pixels: np.ndarray) -> CelPiece:
+    """The smallest piece of ``pixels`` (rgba8 or premultiplied float) outside which everything is
+    transparent."""
+    if pixels.dtype == np.uint8:
+        mask = np.ascontiguousarray(pixels[:, :, 3])
+    else:
+        # every channel, so that an invalid pixel (colour without alpha) is never dropped
+        mask = (pixels != 0).any(axis=2).view(np.uint8)
+    x, y, w, h = _bounding_box(mask)
+    return CelPiece(np.ascontiguousarray(pixels[y : y + h, x : x + w]), (x, y))
+
+
 class CelLibrary:
-    """The prepared drawings of one layer, decoded on first use and kept (bounded LRU) for later frames."""
+    """The prepared drawings of one layer, decoded on first use and kept (bounded LRU) for later frames.
+
+    ``get`` gives a whole prepared drawing as float32 (the plain path); ``piece`` gives only its covered part,
+    kept as drawn (``rgba8``) where no preparation changes it (the fast path). Safe to share between threads.
+    """
 
     def __init__(self, shot: Shot, index: int, capacity: int = 64):
         self.layer = shot.spec.layers[index]
@@ -107,24 +162,78 @@ class CelLibrary:
         self.files = drawings_in(self.folder)
         self.capacity = capacity
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._pieces: OrderedDict[int, CelPiece] = OrderedDict()
+        self._loading: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()
         self.decodes = 0
 
-    def get(self, drawing: int) -> np.ndarray:
-        if drawing in self._cache:
-            self._cache.move_to_end(drawing)
-            return self._cache[drawing]
+    def _path(self, drawing: int) -> Path:
         path = self.files.get(drawing)
         if path is None:
             raise MissingInputError(f"{self.display}: drawing {drawing} has no file in {self.folder}")
+        return path
+
+    def _corrupt(self, path: Path, drawing: int) -> CorruptInputError:
+        return CorruptInputError(
+            f"{self.rel(path)}: cannot decode drawing {drawing} of layer {self.layer.name!r} (corrupt or not an image)"
+        )
+
+    def _prepared(self, drawing: int) -> np.ndarray:
+        path = self._path(drawing)
         try:
             image = read_image(path)
         except CorruptInputError:
-            raise CorruptInputError(
-                f"{self.rel(path)}: cannot decode drawing {drawing} of layer {self.layer.name!r} (corrupt or not an image)"
-            ) from None
-        cel = prepare_cel(image, self.layer)
-        self.decodes += 1
-        self._cache[drawing] = cel
-        if len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+            raise self._corrupt(path, drawing) from None
+        return prepare_cel(image, self.layer)
+
+    def get(self, drawing: int) -> np.ndarray:
+        with self._lock:
+            if drawing in self._cache:
+                self._cache.move_to_end(drawing)
+                return self._cache[drawing]
+        cel = self._prepared(drawing)
+        with self._lock:
+            self.decodes += 1
+            self._cache[drawing] = cel
+            if len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
         return cel
+
+    @property
+    def as_drawn(self) -> bool:
+        """Whether preparing changes nothing, so the decoded ``rgba8`` pixels can be laid as they are."""
+        return self.layer.key == "alpha" and self.layer.scale == 1.0 and self.layer.blur == 0
+
+    def piece(self, drawing: int) -> CelPiece:
+        """The covered part of ``drawing``, prepared (see ``CelPiece``); decoded once and kept, even when
+        several threads ask for it at the same moment (the others wait for the one decoding it)."""
+        with self._lock:
+            if drawing in self._pieces:
+                self._pieces.move_to_end(drawing)
+                return self._pieces[drawing]
+            loading = self._loading.setdefault(drawing, threading.Lock())
+        with loading:
+            with self._lock:
+                if drawing in self._pieces:
+                    return self._pieces[drawing]
+            try:
+                return self._load_piece(drawing)
+            finally:
+                with self._lock:
+                    self._loading.pop(drawing, None)
+
+    def _load_piece(self, drawing: int) -> CelPiece:
+        pixels = None
+        if self.as_drawn:
+            path = self._path(drawing)
+            try:
+                pixels = read_rgba8(path)
+            except CorruptInputError:
+                raise self._corrupt(path, drawing) from None
+        piece = crop_to_content(pixels if pixels is not None else self._prepared(drawing))
+        with self._lock:
+            self.decodes += 1
+            self._pieces[drawing] = piece
+            if len(self._pieces) > self.capacity:
+                self._pieces.popitem(last=False)
+        return piece

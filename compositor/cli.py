@@ -143,14 +143,15 @@ def bg(
 @app.command()
 def render(
     cut: str,
-    workers: Annotated[int | None, typer.Option(help="Processes for this cut (default: cores, 1 under make -j).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Frames composited at a time (default: cores, 1 under make -j).")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="A Dask scheduler address (tcp://host:8786) to spread frame chunks over.")
     ] = None,
 ) -> None:
-    """Composite the cut's frames into render/<cut>/comp/ (resumes an interrupted render)."""
+    """Composite the cut's frames into render/<cut>/comp/ and encode render/<cut>/<cut>.mp4 as they come
+    (resumes an interrupted render: frames already made from the same inputs are kept)."""
     from compositor.backgrounds import BG_MANIFEST, bg_folder, build_background  # noqa: PLC0415
-    from compositor.comp import render_cut  # noqa: PLC0415
+    from compositor.comp import render_and_encode  # noqa: PLC0415
 
     prod = production()
     shot = load_shot(prod, cut)
@@ -162,7 +163,9 @@ def render(
 
             render_on_cluster(shot, scheduler, update)
         else:
-            render_cut(shot, update, workers if workers is not None else _default_workers())
+            # One pass: each frame goes to its PNG and straight into the encoder, so `compositor encode` (and
+            # make's encode step, which sees a movie newer than comp.json) need not read the frames back.
+            render_and_encode(shot, progress=update, threads=workers if workers is not None else _default_workers())
 
 
 @app.command()

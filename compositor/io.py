@@ -1,7 +1,7 @@
 """Image and sequence I/O: the only module that knows file formats and channel orders.
 
-In memory a frame is ``float32`` premultiplied RGBA of shape ``(H, W, 4)`` with values in ``[0, 1]``. Files are
-written under a temporary name and renamed when complete, so nothing half-written is ever taken for done.
+In memory a frame is ``float32`` premultiplied RGBA of shape ``(H, W, 4)`` with values in ``[0, 1]``. Files
+are written under a temporary name and renamed when complete, so nothing half-written is ever taken for done.
 """
 
 from __future__ import annotations
@@ -15,21 +15,32 @@ import cv2
 import numpy as np
 
 from compositor.errors import CorruptInputError, MissingInputError
+from compositor.kernels import premultiply_rgba8, to_rgb8
 
-# A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add noise.
+# A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add
+# noise.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
 
-# libpng's default zlib level with no explicit compression flag is much slower than level 1, and the files are
-# only ~10% larger; comp frames are intermediates that the encoder reads once.
-PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+# PNG settings chosen by measurement (bench/bench_cut.py prints the table): with no explicit level OpenCV
+# keeps libpng's default level but uses zlib's RLE strategy, and with the SUB row filter that writes a
+# 1920x1080 comp frame about twice as fast as an explicit level 1 (which switches to the default strategy) for
+# the same size. Comp frames are intermediates; an explicit level only made them slower.
+PNG_PARAMS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
+    PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
 
 
 def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
     if data is None:
         raise CorruptInputError(f"{path}: cannot decode the image (corrupt or not an image)")
+    if data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] in (3, 4):
+        # The common case, in one fused pass (the same float32 operations as the general path below).
+        return premultiply_rgba8(
+            cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGBA)
+        )
     if data.dtype == np.uint8:
         scale = 1 / 255
     elif data.dtype == np.uint16:
@@ -51,24 +62,64 @@ def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([rgb * alpha, alpha], axis=2), dtype=np.float32)
 
 
+def _read_raw(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        raise MissingInputError(f"{path}: no such file")
+    if path.suffix.lower() == ".exr":
+        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    raw = np.fromfile(path, dtype=np.uint8)
+    return cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """Read an image file as premultiplied float32 RGBA, shape ``(H, W, 4)``.
 
     Raises ``MissingInputError`` if the file is absent and ``CorruptInputError`` if it cannot be decoded.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(f"{path}: no such file")
-    if path.suffix.lower() == ".exr":
-        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-    raw = np.fromfile(path, dtype=np.uint8)
-    data = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-    return _decode(data, path)
+    return _decode(_read_raw(path), path)
+
+
+def read_rgba8(path: Path | str) -> np.ndarray | None:
+    """Read an 8-bit image as it is stored: straight (unassociated) RGBA ``uint8``, shape ``(H, W, 4)``.
+
+    A quarter of the memory of ``read_image`` and no arithmetic: the compositor keeps drawings like this and
+    premultiplies them pixel by pixel as it lays them (``kernels.blend_region``), with the same result.
+    Returns None for a file deeper than 8 bits (read it with ``read_image``). Errors as ``read_image``.
+    """
+    path = Path(path)
+    data = _read_raw(path)
+    if data is None:
+        raise CorruptInputError(f"{path}: cannot decode the image (corrupt or not an image)")
+    if data.dtype != np.uint8:
+        return None
+    if data.ndim == 2 or data.shape[2] == 1:
+        return cv2.cvtColor(data, cv2.COLOR_GRAY2RGBA)
+    if data.shape[2] == 2:
+        out = cv2.cvtColor(np.ascontiguousarray(data[:, :, 0]), cv2.COLOR_GRAY2RGBA)
+        out[:, :, 3] = data[:, :, 1]
+        return out
+    return cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGBA)
+
+
+def read_rgb8(path: Path | str) -> np.ndarray:
+    """Read an image as opaque ``uint8`` RGB ``(H, W, 3)``, as ``to_uint8_rgb`` made it (e.g. a comp
+    frame)."""
+    path = Path(path)
+    data = _read_raw(path)
+    if data is None or data.dtype != np.uint8 or data.ndim != 3 or data.shape[2] not in (3, 4):
+        return to_uint8_rgb(_decode(data, path))
+    if data.shape[2] == 4:
+        return to_uint8_rgb(_decode(data, path))
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
 
 
 def to_uint8_rgb(frame: np.ndarray) -> np.ndarray:
-    """Premultiplied RGBA ``(H, W, 4)`` float → opaque ``uint8`` RGB ``(H, W, 3)`` (as if over black)."""
-    return (np.clip(frame[:, :, :3], 0, 1) * 255 + 0.5).astype(np.uint8)
+    """Premultiplied RGBA ``(H, W, 4)`` float → opaque ``uint8`` RGB ``(H, W, 3)`` (as if over black).
+
+    Each channel is ``floor(255 * clip(c, 0, 1) + 0.5)``; one fused pass (``kernels.to_rgb8``).
+    """
+    return to_rgb8(np.ascontiguousarray(frame, dtype=np.float32))
 
 
 def to_uint8_rgba(frame: np.ndarray) -> np.ndarray:
@@ -106,7 +157,7 @@ def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False) -> Non
     write_bytes_atomic(path, buf.tobytes())
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Sequences: a single image, a numbered image sequence (bg.%04d.png) or a video file, read frame by frame.
 
 _PRINTF = re.compile(r"%0?(\d*)d")
@@ -118,7 +169,7 @@ def sequence_files(pattern: Path) -> list[Path]:
     m = _PRINTF.search(name)
     if not m:
         return [pattern] if pattern.is_file() else []
-    rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end():]) + "$")
+    rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
     found = []
     if pattern.parent.is_dir():
         for p in pattern.parent.iterdir():
