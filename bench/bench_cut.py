@@ -132,7 +132,8 @@ def _shot(production: Path):
 
 def child(what: str, production: Path, threads: int) -> None:
     from compositor.backgrounds import build_background  # noqa: PLC0415
-    from compositor.comp import CutRenderer, MoviePipe, render_and_encode  # noqa: PLC0415
+    from compositor.comp import CutRenderer, render_and_encode  # noqa: PLC0415
+    from compositor.encode import MoviePipe  # noqa: PLC0415
 
     report: dict = {}
     shot = _shot(production)

@@ -34,10 +34,10 @@ from compositor.camera import (
     shot_views,
 )
 from compositor.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
-from compositor.errors import EncodeError, SpecError
-from compositor.io import read_image, read_rgb8, temp_name, to_uint8_rgb, write_bytes_atomic, write_image
+from compositor.errors import SpecError
+from compositor.io import read_image, read_rgb8, to_uint8_rgb, write_bytes_atomic, write_image
 from compositor.kernels import blend_region, copy_clipped
-from compositor.spec import Effect, Production, Shot, load_edit, load_shot
+from compositor.spec import Effect, Production, Shot, load_shot
 
 RENDER_VERSION = 1
 """Bump when the compositing code changes its pixels, so that make-less resumes never mix old and new
@@ -414,99 +414,6 @@ def render_cut(shot: Shot, progress: Progress | None = None, workers: int | None
     return finish_cut(shot)
 
 
-class MoviePipe:
-    """ffmpeg encoding frames handed to it as raw RGB on its standard input, straight from the compositor.
-
-    The command is ``encode.encode_cut``'s with a raw-video input in place of the comp PNGs (same preset,
-    burn-ins, colour conversion and x264 settings), so the movie is the one ``compositor encode`` makes from
-    the frame files, without reading them back. The movie is written under a temporary name and renamed by
-    ``finish``.
-    """
-
-    def __init__(self, shot: Shot, preset_name: str | None = None):
-        import subprocess  # noqa: PLC0415
-
-        import ffmpeg  # noqa: PLC0415
-
-        from compositor import encode  # noqa: PLC0415
-
-        name, preset = encode.preset_for(shot, preset_name)
-        self.shot, self.preset_name = shot, name
-        self.out = encode.cut_movie(shot)
-        self.display = shot.production.rel(self.out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = temp_name(self.out)
-        width, height = shot.size
-        stream = ffmpeg.input(
-            "pipe:",
-            f="rawvideo",
-            pix_fmt="rgb24",
-            s=f"{width}x{height}",
-            framerate=str(encode.frame_rate(shot.fps)),
-        )
-        if preset.burn_in:
-            title = load_edit(shot.production).edit.title
-            stream = encode.draw_burn_ins(
-                stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, title
-            )
-        stream = encode.finish_video(stream, preset)
-        args = stream.output(
-            str(self.tmp), **encode.video_output_args(preset, shot.frames)
-        ).overwrite_output()
-        cmd = args.compile(cmd=encode.ffmpeg_exe())
-        cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
-        self._encode = encode
-        self.frames = 0
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self._stderr: list[bytes] = []
-        self._reader = threading.Thread(
-            target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True
-        )
-        self._reader.start()
-
-    def _failed(self) -> Exception:
-        self.proc.wait()
-        self._reader.join(timeout=5)
-        text = b"".join(self._stderr).decode(errors="replace")
-        return EncodeError(f"{self.display}: ffmpeg failed: {self._encode.last_error_line(text)}")
-
-    def write(self, index: int, rgb: np.ndarray) -> None:
-        """Hand frame ``index`` (0-based; frames must come in order) to the encoder as ``uint8`` RGB (H, W,
-        3)."""
-        if index != self.frames:
-            raise RuntimeError(f"{self.shot.name}: frame {index} handed to the encoder out of order")
-        try:
-            self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
-        except BrokenPipeError:
-            raise self._failed() from None
-        self.frames += 1
-
-    def finish(self) -> Path:
-        """Close the pipe, wait for ffmpeg, check the frame count and put the movie at its final name."""
-        try:
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        if self.proc.wait() != 0:
-            raise self._failed()
-        self._reader.join(timeout=5)
-        got = self._encode.probe(self.tmp)
-        if got["frames"] != self.shot.frames:
-            raise EncodeError(
-                f"{self.display}: encoded {got['frames']} frames, but the cut has {self.shot.frames}"
-            )
-        os.replace(self.tmp, self.out)
-        return self.out
-
-    def abort(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.tmp.unlink(missing_ok=True)
-
-
 def render_and_encode(
     shot: Shot,
     preset_name: str | None = None,
@@ -525,6 +432,8 @@ def render_and_encode(
     frames_to_render(shot)  # forgets frames made from other inputs
     renderer = renderer or CutRenderer(shot)
     threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
+    from compositor.encode import MoviePipe  # noqa: PLC0415 (ffmpeg lives at the edge)
+
     movie = MoviePipe(shot, preset_name)
     try:
         renderer.render(list(range(shot.frames)), progress, threads=threads, sink=movie.write, reuse=True)

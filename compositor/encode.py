@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ffmpeg
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from compositor.errors import (
@@ -518,3 +519,89 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
         "duration": duration,
         "has_audio": bool(re.search(r"Stream #\d+:\d+.*?: Audio:", done.stderr)),
     }
+
+
+class MoviePipe:
+    """ffmpeg encoding frames handed to it as raw RGB on its standard input, straight from the compositor.
+
+    The command is ``encode_cut``'s with a raw-video input in place of the comp PNGs (same preset,
+    burn-ins, colour conversion and x264 settings), so the movie is the one ``compositor encode`` makes from
+    the frame files, without reading them back. The movie is written under a temporary name and renamed by
+    ``finish``.
+    """
+
+    def __init__(self, shot: Shot, preset_name: str | None = None):
+        name, preset = preset_for(shot, preset_name)
+        self.shot, self.preset_name = shot, name
+        self.out = cut_movie(shot)
+        self.display = shot.production.rel(self.out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temp_name(self.out)
+        width, height = shot.size
+        stream = ffmpeg.input(
+            "pipe:",
+            f="rawvideo",
+            pix_fmt="rgb24",
+            s=f"{width}x{height}",
+            framerate=str(frame_rate(shot.fps)),
+        )
+        if preset.burn_in:
+            title = load_edit(shot.production).edit.title
+            stream = draw_burn_ins(
+                stream, even_size(shot.size, preset)[1], preset, shot.name, shot.start, title
+            )
+        stream = finish_video(stream, preset)
+        args = stream.output(
+            str(self.tmp), **video_output_args(preset, shot.frames)
+        ).overwrite_output()
+        cmd = args.compile(cmd=ffmpeg_exe())
+        cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
+        self.frames = 0
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self._stderr: list[bytes] = []
+        self._reader = threading.Thread(
+            target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True
+        )
+        self._reader.start()
+
+    def _failed(self) -> Exception:
+        self.proc.wait()
+        self._reader.join(timeout=5)
+        text = b"".join(self._stderr).decode(errors="replace")
+        return EncodeError(f"{self.display}: ffmpeg failed: {last_error_line(text)}")
+
+    def write(self, index: int, rgb: np.ndarray) -> None:
+        """Hand frame ``index`` (0-based; frames must come in order) to the encoder as ``uint8`` RGB (H, W,
+        3)."""
+        if index != self.frames:
+            raise RuntimeError(f"{self.shot.name}: frame {index} handed to the encoder out of order")
+        try:
+            self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
+        except BrokenPipeError:
+            raise self._failed() from None
+        self.frames += 1
+
+    def finish(self) -> Path:
+        """Close the pipe, wait for ffmpeg, check the frame count and put the movie at its final name."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self.proc.wait() != 0:
+            raise self._failed()
+        self._reader.join(timeout=5)
+        got = probe(self.tmp)
+        if got["frames"] != self.shot.frames:
+            raise EncodeError(
+                f"{self.display}: encoded {got['frames']} frames, but the cut has {self.shot.frames}"
+            )
+        os.replace(self.tmp, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.tmp.unlink(missing_ok=True)

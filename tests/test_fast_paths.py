@@ -15,13 +15,13 @@ from compositor.backgrounds import build_background
 from compositor.cels import CelLibrary
 from compositor.comp import (
     CutRenderer,
-    MoviePipe,
     _clip_premultiplied,
     comp_folder,
     frame_path,
     render_and_encode,
     render_cut,
 )
+from compositor.encode import MoviePipe
 from compositor.ops import blend_into
 from compositor.spec import Production, load_shot
 from tests.conftest import write_grid
