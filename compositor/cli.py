@@ -133,11 +133,7 @@ def bg(
         build_background(shot, update)
     qc = shot.out / "qc.json"
     if shot.spec.temporal is not None and qc.is_file():
-        data = json.loads(qc.read_text())["temporal"]
-        err.print(
-            f"{cut}: temporal pass: E_warp {data['e_warp_before']:.5f} → {data['e_warp_after']:.5f}, "
-            f"PSNR {data['psnr']:.2f} dB"
-        )
+        err.print(_qc_line(f"{cut}: temporal pass", json.loads(qc.read_text())["temporal"]))
 
 
 @app.command()
@@ -172,12 +168,23 @@ def render(
 def encode(
     cut: str,
     preset: Annotated[str | None, typer.Option(help="A preset in templates/encode/ (default: the cut's or the edit's).")] = None,
+    force: Annotated[bool, typer.Option(help="Encode even if the movie is newer than the frames and the preset.")] = False,
 ) -> None:
     """Encode the cut's frames to render/<cut>/<cut>.mp4 with ffmpeg."""
-    from compositor.encode import encode_cut  # noqa: PLC0415
+    from compositor.comp import comp_folder  # noqa: PLC0415
+    from compositor.encode import cut_movie, encode_cut, preset_for  # noqa: PLC0415
 
     prod = production()
     shot = load_shot(prod, cut)
+    movie, frames = cut_movie(shot), comp_folder(shot) / "comp.json"
+    preset_file = prod.preset_path(preset_for(shot, preset)[0])
+    # `compositor render` already pipes the frames into the encoder; make, which read the movie's date before
+    # the render ran, still calls this step: the movie is then newer than both of its inputs.
+    if not force and preset is None and movie.is_file() and frames.is_file():
+        newest_input = max(frames.stat().st_mtime_ns, preset_file.stat().st_mtime_ns)
+        if movie.stat().st_mtime_ns > newest_input:
+            err.print(f"{prod.rel(movie)} is up to date")
+            return
     with progress_bar() as update:
         path = encode_cut(shot, preset, update)
     err.print(f"wrote {prod.rel(path)}")
@@ -215,29 +222,52 @@ def deflicker(
     input: Annotated[str, typer.Option(help="The flickering frames: 'proc/%04d.png' or a video file.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion: 'src/%04d.png' or a video file.")],
     output: Annotated[Path, typer.Option(help="Folder for the steadied frames.")],
-    strength: Annotated[float, typer.Option(min=0, max=1)] = 0.8,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = "dis_medium",
-    keyframe_interval: Annotated[int, typer.Option(min=0)] = 0,
+    strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of the warped previous output.")] = 0.8,
+    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = "dis_fast",
+    flow_scale: Annotated[float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")] = 0.0,
+    detail: Annotated[float, typer.Option(min=0, max=1, help="0 steadies colour only, 1 all texture too.")] = 0.85,
+    keyframe_interval: Annotated[int, typer.Option(min=0, help="Restart from the input every N frames (0: never).")] = 0,
+    compress: Annotated[bool, typer.Option(help="Compress the output PNGs (--no-compress writes ~3x faster).")] = True,
 ) -> None:
     """Make a frame-by-frame result temporally consistent, with motion from a guide video."""
     from compositor.temporal import TemporalSettings, deflicker_files  # noqa: PLC0415
 
-    settings = TemporalSettings(strength=strength, flow=flow, keyframe_interval=keyframe_interval)
+    settings = TemporalSettings(
+        strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval
+    )
     with progress_bar() as update:
-        qc = deflicker_files(input, guide, output, settings, lambda done, total: update("deflicker", done, total))
+        qc = deflicker_files(
+            input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress
+        )
     print(json.dumps(qc, indent=2))
+    err.print(_qc_line("deflicker", qc))
 
 
 @app.command()
 def qc(
     input: Annotated[str, typer.Option(help="The original (e.g. flickering) frames.")],
-    guide: Annotated[str, typer.Option(help="Frames with trustworthy motion.")],
+    guide: Annotated[
+        str | None, typer.Option(help="Frames with trustworthy motion (default: the input's own motion).")
+    ] = None,
     output: Annotated[str | None, typer.Option(help="The processed frames, to compare with the input.")] = None,
+    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = "dis_fast",
+    flow_scale: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
 ) -> None:
     """Report the warping error E_warp (and PSNR against the input when --output is given)."""
     from compositor.temporal import qc_files  # noqa: PLC0415
 
-    print(json.dumps(qc_files(input, guide, output), indent=2))
+    print(json.dumps(qc_files(input, guide, output, flow=flow, flow_scale=flow_scale), indent=2))
+
+
+def _qc_line(what: str, qc: dict) -> str:
+    def number(key: str, fmt: str) -> str:
+        value = qc.get(key)
+        return "n/a" if value is None else format(value, fmt)
+
+    return (
+        f"{what}: E_warp {number('e_warp_before', '.5f')} → {number('e_warp_after', '.5f')}, "
+        f"PSNR {number('psnr', '.2f')} dB"
+    )
 
 
 def main() -> None:

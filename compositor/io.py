@@ -143,15 +143,26 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False) -> None:
-    """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically."""
+STORED_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 0]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    STORED_PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+"""PNG without compression: for intermediates read once (a 1280x720 frame is 2.8 MB instead of ~1.3 MB, and
+writes and reads several times faster)."""
+
+
+def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False, compress: bool = True) -> None:
+    """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically.
+
+    ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates.
+    """
     path = Path(path)
     if frame.dtype == np.uint8:
         pixels = frame
     else:
         pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
     bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(path.suffix or ".png", bgr, PNG_PARAMS if path.suffix.lower() == ".png" else [])
+    png = PNG_PARAMS if compress else STORED_PNG_PARAMS
+    ok, buf = cv2.imencode(path.suffix or ".png", bgr, png if path.suffix.lower() == ".png" else [])
     if not ok:
         raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
     write_bytes_atomic(path, buf.tobytes())
