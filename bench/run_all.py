@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["bench_cut.py", "flow_presets.py", "temporal_bench.py", "diffusion_cuda.py"]
+ORDER = ["demo_short.py", "bench_cut.py", "flow_presets.py", "temporal_bench.py", "diffusion_cuda.py"]
 """The benchmarks, in the order they run."""
 HELPERS = {"run_all.py", "make_bench_cut.py", "ffmpeg_peer.py", "blender_peer.py"}
 """Modules the benchmarks use, not benchmarks themselves."""
