@@ -12,7 +12,7 @@ from compositor.backgrounds import build_background
 from compositor.cels import drawing_number, drawings_in
 from compositor.comp import CutRenderer, frame_path, frames_to_render, render_chunk, render_cut
 from compositor.spec import Production, load_shot
-from tests.conftest import write_grid
+from tests.conftest import write_flat, write_grid
 
 CUT = """
 [shot]
@@ -158,3 +158,14 @@ def test_blurring_a_layer_does_not_move_it(production_factory):
     # the blur is clipped a little by the frame edge (the layer sits 2 px from it); unfixed it moved 5 px
     assert np.allclose(centroid(blurred), centroid(sharp_only_fixed.compose(0, canvas)), atol=0.2)
     assert sharp.shape == blurred.shape
+
+
+def test_a_plate_shorter_than_the_cut_is_a_one_line_error(production_factory):
+    root = production_factory(
+        {"sc010_c010": '[shot]\nframes = 4\n[background]\nsource = "plate"\nplate = "plates/bg.%04d.png"\n'}
+    )
+    for i in (1, 2, 3):
+        write_flat(root / f"shots/sc010_c010/plates/bg.{i:04d}.png", (32, 24), (10 * i, 0, 0))
+    run = subprocess.run([sys.executable, "-m", "compositor", "bg", "sc010_c010"], cwd=root, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "error: shots/sc010_c010/shot.toml: background.plate: 3 frames, but the cut is 4"
