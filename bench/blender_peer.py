@@ -130,7 +130,7 @@ def config(shot: Shot, out_prefix: str, only: list[int] | None = None) -> dict:
         for t in (canvas_to_screen(v, shot.size)[:, 2] for v in shot_views(shot))
     ]
     layers = []
-    for index, layer in enumerate(shot.spec.layers):
+    for index in range(len(shot.spec.layers)):
         files = drawings_in(shot.files[f"layers[{index}].cels"])
         exposure = exposure_of(shot, index)
         xs, ys = layer_offsets(shot, index)
