@@ -51,8 +51,11 @@ def production() -> Production:
 
 
 @contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on stderr, one line per task description; ``update(description, done, total)``."""
+def progress_bar(announce: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr, one line per task description; ``update(description, done, total)``.
+
+    Off a terminal (make's log) the bar is off and, with ``announce``, each task is named once on stdout.
+    """
     tasks: dict[str, int] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -67,6 +70,8 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         def update(description: str, done: int, total: int) -> None:
             if description not in tasks:
                 tasks[description] = bar.add_task(description, total=total)
+                if announce and not err.is_terminal:  # in make's log (stdout: stderr stays for errors): what is being made
+                    print(f"{description} ({total})", flush=True)
             bar.update(tasks[description], completed=done, total=total)
 
         yield update
@@ -125,7 +130,7 @@ def bg(
 
     prod = production()
     shot = load_shot(prod, cut)
-    with progress_bar() as update:
+    with progress_bar(announce=export is None) as update:  # --export prints the files it wrote
         if export is not None:
             for path in export_background(shot, export):
                 print(path)
@@ -235,7 +240,7 @@ def deflicker(
     settings = TemporalSettings(
         strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval
     )
-    with progress_bar() as update:
+    with progress_bar(announce=False) as update:  # stdout carries the JSON
         qc = deflicker_files(
             input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress
         )
