@@ -132,8 +132,8 @@ def _shot(production: Path):
 
 def child(what: str, production: Path, threads: int) -> None:
     from compositor.backgrounds import build_background  # noqa: PLC0415
-    from compositor.comp import CutRenderer, render_and_encode  # noqa: PLC0415
-    from compositor.encode import MoviePipe  # noqa: PLC0415
+    from compositor.steps.composite import CutRenderer, render_and_encode  # noqa: PLC0415
+    from compositor.steps.encode import MoviePipe  # noqa: PLC0415
 
     report: dict = {}
     shot = _shot(production)
@@ -150,7 +150,7 @@ def child(what: str, production: Path, threads: int) -> None:
         report["stages"] = renderer.times.seconds
         report["decodes"] = sum(library.decodes for _, _, library in renderer.layers)
     elif what == "frames-only":
-        from compositor.comp import finish_cut, frames_to_render  # noqa: PLC0415
+        from compositor.steps.composite import finish_cut, frames_to_render  # noqa: PLC0415
 
         build_background(shot)
         renderer = CutRenderer(shot)
@@ -174,8 +174,8 @@ def child(what: str, production: Path, threads: int) -> None:
     elif what == "x264-only":
         import numpy as np  # noqa: PLC0415
 
-        from compositor.comp import frame_path  # noqa: PLC0415
-        from compositor.io import read_rgb8  # noqa: PLC0415
+        from compositor.steps.composite import frame_path  # noqa: PLC0415
+        from compositor.core.io import read_rgb8  # noqa: PLC0415
 
         frames = [read_rgb8(frame_path(shot, n)) for n in shot.frame_numbers()]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -243,7 +243,7 @@ def png_table(production: Path) -> list[tuple[str, float, float]]:
     """Time to write one comp frame with each PNG setting (best of 3 over 4 frames), and its size."""
     import cv2  # noqa: PLC0415
 
-    from compositor.comp import frame_path  # noqa: PLC0415
+    from compositor.steps.composite import frame_path  # noqa: PLC0415
 
     shot = _shot(production)
     frames = [

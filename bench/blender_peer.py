@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compositor import encode  # noqa: E402
+from compositor.steps import encode  # noqa: E402
 from compositor.spec import Shot  # noqa: E402
 
 SCRIPT = r"""
@@ -121,8 +121,8 @@ def config(shot: Shot, out_prefix: str, only: list[int] | None = None) -> dict:
     from ffmpeg_peer import layer_offsets  # noqa: PLC0415
 
     from compositor.backgrounds import bg_frame_path  # noqa: PLC0415
-    from compositor.camera import canvas_to_screen, shot_views  # noqa: PLC0415
-    from compositor.cels import drawings_in, exposure_of  # noqa: PLC0415
+    from compositor.core.camera import canvas_to_screen, shot_views  # noqa: PLC0415
+    from compositor.core.cels import drawings_in, exposure_of  # noqa: PLC0415
 
     canvas = shot.files["background.plate"]
     frames = [
@@ -208,7 +208,7 @@ def agreement(shot: Shot, indices: list[int]) -> dict[str, float]:
     import cv2  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
-    from compositor.comp import CutRenderer  # noqa: PLC0415
+    from compositor.steps.composite import CutRenderer  # noqa: PLC0415
 
     renderer = CutRenderer(shot)
     with tempfile.TemporaryDirectory() as tmp:

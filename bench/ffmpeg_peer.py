@@ -4,9 +4,9 @@ The graph crops the panned background out of the painted canvas, overlays the th
 per drawing through the concat demuxer, with each drawing's hold as its duration, so no file is duplicated;
 ``fps`` turns the holds into frames) and the BOOK layer, in packed RGB like our frames, then draws the same
 burn-ins and encodes with the same preset (the x264 settings, colour conversion and tags come from
-``compositor.encode``).
+``compositor.steps.encode``).
 
-Positions come from our camera (``compositor.camera``): ffmpeg's ``crop`` and ``overlay`` place whole pixels
+Positions come from our camera (``compositor.core.camera``): ffmpeg's ``crop`` and ``overlay`` place whole pixels
 only, so the peer refuses a cut whose layers move by fractions of a pixel.
 
     python bench/ffmpeg_peer.py bench/out/cut96           # check agreement with our frames, then time it
@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compositor import encode  # noqa: E402
-from compositor.camera import canvas_to_screen, layer_to_screen, motion_position, shot_views  # noqa: E402
-from compositor.cels import drawings_in, exposure_of  # noqa: E402
+from compositor.steps import encode  # noqa: E402
+from compositor.core.camera import canvas_to_screen, layer_to_screen, motion_position, shot_views  # noqa: E402
+from compositor.core.cels import drawings_in, exposure_of  # noqa: E402
 from compositor.spec import Production, Shot, load_edit, load_shot  # noqa: E402
 
 CUT = "bench_c010"
@@ -184,7 +184,7 @@ def agreement(shot: Shot, indices: list[int]) -> dict[str, float]:
     """Our frames (composited here, as the renderer makes them) against the peer's: level differences."""
     import cv2  # noqa: PLC0415
 
-    from compositor.comp import CutRenderer  # noqa: PLC0415
+    from compositor.steps.composite import CutRenderer  # noqa: PLC0415
 
     renderer = CutRenderer(shot)
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compositor.io import read_image
+from compositor.core.io import read_image
 from compositor.temporal import (
     DEFAULT_FLOW,
     FLOW_METHODS,

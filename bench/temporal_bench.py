@@ -1,7 +1,7 @@
 """Temporal consistency on flickering sequences made from real footage, and the speed of the whole pass.
 
 Two DAVIS-2016 plates (blackswan, dance-twirl; ../shared/data/plates/davis) are upscaled from 854x480 to
-1280x720, stylised per frame (``compositor.stylize``, "paint", seeded by the frame index) and given random
+1280x720, stylised per frame (``compositor.core.stylize``, "paint", seeded by the frame index) and given random
 per-frame colour shifts (gain and offset per channel) and blotches (soft coloured patches), as a
 frame-by-frame process does. The un-stylised plate is the guide. Reported per method, as Lai et al. (2018)
 measure it: E_warp of the input and of the output (guide flow and non-occlusion mask, pixels in [0, 1]; shown
@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import compositor.io as cio
-from compositor.io import FrameSource, read_image, to_uint8_rgb, write_image
-from compositor.stylize import stylize
+import compositor.core.io as cio
+from compositor.core.io import FrameSource, read_image, to_uint8_rgb, write_image
+from compositor.core.stylize import stylize
 from compositor.temporal import (
     TemporalSettings,
     _Prefetch,
@@ -169,7 +169,7 @@ UNCOMPRESSED_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 0, cv2.IMWRITE_PNG_FILTER, cv2.
 
 
 def what_if_uncompressed(name: str, inputs: list[np.ndarray], guides: list[np.ndarray], folder: Path) -> dict:
-    """The same pass with input, guide and output PNGs stored uncompressed (compositor.io's codec settings
+    """The same pass with input, guide and output PNGs stored uncompressed (compositor.core.io's codec settings
     swapped for the duration): how fast the pass is when file I/O is not what limits it."""
     saved = cio.PNG_PARAMS
     cio.PNG_PARAMS = UNCOMPRESSED_PNG
@@ -259,13 +259,13 @@ def main() -> int:
         "file I/O alone: reading input and guide and writing the output (threaded as the pass does) with "
         "nothing between; pass in memory: flow, blend and measuring on frames already decoded; raw PNG: the "
         "same files "
-        "stored without compression (compositor.io's PNG settings swapped for the run)."
+        "stored without compression (compositor.core.io's PNG settings swapped for the run)."
     )
     print()
     fps_ok = all(qc["fps"] >= 15 for _, label, qc in rows if label == "ours (default settings)")
     print(
         f"targets: out/in <= 0.25 and PSNR >= 27 dB (ours: {'met' if ok else 'NOT met'}); "
-        f">= 15 fps (ours, PNG files as compositor.io writes them: {'met' if fps_ok else 'NOT met'})."
+        f">= 15 fps (ours, PNG files as compositor.core.io writes them: {'met' if fps_ok else 'NOT met'})."
     )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (fps is wall-clock).")
     return 0

@@ -152,7 +152,7 @@ def render(
     """Composite the cut's frames into render/<cut>/comp/ and encode render/<cut>/<cut>.mp4 as they come
     (resumes an interrupted render: frames already made from the same inputs are kept)."""
     from compositor.backgrounds import BG_MANIFEST, bg_folder, build_background  # noqa: PLC0415
-    from compositor.comp import render_and_encode  # noqa: PLC0415
+    from compositor.steps.composite import render_and_encode  # noqa: PLC0415
 
     prod = production()
     shot = load_shot(prod, cut)
@@ -176,8 +176,8 @@ def encode(
     force: Annotated[bool, typer.Option(help="Encode even if the movie is newer than the frames and the preset.")] = False,
 ) -> None:
     """Encode the cut's frames to render/<cut>/<cut>.mp4 with ffmpeg."""
-    from compositor.comp import comp_folder  # noqa: PLC0415
-    from compositor.encode import cut_movie, encode_cut, preset_for  # noqa: PLC0415
+    from compositor.steps.composite import comp_folder  # noqa: PLC0415
+    from compositor.steps.encode import cut_movie, encode_cut, preset_for  # noqa: PLC0415
 
     prod = production()
     shot = load_shot(prod, cut)
@@ -198,7 +198,7 @@ def encode(
 @app.command("cut")
 def screening_cut() -> None:
     """Assemble the screening cut render/<edit>.mp4 (slate, every cut in order, audio) and its .otio/.edl."""
-    from compositor.cut import build_edit  # noqa: PLC0415
+    from compositor.steps.edit import build_edit  # noqa: PLC0415
 
     prod = production()
     edit = load_edit(prod)
@@ -214,7 +214,7 @@ def deps(
 ) -> None:
     """Write the make dependency file from the specs (which files each step of each cut reads)."""
     from compositor.deps import dependency_file  # noqa: PLC0415
-    from compositor.io import write_bytes_atomic  # noqa: PLC0415
+    from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
 
     prod = production()
     text = dependency_file(prod)

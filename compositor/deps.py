@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compositor.cels import drawings_in
-from compositor.io import FrameSource
+from compositor.core.cels import drawings_in
+from compositor.core.io import FrameSource
 from compositor.spec import Edit, Production, Shot, load_edit, load_shot
 
 

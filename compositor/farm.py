@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compositor.cels import check_layers
-from compositor.comp import Progress, chunks, finish_cut, frames_to_render, render_chunk
+from compositor.core.cels import check_layers
+from compositor.steps.composite import Progress, chunks, finish_cut, frames_to_render, render_chunk
 from compositor.errors import BackendMissingError, CompositorError, RenderError
 from compositor.spec import Shot
 

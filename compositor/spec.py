@@ -381,7 +381,7 @@ def load_style(production: Production, name: str, display: str, key: str) -> tup
 
 def load_shot(production: Production, name: str, edit: Edit | None = None) -> Shot:
     """Read and validate ``shots/<name>/shot.toml``; every problem is reported at once."""
-    from compositor.timesheet import TimesheetError, parse_timing  # noqa: PLC0415 (spec <-> timesheet)
+    from compositor.core.timesheet import TimesheetError, parse_timing  # noqa: PLC0415 (spec <-> timesheet)
 
     edit = edit or load_edit(production)
     path = production.shots / name / "shot.toml"
@@ -496,7 +496,7 @@ def validate_production(production: Production) -> list[str]:
     for cut in edit.edit.cuts:
         try:
             shot = load_shot(production, cut, edit)
-            from compositor.cels import check_layers  # noqa: PLC0415
+            from compositor.core.cels import check_layers  # noqa: PLC0415
 
             check_layers(shot)
             if shot.spec.background.source == "procedural":

@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import CompositorError, RenderError, SpecError
-from compositor.io import FrameSource, write_image
+from compositor.core.io import FrameSource, write_image
 
 try:  # numba is an accelerator, not a requirement: the numpy versions below compute the same
     import numba

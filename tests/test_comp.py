@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from compositor.backgrounds import build_background
-from compositor.cels import drawing_number, drawings_in
-from compositor.comp import CutRenderer, frame_path, frames_to_render, render_chunk, render_cut
+from compositor.core.cels import drawing_number, drawings_in
+from compositor.steps.composite import CutRenderer, frame_path, frames_to_render, render_chunk, render_cut
 from compositor.spec import Production, load_shot
 from tests.conftest import write_flat, write_grid
 

@@ -13,10 +13,10 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from compositor.cut import build_edit
-from compositor.encode import encode_cut, ffmpeg_exe
+from compositor.steps.edit import build_edit
+from compositor.steps.encode import encode_cut, ffmpeg_exe
 from compositor.errors import EncodeError, MissingInputError
-from compositor.io import read_image, write_image
+from compositor.core.io import read_image, write_image
 from compositor.spec import Production, load_edit, load_shot
 from tests.conftest import ffprobe_streams
 

@@ -21,9 +21,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from compositor import control as ctl  # noqa: E402
+from compositor.core import control as ctl  # noqa: E402
 from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError  # noqa: E402
-from compositor.io import read_image, write_image  # noqa: E402
+from compositor.core.io import read_image, write_image  # noqa: E402
 from compositor.spec import Production, load_shot  # noqa: E402
 from tests.conftest import make_production  # noqa: E402
 from tests.diffusion_fixtures import build_tiny_model  # noqa: E402
@@ -117,7 +117,7 @@ def components(shot):
 
 
 def test_importing_the_backend_does_not_import_torch():
-    code = "import sys, compositor.backgrounds.diffusion, compositor.control; print('torch' in sys.modules)"
+    code = "import sys, compositor.backgrounds.diffusion, compositor.core.control; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False"
 

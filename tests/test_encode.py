@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compositor.encode import (
+from compositor.steps.encode import (
     EncodePreset,
     encode_cut,
     ffmpeg_exe,
@@ -20,7 +20,7 @@ from compositor.encode import (
     probe_with_ffmpeg,
 )
 from compositor.errors import EncodeError, MissingInputError, SpecError
-from compositor.io import write_image
+from compositor.core.io import write_image
 from compositor.spec import Production, load_shot
 from tests.conftest import ffprobe_streams
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from compositor.backgrounds import build_background
-from compositor.comp import comp_folder, frame_path, frames_to_render, render_cut
+from compositor.steps.composite import comp_folder, frame_path, frames_to_render, render_cut
 from compositor.errors import CorruptInputError
 from compositor.spec import Production, load_shot
 from tests.conftest import write_grid

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from compositor import io, kernels
+from compositor.core import io, kernels
 from compositor.backgrounds import build_background
-from compositor.cels import CelLibrary
-from compositor.comp import (
+from compositor.core.cels import CelLibrary
+from compositor.steps.composite import (
     CutRenderer,
     _clip_premultiplied,
     comp_folder,
@@ -21,8 +21,8 @@ from compositor.comp import (
     render_and_encode,
     render_cut,
 )
-from compositor.encode import MoviePipe
-from compositor.ops import blend_into
+from compositor.steps.encode import MoviePipe
+from compositor.core.ops import blend_into
 from compositor.spec import Production, load_shot
 from tests.conftest import write_grid
 
@@ -242,14 +242,14 @@ def test_threaded_render_writes_the_same_frames(production_factory):
 
 
 def _decoded(path, size) -> bytes:
-    from compositor.encode import ffmpeg_exe  # noqa: PLC0415
+    from compositor.steps.encode import ffmpeg_exe  # noqa: PLC0415
 
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]
     return subprocess.run(cmd, capture_output=True, check=True).stdout
 
 
 def test_the_piped_movie_is_the_encoded_movie(production_factory):
-    from compositor.encode import encode_cut  # noqa: PLC0415
+    from compositor.steps.encode import encode_cut  # noqa: PLC0415
 
     shot = _cut(production_factory, 1.1)
     manifest, piped = render_and_encode(shot, threads=2)

@@ -1,4 +1,4 @@
-"""compositor.keying on photographs of children's drawings (AnimatedDrawings) and on a synthetic sheet."""
+"""compositor.core.keying on photographs of children's drawings (AnimatedDrawings) and on a synthetic sheet."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from compositor import ops
-from compositor.io import read_image
-from compositor.keying import estimate_paper, key_paper
+from compositor.core import ops
+from compositor.core.io import read_image
+from compositor.core.keying import estimate_paper, key_paper
 
 PAPER = Path(__file__).parent / "data" / "paper"
 

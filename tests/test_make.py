@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from compositor.encode import probe
+from compositor.steps.encode import probe
 from tests.conftest import REPO, write_flat, write_grid
 
 CUT = """

@@ -1,4 +1,4 @@
-"""compositor.ops against published references (flrs/blend_modes, OpenImageIO) and its own algebra."""
+"""compositor.core.ops against published references (flrs/blend_modes, OpenImageIO) and its own algebra."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositor import ops
+from compositor.core import ops
 
 DATA = Path(__file__).parent / "data"
 LEVEL = 1 / 255

@@ -15,8 +15,8 @@ import pytest
 
 from compositor import temporal
 from compositor.errors import SpecError
-from compositor.io import read_image, write_image
-from compositor.stylize import stylize
+from compositor.core.io import read_image, write_image
+from compositor.core.stylize import stylize
 from compositor.temporal import (
     FlowEstimator,
     MotionAnalyser,

@@ -1,7 +1,7 @@
 import pytest
 
 from compositor.errors import SpecError, TimesheetError
-from compositor.timesheet import changes, parse_timing
+from compositor.core.timesheet import changes, parse_timing
 
 
 def test_one_token_a_frame_with_holds_and_blanks():

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from compositor.errors import BackendMissingError, SpecError
-from compositor.io import FrameSource, read_image, write_bytes_atomic, write_image
+from compositor.core.io import FrameSource, read_image, write_bytes_atomic, write_image
 from compositor.spec import Shot
 
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -124,7 +124,7 @@ def _place(src: Path, dst: Path) -> None:
 def _with_retouch(canvas: np.ndarray, retouch: np.ndarray | None) -> np.ndarray:
     if retouch is None:
         return canvas
-    from compositor.ops import over  # noqa: PLC0415
+    from compositor.core.ops import over  # noqa: PLC0415
 
     return over(canvas, retouch)
 

@@ -7,7 +7,7 @@ the cut gives:
 - **img2img**: a ``layout`` drawing (or, with ``per_frame``, each plate frame) is encoded and re-noised to
   ``strength``, so the drawing fixes the composition.
 - **controlnet**: a ``layout`` and a ``controlnet``; the layout becomes the control image the ControlNet was
-  trained on (light lines on black, ``compositor.control``) and generation starts from noise, or from the layout
+  trained on (light lines on black, ``compositor.core.control``) and generation starts from noise, or from the layout
   as well when ``strength`` is below 1.
 - **per-frame** (video-to-video): ``per_frame = true`` with a video or image-sequence plate runs img2img (plus the
   ControlNet, if given, on that frame's lines) on every frame with one fixed seed.
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compositor import control as ctl
+from compositor.core import control as ctl
 from compositor.errors import (
     BackendMissingError,
     CorruptInputError,
@@ -55,7 +55,7 @@ from compositor.errors import (
     RenderError,
     SpecError,
 )
-from compositor.io import FrameSource, read_image
+from compositor.core.io import FrameSource, read_image
 
 if TYPE_CHECKING:
     from compositor.spec import Shot

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import SpecError
-from compositor.io import FrameSource
+from compositor.core.io import FrameSource
 from compositor.spec import Shot
 
 PLATE_VERSION = 1
@@ -86,7 +86,7 @@ def _finish(shot: Shot, frame: np.ndarray, index: int) -> np.ndarray:
     canvas = fit_to_canvas(frame, shot.canvas)
     bg = shot.spec.background
     if bg.stylize != "none":
-        from compositor.stylize import stylize  # noqa: PLC0415
+        from compositor.core.stylize import stylize  # noqa: PLC0415
 
         canvas = stylize(canvas, bg.stylize, bg.seed + index)
     # Plates are backgrounds: fully opaque whatever the file says.

@@ -40,10 +40,10 @@ from compositor.errors import (
     MissingInputError,
     SpecError,
 )
-from compositor.io import read_image, temp_name
+from compositor.core.io import read_image, temp_name
 from compositor.spec import Production, Shot, _parse, load_edit, read_toml
 
-FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSansMono.ttf"
+FONT = Path(__file__).resolve().parents[1] / "fonts" / "DejaVuSansMono.ttf"
 
 Progress = Callable[[str, int, int], None]
 """``progress(description, completed, total)``, called as frames are encoded."""

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 
 from compositor.errors import CorruptInputError, MissingInputError, SpecError
-from compositor.io import IMAGE_SUFFIXES, read_image, read_rgba8
-from compositor.kernels import premultiply_rgba8
+from compositor.core.io import IMAGE_SUFFIXES, read_image, read_rgba8
+from compositor.core.kernels import premultiply_rgba8
 from compositor.spec import Layer, Shot
-from compositor.timesheet import Exposure, parse_timing
+from compositor.core.timesheet import Exposure, parse_timing
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
@@ -88,7 +88,7 @@ def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
     """
     cel = image
     if layer.key == "paper":
-        from compositor.keying import key_paper  # noqa: PLC0415 (keying is only needed for paper layers)
+        from compositor.core.keying import key_paper  # noqa: PLC0415 (keying is only needed for paper layers)
 
         cel = key_paper(cel)
     if layer.scale != 1.0:

@@ -1,7 +1,7 @@
 """Fused per-pixel kernels for the compositor's fast path: one pass over the pixels a layer covers.
 
 Each kernel does, pixel by pixel and in the same order of float32 operations, what the plain path in
-``compositor.ops`` / ``compositor.io`` does with whole-array numpy expressions, so the two give the same bits
+``compositor.core.ops`` / ``compositor.core.io`` does with whole-array numpy expressions, so the two give the same bits
 (tests/test_fast_paths.py holds them to that, and at least to 1/255). The plain path stays the reference.
 
 Pixel formats the kernels read and write (file formats and their channel orders are ``io``'s business):

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import CorruptInputError, MissingInputError
-from compositor.kernels import premultiply_rgba8, to_rgb8
+from compositor.core.kernels import premultiply_rgba8, to_rgb8
 
 # A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add
 # noise.

@@ -38,7 +38,7 @@ import ffmpeg
 import numpy as np
 import opentimelineio as otio
 
-from compositor.encode import (
+from compositor.steps.encode import (
     FONT,
     EncodePreset,
     Progress,
@@ -53,7 +53,7 @@ from compositor.encode import (
     video_output_args,
 )
 from compositor.errors import BackendMissingError, EncodeError, MissingInputError
-from compositor.io import read_image, temp_name, write_bytes_atomic, write_image
+from compositor.core.io import read_image, temp_name, write_bytes_atomic, write_image
 from compositor.spec import Edit, Shot, load_shot
 
 THUMB_WIDTH = 160

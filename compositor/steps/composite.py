@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from compositor.backgrounds import BG_MANIFEST, bg_folder, bg_frame_path, read_manifest
-from compositor.camera import (
+from compositor.core.camera import (
     View,
     canvas_to_screen,
     is_translation,
@@ -33,10 +33,10 @@ from compositor.camera import (
     sample,
     shot_views,
 )
-from compositor.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
+from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
 from compositor.errors import SpecError
-from compositor.io import read_image, read_rgb8, to_uint8_rgb, write_bytes_atomic, write_image
-from compositor.kernels import blend_region, copy_clipped
+from compositor.core.io import read_image, read_rgb8, to_uint8_rgb, write_bytes_atomic, write_image
+from compositor.core.kernels import blend_region, copy_clipped
 from compositor.spec import Effect, Production, Shot, load_shot
 
 RENDER_VERSION = 1
@@ -67,7 +67,7 @@ def place_layer(frame: np.ndarray, cel: np.ndarray, m: np.ndarray, mode: str, op
 
     Only the rectangle the cel covers is touched; an integer translation needs no resampling at all.
     """
-    from compositor.ops import blend_into  # noqa: PLC0415
+    from compositor.core.ops import blend_into  # noqa: PLC0415
 
     height, width = frame.shape[:2]
     tx, ty = m[0, 2], m[1, 2]
@@ -134,7 +134,7 @@ def view_of_canvas(canvas: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> 
 
 def apply_effects(frame: np.ndarray, effects: Iterable[Effect], number: int) -> np.ndarray:
     """The finishing effects of anime photography, in the order the spec lists them. Pure."""
-    from compositor import ops  # noqa: PLC0415
+    from compositor.core import ops  # noqa: PLC0415
 
     for fx in effects:
         if fx.type == "glow":
@@ -432,7 +432,7 @@ def render_and_encode(
     frames_to_render(shot)  # forgets frames made from other inputs
     renderer = renderer or CutRenderer(shot)
     threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
-    from compositor.encode import MoviePipe  # noqa: PLC0415 (ffmpeg lives at the edge)
+    from compositor.steps.encode import MoviePipe  # noqa: PLC0415 (ffmpeg lives at the edge)
 
     movie = MoviePipe(shot, preset_name)
     try:

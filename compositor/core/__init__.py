@@ -1,0 +1,2 @@
+"""Pure building blocks below the pipeline steps: image I/O (the only file reader/writer), compositing ops and
+their fused kernels, the camera, timesheets, cels, paper keying, control images and per-frame stylisation."""
