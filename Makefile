@@ -1,5 +1,7 @@
 # compositor: `make` renders every cut and the screening cut; `make help` lists the targets.
-# Recipes are one line each and call the `compositor` command; the Python does the work.
+# Recipes are one line each and call the `compositor` command; the Python does the work. The rules of each cut
+# (every folder under shots/, in the edit or not) are written by `compositor deps` into render/deps.mk, with the
+# paths compositor/layout.py gives; the commands compare keys and redo only what changed.
 
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := all
@@ -14,50 +16,40 @@ RUNTIME := $(VENV)/.runtime-installed
 DEVTOOLS := $(VENV)/.dev-installed
 FARM ?=
 FARM_FLAG := $(if $(FARM),--scheduler $(FARM),)
+DEPS := render/deps.mk
 
-# Which files each cut's steps read: written by `compositor deps` from the specs, rewritten when they change.
-# Targets that render nothing do not need it (and `make clean` must not set up an environment to run).
-ifeq ($(filter-out help clean distclean env test bench,$(or $(MAKECMDGOALS),all)),)
-else
-include render/deps.mk
+# The oldest Python compositor runs on is pyproject.toml's requires-python (its one home); say so before pip does.
+export PYTHON_FLOOR := import re, sys; want = tuple(int(n) for n in re.search(r'requires-python\s*=\s*">=\s*(\d+)\.(\d+)', open(sys.argv[1]).read()).groups()); sys.exit(None if sys.version_info >= want else f"compositor needs Python {want[0]}.{want[1]} or newer; {sys.executable} is {sys.version.split()[0]} (make PYTHON=python3.{want[1]})")
+
+# Goals that render nothing need no dependency file (and `make clean` must not set up an environment to run).
+ifneq ($(filter-out help clean distclean env test bench validate,$(or $(MAKECMDGOALS),all)),)
+include $(DEPS)
 endif
 
 .PHONY: all help test bench clean distclean validate env
-all: render/$(EDIT).mp4 ## render every cut and the screening cut (render/<edit>.mp4, .otio, .edl, review page)
+all: $(EDIT_OUTPUTS) ## render every cut and the screening cut (render/<edit>.mp4, .otio, .edl, review page)
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_%/$$().-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24; echo "<cut>                   render one cut (e.g. make sc010_c010; the cuts are listed in shots/edit.toml)"; echo "FARM=tcp://host:8786    render frame chunks on a Dask cluster"
+	@grep -hE '^[a-zA-Z_%/$$().-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24; echo "<cut>                   render one cut, any folder under shots/ (e.g. make sc010_c010)"; echo "FARM=tcp://host:8786    render frame chunks on a Dask cluster"
 
 env: $(RUNTIME) ## set up the virtual environment (.venv) for rendering
 
 $(RUNTIME): $(HERE)/pyproject.toml
-	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade pip && $(VENV)/bin/python -m pip install -q -e '$(HERE)' && touch $@
+	$(PYTHON) -c "$$PYTHON_FLOOR" '$(HERE)/pyproject.toml' && $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade pip && $(VENV)/bin/python -m pip install -q -e '$(HERE)' && touch $@
 
 $(DEVTOOLS): $(RUNTIME)
-	$(VENV)/bin/python -m pip install -q -e '$(HERE)[test,diffusion,farm]' && touch $@
+	$(VENV)/bin/python -m pip install -q -e '$(HERE)[test,diffusion,farm,moviepy]' && touch $@
 
-render/deps.mk: | $(RUNTIME)
-	$(CLI) deps --output $@
+$(DEPS): | $(RUNTIME)
+	$(CLI) deps
 
-render/%/bg/bg.json: | $(RUNTIME)
-	$(CLI) bg $*
-
-render/%/comp/comp.json: | $(RUNTIME)
-	$(CLI) render $* $(FARM_FLAG)
-
-render/%.mp4: | $(RUNTIME)
-	$(CLI) encode $(notdir $*)
-
-render/$(EDIT).mp4: | $(RUNTIME)
-	$(CLI) cut
-
-validate: $(RUNTIME) ## check every spec and report all problems at once
+validate: $(RUNTIME) ## check every spec, style and preset and report all problems at once
 	$(CLI) validate
 
 test: $(DEVTOOLS) ## run the test suite
 	cd $(HERE) && $(VENV)/bin/python -m pytest -q
 
-bench: $(DEVTOOLS) ## time the demo short per stage, the temporal pass, flow presets and the ffmpeg peer
+bench: $(DEVTOOLS) ## time the demo short per stage, a one-drawing re-render, the temporal pass, the ffmpeg peer
 	cd $(HERE) && $(VENV)/bin/python bench/run_all.py
 
 clean: ## remove renders (keeps render/cache: generated backgrounds survive)

@@ -174,8 +174,8 @@ def child(what: str, production: Path, threads: int) -> None:
     elif what == "x264-only":
         import numpy as np  # noqa: PLC0415
 
-        from compositor.steps.composite import frame_path  # noqa: PLC0415
         from compositor.core.io import read_rgb8  # noqa: PLC0415
+        from compositor.steps.composite import frame_path  # noqa: PLC0415
 
         frames = [read_rgb8(frame_path(shot, n)) for n in shot.frame_numbers()]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

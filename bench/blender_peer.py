@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compositor.steps import encode  # noqa: E402
 from compositor.spec import Shot  # noqa: E402
+from compositor.steps import encode  # noqa: E402
 
 SCRIPT = r"""
 import bpy, json, sys

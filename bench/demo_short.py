@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compositor.backgrounds import build_background  # noqa: E402
+from compositor.spec import Production, load_edit, load_shot  # noqa: E402
 from compositor.steps.composite import CutRenderer, render_and_encode  # noqa: E402
 from compositor.steps.edit import build_edit  # noqa: E402
-from compositor.spec import Production, load_edit, load_shot  # noqa: E402
 
 
 def main() -> int:

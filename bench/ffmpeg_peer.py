@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compositor.steps import encode  # noqa: E402
 from compositor.core.camera import canvas_to_screen, layer_to_screen, motion_position, shot_views  # noqa: E402
 from compositor.core.cels import drawings_in, exposure_of  # noqa: E402
 from compositor.spec import Production, Shot, load_edit, load_shot  # noqa: E402
+from compositor.steps import encode  # noqa: E402
 
 CUT = "bench_c010"
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compositor.errors import CompositorError, SpecError
-from compositor.spec import Production, load_edit, load_shot, validate_production
+from compositor.spec import Production, TemporalQC, TemporalSettings, check_cut_name, load_edit, load_shot
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +29,8 @@ app = typer.Typer(
     help="Render hand-drawn animation cuts: backgrounds, cels, camera, effects, encodes, the screening cut.",
 )
 err = Console(stderr=True)
+_TEMPORAL = TemporalSettings()
+"""The temporal pass's defaults (one home: ``compositor.spec.models.TemporalSettings``)."""
 _state: dict[str, Path | None] = {"root": None}
 
 
@@ -43,11 +45,7 @@ def _root(
 
 def production() -> Production:
     root = _state["root"]
-    if root is not None:
-        if not (root / "shots" / "edit.toml").is_file():
-            raise SpecError(f"{root}: not a production (no shots/edit.toml)")
-        return Production(root.resolve())
-    return Production.find()
+    return Production.at(root) if root is not None else Production.find()
 
 
 @contextmanager
@@ -88,12 +86,13 @@ def _default_workers() -> int:
 @app.command()
 def validate() -> None:
     """Check every spec of the production (edit.toml, each cut, styles, presets, cels) and report all problems."""
+    from compositor.validate import validate_production  # noqa: PLC0415
+
     prod = production()
     problems = validate_production(prod)
     if problems:
         raise SpecError("\n".join(problems))
-    cuts = load_edit(prod).edit.cuts
-    err.print(f"ok: {len(cuts)} cuts valid")
+    err.print(f"ok: {len(prod.cut_folders())} cuts valid ({len(load_edit(prod).edit.cuts)} in the edit)")
 
 
 @app.command()
@@ -101,11 +100,8 @@ def new(
     cut: Annotated[str, typer.Argument(help="The new cut's name, e.g. sc020_c010.")],
 ) -> None:
     """Make a new cut from templates/shot.toml: shots/<cut>/shot.toml, cels/ and plates/."""
-    import re  # noqa: PLC0415
-
     prod = production()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", cut):
-        raise SpecError(f"{cut!r}: a cut name may hold letters, digits, '_', '-' and '.' only")
+    check_cut_name(cut, "new")
     folder = prod.shots / cut
     if folder.exists():
         raise SpecError(f"{prod.rel(folder)}: the cut already exists")
@@ -115,7 +111,10 @@ def new(
     (folder / "cels" / "A").mkdir(parents=True)
     (folder / "plates").mkdir()
     shutil.copyfile(template, folder / "shot.toml")
-    err.print(f"made {prod.rel(folder)}/shot.toml; add \"{cut}\" to the cuts in shots/edit.toml to put it in the edit")
+    err.print(
+        f"made {prod.rel(folder)}/shot.toml: `make {cut}` renders it; "
+        f"add \"{cut}\" to the cuts in shots/edit.toml to put it in the screening cut"
+    )
 
 
 @app.command()
@@ -125,20 +124,20 @@ def bg(
         Path | None, typer.Option("--export", help="Write the generated background here for an artist to paint over.")
     ] = None,
 ) -> None:
-    """Make the cut's background: generate or read it (cached by content), retouch, temporal pass."""
-    from compositor.backgrounds import build_background, export_background  # noqa: PLC0415
+    """Make the cut's background: generate or read it (cached by content), retouch, temporal pass. Does nothing
+    when render/<cut>/bg/ already holds what the inputs make."""
+    from compositor.steps.background import ensure_background, export_background, read_qc  # noqa: PLC0415
 
-    prod = production()
-    shot = load_shot(prod, cut)
+    shot = load_shot(production(), cut)
     with progress_bar(announce=export is None) as update:  # --export prints the files it wrote
         if export is not None:
             for path in export_background(shot, export):
                 print(path)
             return
-        build_background(shot, update)
-    qc = shot.out / "qc.json"
-    if shot.spec.temporal is not None and qc.is_file():
-        err.print(_qc_line(f"{cut}: temporal pass", json.loads(qc.read_text())["temporal"]))
+        ensure_background(shot, update, touch=True)
+    record = read_qc(shot)
+    if record is not None and record.temporal is not None:
+        err.print(record.temporal.summary(f"{cut}: temporal pass"))
 
 
 @app.command()
@@ -148,51 +147,48 @@ def render(
     scheduler: Annotated[
         str | None, typer.Option(help="A Dask scheduler address (tcp://host:8786) to spread frame chunks over.")
     ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Encode only this preset's movie (default: the edit's and the cut's own).")
+    ] = None,
 ) -> None:
-    """Composite the cut's frames into render/<cut>/comp/ and encode render/<cut>/<cut>.mp4 as they come
-    (resumes an interrupted render: frames already made from the same inputs are kept)."""
-    from compositor.backgrounds import BG_MANIFEST, bg_folder, build_background  # noqa: PLC0415
-    from compositor.steps.composite import render_and_encode  # noqa: PLC0415
+    """Bring the cut up to date: its background, the frames whose inputs changed (render/<cut>/comp/), and the
+    segments of its movies that hold them. A fresh cut costs a check; an interrupted render resumes."""
+    from compositor.steps.composite import render_cut  # noqa: PLC0415
 
-    prod = production()
-    shot = load_shot(prod, cut)
+    shot = load_shot(production(), cut)
+    elsewhere = None
+    if scheduler:
+        from compositor.farm import on_cluster  # noqa: PLC0415
+
+        elsewhere = on_cluster(scheduler)
     with progress_bar() as update:
-        if not (bg_folder(shot) / BG_MANIFEST).is_file():
-            build_background(shot, update)
-        if scheduler:
-            from compositor.farm import render_on_cluster  # noqa: PLC0415
-
-            render_on_cluster(shot, scheduler, update)
-        else:
-            # One pass: each frame goes to its PNG and straight into the encoder, so `compositor encode` (and
-            # make's encode step, which sees a movie newer than comp.json) need not read the frames back.
-            render_and_encode(shot, progress=update, threads=workers if workers is not None else _default_workers())
+        result = render_cut(
+            shot,
+            presets=[preset] if preset else None,
+            progress=update,
+            threads=workers if workers is not None else _default_workers(),
+            composite_elsewhere=elsewhere,
+        )
+    err.print(
+        f"{cut}: {len(result.composited)} of {shot.frames} frames composited, {result.segments} movie segments "
+        f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}"
+    )
 
 
 @app.command()
 def encode(
     cut: str,
-    preset: Annotated[str | None, typer.Option(help="A preset in templates/encode/ (default: the cut's or the edit's).")] = None,
-    force: Annotated[bool, typer.Option(help="Encode even if the movie is newer than the frames and the preset.")] = False,
+    preset: Annotated[str | None, typer.Option(help="A preset in templates/encode/ (default: the edit's).")] = None,
 ) -> None:
-    """Encode the cut's frames to render/<cut>/<cut>.mp4 with ffmpeg."""
-    from compositor.steps.composite import comp_folder  # noqa: PLC0415
-    from compositor.steps.encode import cut_movie, encode_cut, preset_for  # noqa: PLC0415
+    """Encode the cut's movie in a preset (render/<cut>/<cut>.mp4 for the edit's, <cut>.<preset>.mp4 for
+    another), compositing first any frame whose inputs changed."""
+    from compositor.steps.composite import render_cut  # noqa: PLC0415
 
-    prod = production()
-    shot = load_shot(prod, cut)
-    movie, frames = cut_movie(shot), comp_folder(shot) / "comp.json"
-    preset_file = prod.preset_path(preset_for(shot, preset)[0])
-    # `compositor render` already pipes the frames into the encoder; make, which read the movie's date before
-    # the render ran, still calls this step: the movie is then newer than both of its inputs.
-    if not force and preset is None and movie.is_file() and frames.is_file():
-        newest_input = max(frames.stat().st_mtime_ns, preset_file.stat().st_mtime_ns)
-        if movie.stat().st_mtime_ns > newest_input:
-            err.print(f"{prod.rel(movie)} is up to date")
-            return
+    shot = load_shot(production(), cut)
+    name, _ = shot.preset(preset)
     with progress_bar() as update:
-        path = encode_cut(shot, preset, update)
-    err.print(f"wrote {prod.rel(path)}")
+        result = render_cut(shot, presets=[name], progress=update, threads=_default_workers())
+    err.print(f"wrote {shot.production.rel(result.movies[0])} ({result.segments} segments encoded)")
 
 
 @app.command("cut")
@@ -210,15 +206,18 @@ def screening_cut() -> None:
 
 @app.command()
 def deps(
-    output: Annotated[Path, typer.Option(help="Where to write the make dependency file.")] = Path("render/deps.mk"),
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the make dependency file (default: render/deps.mk).")
+    ] = None,
 ) -> None:
     """Write the make dependency file from the specs (which files each step of each cut reads)."""
-    from compositor.deps import dependency_file  # noqa: PLC0415
     from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
+    from compositor.deps import dependency_file  # noqa: PLC0415
+    from compositor.layout import deps_file  # noqa: PLC0415
 
     prod = production()
     text = dependency_file(prod)
-    target = output if output.is_absolute() else Path.cwd() / output
+    target = deps_file(prod.root) if output is None else output if output.is_absolute() else Path.cwd() / output
     write_bytes_atomic(target, text.encode())
 
 
@@ -227,15 +226,19 @@ def deflicker(
     input: Annotated[str, typer.Option(help="The flickering frames: 'proc/%04d.png' or a video file.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion: 'src/%04d.png' or a video file.")],
     output: Annotated[Path, typer.Option(help="Folder for the steadied frames.")],
-    strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of the warped previous output.")] = 0.8,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = "dis_fast",
-    flow_scale: Annotated[float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")] = 0.0,
-    detail: Annotated[float, typer.Option(min=0, max=1, help="0 steadies colour only, 1 all texture too.")] = 0.85,
-    keyframe_interval: Annotated[int, typer.Option(min=0, help="Restart from the input every N frames (0: never).")] = 0,
+    strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of the warped previous output.")] = _TEMPORAL.strength,
+    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow_scale: Annotated[
+        float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")
+    ] = _TEMPORAL.flow_scale,
+    detail: Annotated[float, typer.Option(min=0, max=1, help="0 steadies colour only, 1 all texture too.")] = _TEMPORAL.detail,
+    keyframe_interval: Annotated[
+        int, typer.Option(min=0, help="Restart from the input every N frames (0: never).")
+    ] = _TEMPORAL.keyframe_interval,
     compress: Annotated[bool, typer.Option(help="Compress the output PNGs (--no-compress writes ~3x faster).")] = True,
 ) -> None:
     """Make a frame-by-frame result temporally consistent, with motion from a guide video."""
-    from compositor.temporal import TemporalSettings, deflicker_files  # noqa: PLC0415
+    from compositor.temporal import deflicker_files  # noqa: PLC0415
 
     settings = TemporalSettings(
         strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval
@@ -245,7 +248,7 @@ def deflicker(
             input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress
         )
     print(json.dumps(qc, indent=2))
-    err.print(_qc_line("deflicker", qc))
+    err.print(TemporalQC(**qc).summary("deflicker"))
 
 
 @app.command()
@@ -255,24 +258,13 @@ def qc(
         str | None, typer.Option(help="Frames with trustworthy motion (default: the input's own motion).")
     ] = None,
     output: Annotated[str | None, typer.Option(help="The processed frames, to compare with the input.")] = None,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = "dis_fast",
-    flow_scale: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow_scale: Annotated[float, typer.Option(min=0, max=1)] = _TEMPORAL.flow_scale,
 ) -> None:
     """Report the warping error E_warp (and PSNR against the input when --output is given)."""
     from compositor.temporal import qc_files  # noqa: PLC0415
 
     print(json.dumps(qc_files(input, guide, output, flow=flow, flow_scale=flow_scale), indent=2))
-
-
-def _qc_line(what: str, qc: dict) -> str:
-    def number(key: str, fmt: str) -> str:
-        value = qc.get(key)
-        return "n/a" if value is None else format(value, fmt)
-
-    return (
-        f"{what}: E_warp {number('e_warp_before', '.5f')} → {number('e_warp_after', '.5f')}, "
-        f"PSNR {number('psnr', '.2f')} dB"
-    )
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 ``compositor render <cut> --scheduler tcp://host:8786`` (``make FARM=tcp://host:8786``) comes here. The
 workers see the production on shared storage at the same path as this machine and have the same ``compositor``
 installed; each renders a chunk of frames with ``comp.render_chunk``, the very function a local render runs in
-its pool of processes, and writes the frame files itself. When every chunk is in, this machine writes
-``comp.json``; the encode and the screening cut follow as usual.
+its pool of processes, and writes the frame files (each with its key) itself. When every chunk is in, this
+machine encodes the stale movie segments from the frame files and writes ``comp.json``; the screening cut
+follows as usual.
 
 * A worker that is lost while rendering a chunk (its machine stops, its process dies) has the chunk
   rescheduled on another worker by the scheduler; a chunk that raises for a passing reason is retried (twice).
@@ -21,13 +22,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from compositor.core.cels import check_layers
-from compositor.steps.composite import Progress, chunks, finish_cut, frames_to_render, render_chunk
+from compositor.core import Progress
 from compositor.errors import BackendMissingError, CompositorError, RenderError
 from compositor.spec import Shot
+from compositor.steps.composite import Composite, chunks, render_chunk
 
 CHUNKS_PER_WORKER = 3
 """Chunks a worker gets on average: enough to balance slow and fast machines, few enough that each chunk's
@@ -108,14 +108,12 @@ def run_chunks(
             client.cancel(pending)
 
 
-def render_on_cluster(shot: Shot, scheduler: str, progress: Progress | None = None) -> Path:
-    """Composite every missing frame of the cut on the Dask cluster at ``scheduler`` (``tcp://host:8786``),
-    then write ``comp.json`` here; returns its path. Frames are the same, pixel for pixel, as a local
-    render's."""
-    distributed = _distributed()
-    check_layers(shot)
-    todo = frames_to_render(shot)
-    if todo:
+def on_cluster(scheduler: str) -> Composite:
+    """A `Composite` for ``steps.composite.render_cut``: renders the given frames of a cut on the Dask cluster
+    at ``scheduler`` (``tcp://host:8786``). Frames are the same, pixel for pixel, as a local render's."""
+
+    def composite(shot: Shot, todo: list[int], progress: Progress | None = None) -> None:
+        distributed = _distributed()
         try:
             client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
         except OSError as e:
@@ -129,4 +127,5 @@ def render_on_cluster(shot: Shot, scheduler: str, progress: Progress | None = No
                         f"{scheduler}: the Dask scheduler has no workers (start some: dask worker {scheduler})"
                     ) from None
             run_chunks(client, shot, todo, progress)
-    return finish_cut(shot)
+
+    return composite

@@ -8,10 +8,11 @@ import sys
 import cv2
 import numpy as np
 
-from compositor.backgrounds import build_background
 from compositor.core.cels import drawing_number, drawings_in
-from compositor.steps.composite import CutRenderer, frame_path, frames_to_render, render_chunk, render_cut
+from compositor.core.io import read_png_key
 from compositor.spec import Production, load_shot
+from compositor.steps.background import ensure_background
+from compositor.steps.composite import CutRenderer, render_chunk, render_cut, stale_frames
 from tests.conftest import write_flat, write_grid
 
 CUT = """
@@ -52,8 +53,12 @@ def _shot(production_factory):
     write_grid(root / "shots/sc010_c010/cels/A/A_0001.png", "RR\nRR")
     write_grid(root / "shots/sc010_c010/cels/A/A_0002.png", "YY\nYY")
     shot = load_shot(Production(root), "sc010_c010")
-    build_background(shot)
+    ensure_background(shot)
     return shot
+
+
+def frame_path(shot, number):
+    return shot.paths.comp_frame(number)
 
 
 def test_drawing_numbers_come_from_the_last_number_in_the_name(tmp_path):
@@ -94,32 +99,42 @@ def test_fixed_layer_stays_and_glued_layer_pans_with_the_background(production_f
 
 def test_interrupted_render_resumes_without_redoing_frames(production_factory):
     shot = _shot(production_factory)
-    todo = frames_to_render(shot)
-    assert todo == list(range(8))
+    keys = CutRenderer(shot).frame_keys()
+    assert stale_frames(shot, keys) == list(range(8))
     render_chunk(str(shot.production.root), shot.name, [0, 1, 2])  # as if killed after three frames
     stamps = {n: frame_path(shot, n).stat().st_mtime_ns for n in (1, 2, 3)}
-    assert frames_to_render(shot) == [3, 4, 5, 6, 7]
-    render_cut(shot, workers=1)
+    assert stale_frames(shot, keys) == [3, 4, 5, 6, 7]
+    result = render_cut(shot, threads=1)
+    assert result.composited == [3, 4, 5, 6, 7]
     assert {n: frame_path(shot, n).stat().st_mtime_ns for n in (1, 2, 3)} == stamps
-    assert (shot.out / "comp" / "comp.json").is_file()
+    assert shot.paths.comp_manifest.is_file()
+    assert [read_png_key(frame_path(shot, n)) for n in shot.frame_numbers()] == keys
 
 
-def test_changed_inputs_forget_old_frames(production_factory):
+def test_a_changed_drawing_recomposites_only_the_frames_that_show_it(production_factory):
     shot = _shot(production_factory)
-    render_cut(shot, workers=1)
-    write_grid(shot.folder / "cels/A/A_0002.png", "BB\nBB")
-    assert frames_to_render(shot) == list(range(8))
-    assert not (shot.out / "comp" / "comp.json").exists()
+    render_cut(shot, threads=1)
+    before = {n: frame_path(shot, n).read_bytes() for n in shot.frame_numbers()}
+    stamps = {n: frame_path(shot, n).stat().st_mtime_ns for n in shot.frame_numbers()}
+    write_grid(shot.folder / "cels/A/A_0002.png", "BB\nBB")  # the glued layer shows it on frames 2, 4, 6, 8
+    shot = load_shot(shot.production, shot.name)
+    assert stale_frames(shot, CutRenderer(shot).frame_keys()) == [1, 3, 5, 7]
+    result = render_cut(shot, threads=1)
+    assert result.composited == [1, 3, 5, 7]
+    for n in (1, 3, 5, 7):  # untouched: the same bytes, not even rewritten
+        assert frame_path(shot, n).read_bytes() == before[n]
+        assert frame_path(shot, n).stat().st_mtime_ns == stamps[n]
+    assert all(frame_path(shot, n).read_bytes() != before[n] for n in (2, 4, 6, 8))
+    assert render_cut(shot, threads=1).composited == []
 
 
 def test_parallel_render_gives_the_same_pixels(production_factory):
     shot = _shot(production_factory)
-    render_cut(shot, workers=1)
+    render_cut(shot, threads=1)
     serial = [cv2.imread(str(frame_path(shot, n))) for n in shot.frame_numbers()]
     for p in (shot.out / "comp").glob("*.png"):
         p.unlink()
-    (shot.out / "comp" / ".inputs").unlink()
-    render_cut(shot, workers=2)
+    render_cut(shot, threads=2)
     parallel = [cv2.imread(str(frame_path(shot, n))) for n in shot.frame_numbers()]
     assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
 

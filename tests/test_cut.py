@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -13,11 +12,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
+from compositor.core.io import read_image, write_image
+from compositor.errors import EncodeError, MissingInputError
+from compositor.spec import Production, QCRecord, TemporalQC, load_edit, load_shot
 from compositor.steps.edit import build_edit
 from compositor.steps.encode import encode_cut, ffmpeg_exe
-from compositor.errors import EncodeError, MissingInputError
-from compositor.core.io import read_image, write_image
-from compositor.spec import Production, load_edit, load_shot
 from tests.conftest import ffprobe_streams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,9 +83,8 @@ def decode(path: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Production, dict[str, Path]]:
     production = make_production(tmp_path_factory.mktemp("cut") / "prod")
-    (production.render / "sc010_c020" / "qc.json").write_text(  # as compositor.temporal writes it
-        json.dumps({"e_warp_before": 0.0123, "e_warp_after": 0.00456, "psnr": 38.5, "frames": 4})
-    )
+    record = QCRecord(cut="sc010_c020", temporal=TemporalQC(e_warp_before=0.0123, e_warp_after=0.00456, psnr=38.5))
+    (production.render / "sc010_c020" / "qc.json").write_text(record.model_dump_json())  # as the bg step writes it
     return production, build_edit(load_edit(production))
 
 
@@ -153,15 +151,15 @@ def test_edl_has_one_event_per_cut_with_record_timecodes(built: tuple[Production
 def test_review_page_lists_cuts_with_ranges_thumbnails_and_qc(
     built: tuple[Production, dict[str, Path]],
 ) -> None:
-    _, out = built
+    production, out = built
     page = out["html"].read_text()
     assert 'src="short.mp4"' in page
     for name, frames, start, _ in CUTS:
-        thumb = out["thumbs"] / f"{name}.png"
+        thumb = production.render / "short.thumbs" / f"{name}.png"
         assert f'src="short.thumbs/{name}.png"' in page and read_image(thumb).shape == (120, 160, 4)
         assert f"<td>{start}–{start + frames - 1}</td>" in page
     assert "<td>7–12</td>" in page and "<td>17–21</td>" in page  # screening-cut frames, counted from 1
-    assert "e_warp_before: 0.0123" in page and "e_warp_after: 0.00456" in page and "38.5" not in page
+    assert "E_warp 0.0123 → 0.00456<br>PSNR 38.50 dB" in page
 
 
 @pytest.mark.parametrize("seconds", [0.4, 1.5], ids=["shorter-padded", "longer-cut"])
@@ -197,9 +195,21 @@ def test_missing_cut_movie_names_it_and_leaves_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in production.render.iterdir()) == [c[0] for c in CUTS]
 
 
+def test_a_master_sits_beside_the_screening_movie(tmp_path: Path) -> None:
+    production = make_production(tmp_path / "prod", slate=0)
+    shot = load_shot(production, "sc020_c010")
+    screening = shot.movie().read_bytes()
+    master = encode_cut(shot, "master")
+    assert master == production.render / "sc020_c010" / "sc020_c010.master.mp4"
+    assert streams(master)["video"]["pix_fmt"] == "yuv444p10le"
+    assert shot.movie().read_bytes() == screening  # the master never displaces the screening movie
+    assert build_edit(load_edit(production))["mp4"].is_file()
+
+
 def test_a_cut_encoded_differently_is_refused(tmp_path: Path) -> None:
     production = make_production(tmp_path / "prod", slate=0)
-    encode_cut(load_shot(production, "sc020_c010"), "master")
+    shot = load_shot(production, "sc020_c010")
+    shutil.copyfile(encode_cut(shot, "master"), shot.movie())  # a movie put there by hand
     with pytest.raises(EncodeError, match=r"^render/sc020_c010/sc020_c010.mp4: is h264 yuv444p10le 64x48"):
         build_edit(load_edit(production))
     assert not (production.render / "short.mp4").exists()

@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from compositor.core import control as ctl  # noqa: E402
-from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError  # noqa: E402
 from compositor.core.io import read_image, write_image  # noqa: E402
+from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError  # noqa: E402
 from compositor.spec import Production, load_shot  # noqa: E402
 from tests.conftest import make_production  # noqa: E402
 from tests.diffusion_fixtures import build_tiny_model  # noqa: E402
@@ -675,8 +675,10 @@ def test_error_bad_style_prompt(make_cut):
     shot = make_cut()
     style = shot.production.templates / "styles" / "dusk.toml"
     style.write_text(style.read_text().replace("negative =", "negativ ="))
-    assert _error(load_shot(shot.production, CUT), SpecError) == (
-        "templates/styles/dusk.toml: prompt.negativ: unknown key (have: prefix, suffix, negative)"
+    with pytest.raises(SpecError) as error:  # styles are checked, every section, when the cut is loaded
+        load_shot(shot.production, CUT)
+    assert str(error.value) == (
+        "templates/styles/dusk.toml: prompt.negativ: unknown key (check its spelling)"
     )
 
 

@@ -10,18 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compositor.steps.encode import (
-    EncodePreset,
-    encode_cut,
-    ffmpeg_exe,
-    frame_rate,
-    load_preset,
-    probe,
-    probe_with_ffmpeg,
-)
-from compositor.errors import EncodeError, MissingInputError, SpecError
 from compositor.core.io import write_image
-from compositor.spec import Production, load_shot
+from compositor.errors import CorruptInputError, MissingInputError, SpecError
+from compositor.spec import EncodePreset, Production, load_preset, load_shot
+from compositor.steps.encode import encode_cut, ffmpeg_exe, frame_rate, probe, probe_with_ffmpeg
 from tests.conftest import ffprobe_streams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +105,7 @@ def test_encode_cut_frames_size_rate_codec(tmp_path: Path) -> None:
         "pix_fmt": "yuv420p",
         "has_audio": False,
     }
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in out.parent.rglob(".*")] == []
 
 
 def test_probe_without_ffprobe_reads_ffmpeg(tmp_path: Path) -> None:
@@ -219,13 +211,13 @@ def test_failed_encode_keeps_the_old_movie_and_leaves_no_partial_file(tmp_path: 
     out = encode_cut(shot)
     before = out.read_bytes()
     (production.render / CUT / "comp" / f"{CUT}.0004.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    with pytest.raises(EncodeError) as err:
+    with pytest.raises(CorruptInputError) as err:
         encode_cut(shot, "review")
     message = str(err.value)
-    assert "\n" not in message and message.startswith(f"render/{CUT}/{CUT}.mp4: ffmpeg failed: ")
-    assert message.endswith(f"(render/{CUT}/comp/{CUT}.0004.png cannot be decoded)")
+    assert "\n" not in message and message.startswith(f"render/{CUT}/comp/{CUT}.0004.png: cannot decode comp frame 4")
     assert out.read_bytes() == before
-    assert sorted(p.name for p in out.parent.iterdir()) == ["comp", f"{CUT}.mp4"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["comp", f"{CUT}.mp4", "segments"]
+    assert [p.name for p in out.parent.rglob(".*")] == []  # no partial file anywhere
 
 
 def test_interrupted_encode_leaves_nothing(tmp_path: Path) -> None:
@@ -237,7 +229,9 @@ def test_interrupted_encode_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         encode_cut(load_shot(production, CUT), progress=interrupt)
-    assert sorted(p.name for p in (production.render / CUT).iterdir()) == ["comp"]
+    made = sorted(str(p.relative_to(production.render / CUT)) for p in (production.render / CUT).rglob("*.mp4"))
+    assert made == []  # no movie, no segment, no partial file
+    assert [p.name for p in (production.render / CUT).rglob(".*")] == []
 
 
 def test_bad_presets_are_one_line_spec_errors(tmp_path: Path) -> None:

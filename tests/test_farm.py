@@ -14,15 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from compositor.backgrounds import build_background
-from compositor.steps.composite import comp_folder, frame_path, frames_to_render, render_cut
 from compositor.errors import CorruptInputError
 from compositor.spec import Production, load_shot
+from compositor.steps.background import ensure_background
+from compositor.steps.composite import render_cut
 from tests.conftest import write_grid
 
 distributed = pytest.importorskip("distributed")
 
-from compositor.farm import render_on_cluster, run_chunks  # noqa: E402
+from compositor.farm import on_cluster, run_chunks  # noqa: E402
 
 CUT = """
 [shot]
@@ -72,8 +72,16 @@ def _shot(production_factory):
     write_grid(root / "shots/sc010_c010/cels/A/A_0002.png", "YY\nYY")
     write_grid(root / "shots/sc010_c010/cels/A/A_0003.png", "hBBh\nWWWW")
     shot = load_shot(Production(root), "sc010_c010")
-    build_background(shot)
+    ensure_background(shot)
     return shot
+
+
+def frame_path(shot, number):
+    return shot.paths.comp_frame(number)
+
+
+def comp_folder(shot):
+    return shot.paths.comp_folder
 
 
 def _frames(shot) -> list[np.ndarray]:
@@ -86,14 +94,16 @@ def _forget_frames(shot) -> None:
 
 def test_cluster_render_is_pixel_identical_to_a_local_render(production_factory, cluster):
     shot = _shot(production_factory)
-    render_cut(shot, workers=1)
+    render_cut(shot, threads=1)
     local = _frames(shot)
     _forget_frames(shot)
     seen = []
-    manifest = render_on_cluster(
-        shot, cluster.scheduler_address, lambda d, done, total: seen.append((done, total))
+    result = render_cut(
+        shot,
+        progress=lambda d, done, total: seen.append((done, total)) if "cluster" in d else None,
+        composite_elsewhere=on_cluster(cluster.scheduler_address),
     )
-    assert manifest.is_file()
+    assert result.manifest.is_file() and result.composited == list(range(shot.frames))
     remote = _frames(shot)
     assert len(remote) == shot.frames
     assert all(a is not None and np.array_equal(a, b) for a, b in zip(local, remote))
@@ -103,7 +113,7 @@ def test_cluster_render_is_pixel_identical_to_a_local_render(production_factory,
 
 def test_cli_renders_through_the_scheduler(production_factory, cluster):
     shot = _shot(production_factory)
-    render_cut(shot, workers=1)
+    render_cut(shot, threads=1)
     local = _frames(shot)
     _forget_frames(shot)
     run = subprocess.run(
@@ -122,7 +132,7 @@ def test_a_chunk_with_bad_input_fails_the_render_with_one_line(production_factor
     shot = _shot(production_factory)
     (shot.folder / "cels/A/A_0003.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
     with pytest.raises(CorruptInputError, match="A_0003.png: cannot decode drawing 3"):
-        render_on_cluster(shot, cluster.scheduler_address)
+        render_cut(shot, composite_elsewhere=on_cluster(cluster.scheduler_address))
     assert not (comp_folder(shot) / "comp.json").exists()
     run = subprocess.run(
         [sys.executable, "-m", "compositor", "render", shot.name, "--scheduler", cluster.scheduler_address],
@@ -140,10 +150,10 @@ def test_a_chunk_with_bad_input_fails_the_render_with_one_line(production_factor
 
 def test_a_lost_workers_chunk_is_rendered_again(production_factory, cluster, tmp_path):
     shot = _shot(production_factory)
-    render_cut(shot, workers=1)
+    render_cut(shot, threads=1)
     local = _frames(shot)
     _forget_frames(shot)
-    todo = frames_to_render(shot)
+    todo = list(range(shot.frames))
     marker = tmp_path / "died-once"
 
     def dies_once_then_renders(root: str, cut: str, indices: list[int]):

@@ -11,19 +11,16 @@ import numpy as np
 import pytest
 
 from compositor.core import io, kernels
-from compositor.backgrounds import build_background
 from compositor.core.cels import CelLibrary
+from compositor.core.ops import blend_into
+from compositor.spec import Production, load_shot
+from compositor.steps.background import ensure_background
 from compositor.steps.composite import (
     CutRenderer,
     _clip_premultiplied,
-    comp_folder,
-    frame_path,
-    render_and_encode,
     render_cut,
 )
-from compositor.steps.encode import MoviePipe
-from compositor.core.ops import blend_into
-from compositor.spec import Production, load_shot
+from compositor.steps.encode import MoviePlan, SegmentPipe
 from tests.conftest import write_grid
 
 LEVEL = 1 / 255
@@ -199,8 +196,12 @@ def _cut(production_factory, zoom: float):
     (root / "shots/sc010_c010/cels/B").mkdir(parents=True)
     cv2.imwrite(str(root / "shots/sc010_c010/cels/B/B_0001.png"), drawing)
     shot = load_shot(Production(root), "sc010_c010")
-    build_background(shot)
+    ensure_background(shot)
     return shot
+
+
+def frame_path(shot, number):
+    return shot.paths.comp_frame(number)
 
 
 @pytest.mark.parametrize("zoom", [1.1, 0.6])  # 0.6: shrunk enough that drawings are area-averaged first
@@ -231,9 +232,9 @@ def test_drawings_are_kept_cropped_to_what_they_cover(production_factory):
 
 def test_threaded_render_writes_the_same_frames(production_factory):
     shot = _cut(production_factory, 1.1)
-    render_cut(shot, workers=1)
+    render_cut(shot, threads=1)
     serial = [cv2.imread(str(frame_path(shot, n))) for n in shot.frame_numbers()]
-    for p in comp_folder(shot).glob("*.png"):
+    for p in shot.paths.comp_folder.glob("*.png"):
         p.unlink()
     CutRenderer(shot).render(list(range(shot.frames)), threads=3)
     assert all(
@@ -252,18 +253,21 @@ def test_the_piped_movie_is_the_encoded_movie(production_factory):
     from compositor.steps.encode import encode_cut  # noqa: PLC0415
 
     shot = _cut(production_factory, 1.1)
-    manifest, piped = render_and_encode(shot, threads=2)
-    assert (
-        manifest.is_file() and piped.stat().st_mtime_ns >= manifest.stat().st_mtime_ns
-    )  # make takes it for done
+    result = render_cut(shot, threads=2)
+    (piped,) = result.movies
+    assert result.manifest.is_file() and piped.stat().st_mtime_ns >= result.manifest.stat().st_mtime_ns
     piped_frames = _decoded(piped, shot.size)
     stamps = {n: frame_path(shot, n).stat().st_mtime_ns for n in shot.frame_numbers()}
+    for segment in shot.paths.segments(shot.edit_preset).iterdir():  # encode again, from the frame files
+        segment.unlink()
     encoded = encode_cut(shot)
     assert _decoded(encoded, shot.size) == piped_frames
     assert len(piped_frames) == shot.frames * 64 * 40 * 3 // 2
     # again, with every frame already there: read back, not made again
     piped.unlink()
-    render_and_encode(shot, threads=2)
+    for segment in shot.paths.segments(shot.edit_preset).iterdir():
+        segment.unlink()
+    assert render_cut(shot, threads=2).composited == []
     assert _decoded(piped, shot.size) == piped_frames
     assert {n: frame_path(shot, n).stat().st_mtime_ns for n in shot.frame_numbers()} == stamps
 
@@ -272,8 +276,9 @@ def test_a_failing_encoder_is_one_line(production_factory, monkeypatch):
     from compositor.errors import EncodeError  # noqa: PLC0415
 
     shot = _cut(production_factory, 1.1)
-    pipe = MoviePipe(shot)
+    plan = MoviePlan(shot, shot.edit_preset, ["k"] * shot.frames)
+    pipe = SegmentPipe(plan, plan.segments[0])
     with pytest.raises(EncodeError, match="ffmpeg failed"):
-        pipe.write(0, np.zeros((3, 3, 3), np.uint8))  # too short a frame: ffmpeg sees a truncated stream
+        pipe.write(np.zeros((3, 3, 3), np.uint8))  # too short a frame: ffmpeg sees a truncated stream
         pipe.finish()
     pipe.abort()

@@ -100,7 +100,6 @@ def test_changed_plate_reruns_only_that_cut_and_the_edit(rendered):
     assert commands and all("sc010_c020" not in c for c in commands), dry
     assert any("bg sc010_c010" in c for c in commands)
     assert any("render sc010_c010" in c for c in commands)
-    assert any("encode sc010_c010" in c for c in commands)
     assert any(c.endswith(" cut") for c in commands)
     run = make(rendered)
     assert run.returncode == 0, run.stderr

@@ -9,9 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from compositor.backgrounds import procedural
-from compositor.backgrounds.procedural import ProceduralStyle, load_style_file, paint_canvas, parse_style
+from compositor.backgrounds.procedural import ProceduralStyle, paint_canvas
 from compositor.errors import SpecError
-from compositor.spec import Production, load_shot
+from compositor.spec import Production, StyleSpec, load_shot, parse_model, read_toml
+
+
+def load_style_file(path: Path, display: str | None = None) -> ProceduralStyle:
+    """Read a style template, validate all of it, and keep its ``[procedural]`` table."""
+    display = display or str(path)
+    return parse_model(StyleSpec, read_toml(path, display), display).procedural
+
 
 STYLES = sorted((Path(__file__).resolve().parents[1] / "templates" / "styles").glob("*.toml"))
 DUSK = load_style_file(Path(__file__).resolve().parents[1] / "templates" / "styles" / "dusk.toml")
@@ -125,8 +132,10 @@ def test_unknown_style_key_names_the_file_and_the_key(tmp_path):
 
 def test_bad_style_values_are_reported_together_with_their_key_paths():
     with pytest.raises(SpecError) as e:
-        parse_style(
-            {"clouds": "lots", "sky": ["#112233", "blue"], "terrain": "moon"}, "templates/styles/x.toml"
+        parse_model(
+            StyleSpec,
+            {"procedural": {"clouds": "lots", "sky": ["#112233", "blue"], "terrain": "moon"}},
+            "templates/styles/x.toml",
         )
     lines = str(e.value).splitlines()
     assert len(lines) == 3
@@ -143,7 +152,7 @@ def test_bad_style_values_are_reported_together_with_their_key_paths():
 
 
 def test_every_key_has_a_default_and_the_style_is_frozen():
-    style = parse_style(None, "x.toml")
+    style = parse_model(StyleSpec, {}, "x.toml").procedural
     assert style == ProceduralStyle()
     with pytest.raises(ValidationError):
         style.clouds = 0.9  # type: ignore[misc]
@@ -153,9 +162,9 @@ def test_a_cut_with_a_bad_style_reports_the_style_file(production_factory):
     shot = _shot(production_factory)
     style = shot.style_path
     style.write_text(style.read_text().replace("clouds = 0.55", "clouds = 1.5"))
-    shot = load_shot(shot.production, shot.name)
+    # The style is validated when the cut is loaded, before anything is painted.
     with pytest.raises(SpecError, match=r"^templates/styles/dusk.toml: procedural.clouds: Input should be"):
-        procedural.paint(shot, 0)
+        load_shot(shot.production, shot.name)
 
 
 def test_a_still_background_is_one_canvas(production_factory):
@@ -168,7 +177,7 @@ def test_a_still_background_is_one_canvas(production_factory):
     assert "time" not in description
     img = procedural.paint(shot, 0, progress=None)
     _check_frame(img, 192, 108)
-    assert np.array_equal(img, paint_canvas(192, 108, procedural.style_of(shot), 7))
+    assert np.array_equal(img, paint_canvas(192, 108, shot.style.procedural, 7))
     with pytest.raises(IndexError):
         procedural.describe(shot, 1)
 

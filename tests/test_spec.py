@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from compositor.errors import MissingInputError, ProductionPathError, SpecError
-from compositor.spec import Production, load_shot, validate_production
+from compositor.spec import Production, load_shot
+from compositor.validate import validate_production
 from tests.conftest import write_grid
 
 GOOD = """

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from compositor import temporal
-from compositor.errors import SpecError
 from compositor.core.io import read_image, write_image
 from compositor.core.stylize import stylize
+from compositor.errors import SpecError
 from compositor.temporal import (
     FlowEstimator,
     MotionAnalyser,
@@ -415,7 +415,10 @@ def test_the_pass_without_numba_gives_the_same_frames(monkeypatch: pytest.Monkey
     noisy = flicker(clean)
     qc_compiled: dict = {}
     compiled = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_compiled))
-    monkeypatch.setattr(temporal, "HAVE_NUMBA", False)
+    from compositor.temporal import flow, kernels, stabiliser
+
+    for module in (flow, kernels, stabiliser):  # every module that picks a kernel by the flag
+        monkeypatch.setattr(module, "HAVE_NUMBA", False)
     qc_plain: dict = {}
     plain = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_plain))
     for a, b in zip(compiled, plain):

@@ -1,7 +1,7 @@
 import pytest
 
-from compositor.errors import SpecError, TimesheetError
 from compositor.core.timesheet import changes, parse_timing
+from compositor.errors import SpecError, TimesheetError
 
 
 def test_one_token_a_frame_with_holds_and_blanks():

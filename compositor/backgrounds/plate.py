@@ -7,15 +7,14 @@ look frame by frame. Sequences and videos are read in order, one frame at a time
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from compositor.errors import SpecError
+from compositor.core.digest import file_digest
 from compositor.core.io import FrameSource
+from compositor.errors import SpecError
 from compositor.spec import Shot
 
 PLATE_VERSION = 1
@@ -50,27 +49,15 @@ def frame_count(shot: Shot) -> int:
     return shot.frames
 
 
-@lru_cache(maxsize=256)
-def _digest(path: Path, mtime_ns: int, size: int) -> str:
-    from compositor.backgrounds import file_digest  # noqa: PLC0415
-
-    return file_digest(path)
-
-
-def _file_digest(path: Path) -> str:
-    st = path.stat()
-    return _digest(path, st.st_mtime_ns, st.st_size)
-
-
 def describe(shot: Shot, index: int) -> dict[str, Any]:
     source = _source(shot)
     files = source.files()
     if source.still:
-        content = _file_digest(files[0])
+        content = file_digest(files[0])
     elif len(files) > 1:
-        content = _file_digest(files[index])
+        content = file_digest(files[index])
     else:
-        content = f"{_file_digest(files[0])}#{index}"
+        content = f"{file_digest(files[0])}#{index}"
     bg = shot.spec.background
     return {
         "backend": "plate",

@@ -15,11 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compositor.errors import CorruptInputError, MissingInputError, SpecError
+from compositor.core.digest import file_digest
 from compositor.core.io import IMAGE_SUFFIXES, read_image, read_rgba8
 from compositor.core.kernels import premultiply_rgba8
-from compositor.spec import Layer, Shot
 from compositor.core.timesheet import Exposure, parse_timing
+from compositor.errors import CorruptInputError, MissingInputError, SpecError
+from compositor.spec import Layer, Shot
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
@@ -172,6 +173,10 @@ class CelLibrary:
         if path is None:
             raise MissingInputError(f"{self.display}: drawing {drawing} has no file in {self.folder}")
         return path
+
+    def digest(self, drawing: int) -> str:
+        """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it."""
+        return file_digest(self._path(drawing))
 
     def _corrupt(self, path: Path, drawing: int) -> CorruptInputError:
         return CorruptInputError(

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from compositor.errors import CorruptInputError, MissingInputError
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
+from compositor.errors import CorruptInputError, MissingInputError
 
 # A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add
 # noise.
@@ -135,6 +137,25 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.part{os.getpid()}{path.suffix}")
 
 
+_TEMP = re.compile(r"^\..*\.part(\d+)(\.[^.]*)?$")
+
+
+def remove_stale_temp_files(folder: Path) -> None:
+    """Remove the temporary files (see `temp_name`) that processes no longer running left in ``folder``."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        hit = _TEMP.match(path.name)
+        if hit is None or int(hit.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(hit.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:  # alive, another user's
+            continue
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
@@ -150,10 +171,48 @@ if hasattr(cv2, "IMWRITE_PNG_FILTER"):
 writes and reads several times faster)."""
 
 
-def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False, compress: bool = True) -> None:
+PNG_KEY = b"compositor-key"
+"""The PNG text keyword under which a frame carries the key of what made it."""
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _with_key(png: bytes, key: str) -> bytes:
+    """``png`` with a ``tEXt`` chunk holding ``key`` right after its header (any PNG reader skips it)."""
+    end_of_header = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    return png[:end_of_header] + _png_chunk(b"tEXt", PNG_KEY + b"\0" + key.encode("ascii")) + png[end_of_header:]
+
+
+def read_png_key(path: Path | str) -> str | None:
+    """The key a PNG written by `write_image` carries, or None (no file, no key, not a PNG)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    pos = 8
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    while pos + 8 <= len(head):
+        length, kind = struct.unpack(">I4s", head[pos : pos + 8])
+        if kind == b"IDAT":
+            return None
+        data = head[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt" and data.startswith(PNG_KEY + b"\0"):
+            return data[len(PNG_KEY) + 1 :].decode("ascii", errors="replace")
+        pos += 12 + length
+    return None
+
+
+def write_image(
+    path: Path | str, frame: np.ndarray, alpha: bool = False, compress: bool = True, key: str | None = None
+) -> None:
     """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically.
 
-    ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates.
+    ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates. ``key`` is
+    stored in the PNG (`read_png_key` reads it back): the frame says what made it.
     """
     path = Path(path)
     if frame.dtype == np.uint8:
@@ -165,7 +224,8 @@ def write_image(path: Path | str, frame: np.ndarray, alpha: bool = False, compre
     ok, buf = cv2.imencode(path.suffix or ".png", bgr, png if path.suffix.lower() == ".png" else [])
     if not ok:
         raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
-    write_bytes_atomic(path, buf.tobytes())
+    data = buf.tobytes()
+    write_bytes_atomic(path, _with_key(data, key) if key is not None and path.suffix.lower() == ".png" else data)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -1,29 +1,36 @@
 """Compositing a cut: per frame, the camera's view of the background, the cels the timesheet shows, effects.
 
-``render/<cut>/comp/<cut>.%04d.png`` holds the frames (numbered as on the timesheet); ``comp.json`` beside
-them is written last, when every frame is in, and is what make waits for. A render that stops half way
-resumes: the frames already written for the same inputs are kept and only the missing ones are made.
+``render/<cut>/comp/<cut>.%04d.png`` holds the frames (numbered as on the timesheet). Each frame has a key:
+the drawings it shows (their bytes), its camera sample, its background canvas's key, the layer and effect
+settings, the frame size and the renderer's version; each PNG carries the key it was made from. A render
+recomposites exactly the frames whose key changed (or that are missing) and leaves the others untouched, so
+an interrupted render resumes and a retouched drawing costs the frames that show it. The frames go on to the
+encoder as they come (``encode``): only the movie segments that hold a changed frame are encoded again.
+``comp.json``, written when every frame is in, lists the keys; it is what make waits for.
+
+To add an effect: a pure function on frames in ``compositor.core.ops``, its keys in
+``compositor.spec.models.Effect``, and one branch in `apply_effects` below.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from compositor.backgrounds import BG_MANIFEST, bg_folder, bg_frame_path, read_manifest
+from compositor.core import Progress
 from compositor.core.camera import (
     View,
     canvas_to_screen,
@@ -34,25 +41,23 @@ from compositor.core.camera import (
     shot_views,
 )
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
-from compositor.errors import SpecError
-from compositor.core.io import read_image, read_rgb8, to_uint8_rgb, write_bytes_atomic, write_image
+from compositor.core.digest import content_key
+from compositor.core.io import (
+    read_image,
+    read_png_key,
+    read_rgb8,
+    remove_stale_temp_files,
+    to_uint8_rgb,
+    write_bytes_atomic,
+    write_image,
+)
 from compositor.core.kernels import blend_region, copy_clipped
+from compositor.errors import SpecError
 from compositor.spec import Effect, Production, Shot, load_shot
+from compositor.steps.background import ensure_background
 
-RENDER_VERSION = 1
-"""Bump when the compositing code changes its pixels, so that make-less resumes never mix old and new
-frames."""
-
-Progress = Callable[[str, int, int], None]
-
-
-def comp_folder(shot: Shot) -> Path:
-    return shot.out / "comp"
-
-
-def frame_path(shot: Shot, number: int) -> Path:
-    """The comp frame file for timesheet frame ``number``."""
-    return comp_folder(shot) / f"{shot.name}.{number:04d}.png"
+RENDER_VERSION = 2
+"""Part of every frame's key: bump it when the compositing code changes its pixels."""
 
 
 def _clip_premultiplied(frame: np.ndarray) -> np.ndarray:
@@ -162,7 +167,7 @@ class StageTimes:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     @contextmanager
-    def timing(self, stage: str):
+    def timing(self, stage: str) -> Iterator[None]:
         started = time.thread_time()
         try:
             yield
@@ -171,32 +176,39 @@ class StageTimes:
 
 
 class Backdrop:
-    """The background canvas of each frame: a still one is decoded once and shared, a moving one read per
-    frame."""
+    """The background canvas of each frame and its key: a still one is decoded once and shared, a moving one
+    read per frame."""
 
-    def __init__(self, shot: Shot, times: StageTimes):
-        manifest = read_manifest(shot)
+    def __init__(self, shot: Shot, manifest: dict[str, Any], times: StageTimes):
         self.shot = shot
-        self.count = manifest["frames"]
+        self.count = int(manifest["frames"])
         if self.count != 1 and self.count < shot.frames:
             raise SpecError(f"{shot.display}: background: {self.count} frames, but the cut is {shot.frames}")
+        self.keys: list[str] = list(manifest["canvases"])
         self.times = times
         self._still: np.ndarray | None = None
         self._lock = threading.Lock()
+
+    def key(self, index: int) -> str:
+        return self.keys[0 if self.count == 1 else index]
 
     def canvas(self, index: int) -> np.ndarray:
         if self.count == 1:
             with self._lock:
                 if self._still is None:
                     with self.times.timing("decode"):
-                        self._still = read_image(bg_frame_path(self.shot, 0))
+                        self._still = read_image(self.shot.paths.bg_frame(0))
                 return self._still
         with self.times.timing("decode"):
-            return read_image(bg_frame_path(self.shot, index))
+            return read_image(self.shot.paths.bg_frame(index))
 
 
 FrameSink = Callable[[int, np.ndarray], None]
 """``sink(index, rgb)``: called in frame order with each frame as opaque ``uint8`` RGB ``(H, W, 3)``."""
+
+
+def _matrix(m: np.ndarray) -> list[float]:
+    return [round(float(v), 9) for v in m.ravel()]
 
 
 class CutRenderer:
@@ -205,24 +217,17 @@ class CutRenderer:
     ``compose`` is the fast path: each drawing kept as drawn and cropped to what it covers, laid in one fused
     pass per layer (``kernels``), a whole-pixel pan copied rather than resampled. ``compose_reference`` is the
     plain float path it is held equal to (tests/test_fast_paths.py). One renderer may be shared by threads.
+    The background must be built (``steps.background.ensure_background``); its manifest may be passed in.
     """
 
-    def __init__(self, shot: Shot):
+    def __init__(self, shot: Shot, background: dict[str, Any] | None = None):
         self.shot = shot
         self.views: list[View] = shot_views(shot)
-        self.layers = [
-            (layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)
-        ]
+        self.layers = [(layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)]
         self.times = StageTimes()
-        self._backdrop: Backdrop | None = None
+        self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
 
-    @property
-    def backdrop(self) -> Backdrop:
-        if self._backdrop is None:
-            self._backdrop = Backdrop(self.shot, self.times)
-        return self._backdrop
-
-    def _layer_maps(self, index: int):
+    def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
         view, first = self.views[index], self.views[0]
         number = shot.start + index
@@ -235,9 +240,35 @@ class CutRenderer:
             position = (position[0] - margin, position[1] - margin)
             yield layer, library, drawing, layer_to_screen(view, first, layer.parallax, position, shot.size)
 
+    def frame_key(self, index: int) -> str:
+        """The key of frame ``index`` (0-based): everything that decides its pixels, and nothing else."""
+        shot = self.shot
+        effects = [fx.model_dump(mode="json") for fx in shot.spec.effects]
+        return content_key(
+            {
+                "version": RENDER_VERSION,
+                "size": list(shot.size),
+                "background": self.backdrop.key(index),
+                "camera": _matrix(canvas_to_screen(self.views[index], shot.size)),
+                "layers": [
+                    [
+                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "position", "motion"}),
+                        library.digest(drawing),
+                        _matrix(m),
+                    ]
+                    for layer, library, drawing, m in self._layer_maps(index)
+                ],
+                "effects": effects,
+                # grain is seeded per frame; nothing else depends on the frame's number
+                "number": shot.start + index if any(fx.type == "grain" for fx in shot.spec.effects) else None,
+            }
+        )
+
+    def frame_keys(self) -> list[str]:
+        return [self.frame_key(i) for i in range(self.shot.frames)]
+
     def compose(self, index: int, canvas: np.ndarray) -> np.ndarray:
-        """Frame ``index`` (0-based) of the cut over the background ``canvas`` → premultiplied RGBA (H, W,
-        4)."""
+        """Frame ``index`` (0-based) of the cut over the background ``canvas`` → premultiplied RGBA (H, W, 4)."""
         shot = self.shot
         clock = time.thread_time
         started = clock()
@@ -269,50 +300,57 @@ class CutRenderer:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         return frame
 
-    def make_frame(self, index: int, write: bool = True) -> np.ndarray:
-        """Composite frame ``index``, write its file (when ``write``) and return it as ``uint8`` RGB (H, W,
-        3)."""
-        frame = self.compose(index, self.backdrop.canvas(index))
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (0-based) in memory, premultiplied float32 RGBA ``(H, W, 4)``: nothing is written."""
+        return self.compose(index, self.backdrop.canvas(index))
+
+    def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
+        """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
+        RGB (H, W, 3)."""
+        frame = self.frame(index)
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
             if write:
-                write_image(frame_path(self.shot, self.shot.start + index), rgb)
+                path = self.shot.paths.comp_frame(self.shot.start + index)
+                write_image(path, rgb, key=key if key is not None else self.frame_key(index))
         return rgb
 
     def render(
         self,
         indices: list[int],
+        keys: list[str] | None = None,
         progress: Progress | None = None,
         threads: int = 1,
         sink: FrameSink | None = None,
-        reuse: bool = False,
+        fresh: frozenset[int] = frozenset(),
     ) -> None:
         """Composite and write frames ``indices`` (0-based, ascending), ``threads`` at a time.
 
-        ``sink`` receives every frame in order as it is done (e.g. an encoder's pipe); with ``reuse``, a frame
-        whose file already exists is read back for the sink instead of being made again. At most two frames a
-        thread are in flight, so memory does not grow with the length of the cut.
+        ``sink`` receives every frame in order as it is done (e.g. the encoder); a frame in ``fresh`` is already
+        on disk from the same key, and is read back for the sink instead of being made again. At most two
+        frames a thread are in flight, so memory does not grow with the length of the cut.
         """
         if not indices:
             return
         done = 0
+        made = sum(1 for i in indices if i not in fresh)
 
         def job(index: int) -> np.ndarray | None:
-            path = frame_path(self.shot, self.shot.start + index)
-            if reuse and path.is_file():
+            if index in fresh:
                 with self.times.timing("decode"):
-                    return read_rgb8(path)
-            rgb = self.make_frame(index)
+                    return read_rgb8(self.shot.paths.comp_frame(self.shot.start + index))
+            rgb = self.make_frame(index, keys[index] if keys is not None else None)
             return rgb if sink is not None else None
 
         def finish(index: int, rgb: np.ndarray | None) -> None:
             nonlocal done
             if sink is not None and rgb is not None:
                 sink(index, rgb)
-            done += 1
-            if progress:
-                progress(f"{self.shot.name}: composite", done, len(indices))
+            if index not in fresh:
+                done += 1
+                if progress:
+                    progress(f"{self.shot.name}: composite", done, made)
 
         if threads <= 1:
             for index in indices:
@@ -334,56 +372,41 @@ class CutRenderer:
                     future.cancel()
 
 
-def inputs_digest(shot: Shot) -> str:
-    """A hash of everything that changes the cut's pixels: spec, style, background, cels, code version."""
-    h = hashlib.sha256(f"render-v{RENDER_VERSION}".encode())
-    h.update(shot.path.read_bytes())
-    if shot.style:
-        h.update(shot.style_path.read_bytes())
-    h.update((bg_folder(shot) / BG_MANIFEST).read_bytes())
-    for key, path in sorted(shot.files.items()):
-        if key.startswith("layers["):
-            for p in sorted(path.iterdir()):
-                st = p.stat()
-                h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:32]
+def stale_frames(shot: Shot, keys: list[str]) -> list[int]:
+    """0-based indices of the frames whose file is missing or was made from another key."""
+    return [i for i, key in enumerate(keys) if read_png_key(shot.paths.comp_frame(shot.start + i)) != key]
 
 
-def _state_path(shot: Shot) -> Path:
-    return comp_folder(shot) / ".inputs"
-
-
-def frames_to_render(shot: Shot) -> list[int]:
-    """0-based indices of the frames still to make; forgets frames made from other inputs."""
-    folder = comp_folder(shot)
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = inputs_digest(shot)
-    state = _state_path(shot)
-    if not state.is_file() or state.read_text() != digest:
-        for old in folder.glob(f"{shot.name}.*.png"):
-            old.unlink()
-        (folder / "comp.json").unlink(missing_ok=True)
-        write_bytes_atomic(state, digest.encode())
-    return [i for i in range(shot.frames) if not frame_path(shot, shot.start + i).is_file()]
+def _drop_strays(shot: Shot) -> None:
+    """Frames beyond the cut (it got shorter, or starts elsewhere) and temporary files of dead processes."""
+    paths = shot.paths
+    if not paths.comp_folder.is_dir():
+        return
+    remove_stale_temp_files(paths.comp_folder)
+    valid = {paths.comp_frame(n).name for n in shot.frame_numbers()}
+    for p in paths.comp_folder.glob(f"{shot.name}.*.png"):
+        if paths.is_comp_frame(p) and p.name not in valid:
+            p.unlink(missing_ok=True)
 
 
 _worker_renderer: dict[tuple[str, str], tuple[str, CutRenderer]] = {}
-"""The last cut a worker process rendered, with the digest of its inputs: a worker given several chunks of one
-cut decodes each drawing once, not once a chunk. One entry, so a worker's memory does not grow with the cuts
-it renders."""
+"""The last cut a worker process rendered, with the key of its spec and background: a worker given several
+chunks of one cut decodes each drawing once, not once a chunk. One entry, so a worker's memory does not grow
+with the cuts it renders."""
 
 
 def render_chunk(root: str, cut: str, indices: list[int]) -> list[int]:
-    """Render some frames of a cut in this process (a worker of a local pool or of a Dask cluster)."""
+    """Render some frames of a cut in this process (a worker of a Dask cluster): each written with its key."""
     shot = load_shot(Production(Path(root)), cut)
-    digest = inputs_digest(shot)
+    manifest = ensure_background(shot)
+    identity = content_key({"spec": shot.spec.model_dump(mode="json"), "size": shot.size, "bg": manifest["key"]})
     cached = _worker_renderer.get((root, cut))
-    if cached is not None and cached[0] == digest:
+    if cached is not None and cached[0] == identity:
         renderer = cached[1]
     else:
         _worker_renderer.clear()
-        renderer = CutRenderer(shot)
-        _worker_renderer[(root, cut)] = (digest, renderer)
+        renderer = CutRenderer(shot, manifest)
+        _worker_renderer[(root, cut)] = (identity, renderer)
     renderer.render(indices)
     return indices
 
@@ -392,77 +415,105 @@ def chunks(indices: list[int], size: int) -> list[list[int]]:
     return [indices[i : i + size] for i in range(0, len(indices), size)]
 
 
-def render_cut(shot: Shot, progress: Progress | None = None, workers: int | None = None) -> Path:
-    """Composite every missing frame of the cut, then write ``comp.json``; returns its path."""
-    check_layers(shot)
-    todo = frames_to_render(shot)
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if todo and workers > 1 and len(todo) >= 8:
-        # Contiguous chunks keep each worker's background reads sequential and its cel cache warm.
-        size = max(4, math.ceil(len(todo) / (workers * 2)))
-        done = 0
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [
-                pool.submit(render_chunk, str(shot.production.root), shot.name, c) for c in chunks(todo, size)
-            ]
-            for future in as_completed(futures):
-                done += len(future.result())
-                if progress:
-                    progress(f"{shot.name}: composite", done, len(todo))
-    elif todo:
-        CutRenderer(shot).render(todo, progress)
-    return finish_cut(shot)
+@dataclass
+class CutResult:
+    """What a render of a cut did."""
+
+    manifest: Path
+    movies: list[Path]
+    composited: list[int] = field(default_factory=list)
+    """0-based indices of the frames composited (the others were fresh)."""
+    segments: int = 0
+    """Movie segments encoded."""
+    times: dict[str, float] = field(default_factory=dict)
 
 
-def render_and_encode(
+Composite = Callable[[Shot, list[int], "Progress | None"], None]
+"""Composites frames elsewhere (a render farm) and writes their files with their keys."""
+
+
+def render_cut(
     shot: Shot,
-    preset_name: str | None = None,
+    presets: list[str] | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    composite_elsewhere: Composite | None = None,
     renderer: CutRenderer | None = None,
-) -> tuple[Path, Path]:
-    """Composite the cut and encode its movie in one pass: each frame goes to the encoder's pipe as it is made
-    and to its PNG file beside it (frames already there are read back instead of made again).
+) -> CutResult:
+    """Bring the cut's frames and movies up to date with its inputs, doing only what changed.
 
-    ``threads`` frames are composited at a time (default: the cores); ``renderer`` may be given to read its
-    ``times`` afterwards. Writes ``comp.json`` and then the movie
-    (``render/<cut>/<cut>.mp4``, newer than ``comp.json``, so make takes it for done); returns both paths.
+    The background is rebuilt first if its key changed; frames whose key changed are composited and written;
+    each movie (``presets``, default the cut's: the edit's and its own ``encode``) re-encodes the segments that
+    hold a changed frame, taking the frames as they come (fresh ones are read back), and is joined again.
+    ``comp.json`` is written once every frame is in, the movies after it. ``composite_elsewhere`` composites
+    the stale frames on a render farm instead of here (then the encode reads them back).
     """
+    from compositor.steps.encode import MoviePlan, MovieWriter  # noqa: PLC0415 (ffmpeg lives at the edge)
+
     check_layers(shot)
-    frames_to_render(shot)  # forgets frames made from other inputs
-    renderer = renderer or CutRenderer(shot)
+    background = ensure_background(shot, progress)
+    renderer = renderer or CutRenderer(shot, background)
+    keys = renderer.frame_keys()
+    paths = shot.paths
+    paths.comp_folder.mkdir(parents=True, exist_ok=True)
+    _drop_strays(shot)
+    todo = stale_frames(shot, keys)
+    if todo:
+        paths.comp_manifest.unlink(missing_ok=True)  # the books say "not done" until every frame is in
+    if todo and composite_elsewhere is not None:
+        composite_elsewhere(shot, todo, progress)
+        todo_done, todo = todo, []
+    else:
+        todo_done = todo
+    plans = [MoviePlan(shot, p, keys) for p in (presets or list(shot.presets))]
+    writer = MovieWriter(plans)
+    segments = sum(len(p.stale) for p in writer.plans)
+    stale = set(todo)
+    needed = [i for i in range(shot.frames) if i in stale or writer.needs(i)]
     threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
-    from compositor.steps.encode import MoviePipe  # noqa: PLC0415 (ffmpeg lives at the edge)
-
-    movie = MoviePipe(shot, preset_name)
     try:
-        renderer.render(list(range(shot.frames)), progress, threads=threads, sink=movie.write, reuse=True)
-        manifest = finish_cut(shot)
-        out = movie.finish()
+        renderer.render(
+            needed,
+            keys,
+            progress,
+            threads=threads,
+            sink=writer.write if writer.plans else None,
+            fresh=frozenset(i for i in needed if i not in stale),
+        )
+        missing = stale_frames(shot, keys)
+        if missing:
+            raise RuntimeError(f"{shot.name}: frames {[shot.start + i for i in missing[:5]]} were not rendered")
+        manifest = write_comp_manifest(shot, keys)
+        movies = writer.finish(progress)
     except BaseException:
-        movie.abort()
+        writer.abort()
         raise
-    return manifest, out
+    for plan in plans:
+        if plan.out not in movies:
+            os.utime(plan.out)  # checked and fresh: make's books agree with ours
+            movies.append(plan.out)
+    return CutResult(manifest, movies, todo_done, segments, dict(renderer.times.seconds))
 
 
-def finish_cut(shot: Shot) -> Path:
-    """Check every frame is in, drop frames beyond the cut, and write ``comp.json`` (last)."""
-    folder = comp_folder(shot)
-    missing = [n for n in shot.frame_numbers() if not frame_path(shot, n).is_file()]
-    if missing:
-        raise RuntimeError(f"{shot.name}: frames {missing[:5]} were not rendered")
-    valid = {frame_path(shot, n).name for n in shot.frame_numbers()}
-    for p in folder.glob(f"{shot.name}.*.png"):
-        if p.name not in valid:
-            p.unlink()
-    manifest: dict[str, Any] = {
+def write_comp_manifest(shot: Shot, keys: list[str]) -> Path:
+    """``comp.json``: the cut's frames and their keys (rewritten only when they changed; touched otherwise)."""
+    manifest = {
         "cut": shot.name,
         "frames": shot.frames,
         "start": shot.start,
         "size": list(shot.size),
         "fps": shot.fps,
-        "inputs": _state_path(shot).read_text(),
+        "key": content_key(keys),
+        "frame_keys": keys,
     }
-    path = folder / "comp.json"
-    write_bytes_atomic(path, json.dumps(manifest, indent=2).encode())
+    data = json.dumps(manifest, indent=2).encode()
+    path = shot.paths.comp_manifest
+    try:
+        same = path.read_bytes() == data
+    except OSError:
+        same = False
+    if same:
+        os.utime(path)
+    else:
+        write_bytes_atomic(path, data)
     return path

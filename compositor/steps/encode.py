@@ -1,4 +1,10 @@
-"""Encoding with ffmpeg: encode presets, a cut's comp frames to ``render/<cut>/<cut>.mp4``, and probing.
+"""Encoding with ffmpeg: a cut's frames to its movies, in keyed segments, and probing.
+
+A cut's movie in a preset is made of segments of ``preset.segment_frames`` frames, each encoded on its own
+(so each starts on a keyframe: a closed GOP) and named by the key of what made it (its frames' keys, the
+preset, the burn-in text and font, the ffmpeg). The movie joins them by stream copy and carries the key of
+the whole in its ``comment`` tag. A change re-encodes only the segments that hold a changed frame; nothing
+compares file times.
 
 ffmpeg and diffusers live at the edges of the pipeline; this module is the ffmpeg edge. Commands are built
 with ffmpeg-python and run here (so that progress can be read and errors reported as one line).
@@ -24,101 +30,29 @@ import shutil
 import stat
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ffmpeg
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from compositor.errors import (
-    BackendMissingError,
-    CorruptInputError,
-    EncodeError,
-    MissingInputError,
-    SpecError,
-)
-from compositor.core.io import read_image, temp_name
-from compositor.spec import Production, Shot, _parse, load_edit, read_toml
+from compositor.core import Progress
+from compositor.core.digest import content_key, file_digest
+from compositor.core.io import remove_stale_temp_files, temp_name
+from compositor.errors import BackendMissingError, EncodeError, MissingInputError
+from compositor.spec import EncodePreset, Shot
 
 FONT = Path(__file__).resolve().parents[1] / "fonts" / "DejaVuSansMono.ttf"
 
-Progress = Callable[[str, int, int], None]
-"""``progress(description, completed, total)``, called as frames are encoded."""
+ENCODE_VERSION = 2
+"""Bump when the encode commands change what they make from the same frames and preset."""
 
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
-X264_TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency", "psnr", "ssim")
-PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
-
-
-class EncodePreset(BaseModel):
-    """An encode preset, ``templates/encode/<name>.toml``. Unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    description: str = ""
-    codec: Literal["libx264"] = "libx264"
-    crf: float = Field(default=18, ge=0, le=51)
-    """x264 constant rate factor: lower is better and bigger (0 is lossless for 8-bit)."""
-    preset: Literal[X264_PRESETS] = "medium"  # type: ignore[valid-type]
-    """x264 speed/efficiency trade-off."""
-    tune: Literal[X264_TUNES] | None = None  # type: ignore[valid-type]
-    pix_fmt: Literal[PIX_FMTS] = "yuv420p"  # type: ignore[valid-type]
-    gop: int | None = Field(default=None, gt=0)
-    """Keyframe interval in frames (``-g``); default: x264's (250)."""
-    colorspace: Literal["bt709", "bt601"] = "bt709"
-    """The RGB→YUV matrix used, and tagged in the file (primaries and transfer as well)."""
-    burn_in: bool = False
-    """Burn in the cut name (top left), timesheet frame number (top right), edit title (bottom left)."""
-    burn_in_size: float = Field(default=0.04, gt=0, le=0.25)
-    """Burn-in text height as a fraction of the frame height (never under 8 px)."""
-    audio_codec: Literal["aac"] = "aac"
-    audio_bitrate: str = Field(default="192k", pattern=r"^[1-9][0-9]*k$")
-    movflags: str = Field(default="+faststart", pattern=r"^[+-]?[a-z_]+([+-][a-z_]+)*$")
-
-    @property
-    def subsampling(self) -> tuple[int, int]:
-        """Chroma subsampling divisors (horizontal, vertical): the frame's size must be a multiple of them."""
-        if self.pix_fmt.startswith("yuv420"):
-            return 2, 2
-        if self.pix_fmt.startswith("yuv422"):
-            return 2, 1
-        return 1, 1
-
-
-def preset_names(production: Production) -> list[str]:
-    return sorted(p.stem for p in (production.templates / "encode").glob("*.toml"))
-
-
-def load_preset(production: Production, name: str) -> EncodePreset:
-    """Read and validate ``templates/encode/<name>.toml``; a problem is a one-line `SpecError` per key."""
-    path = production.preset_path(name)
-    display = production.rel(path)
-    if not path.is_file():
-        raise SpecError(
-            f"{display}: no encode preset {name!r} (have: {', '.join(preset_names(production)) or 'none'})"
-        )
-    return _parse(EncodePreset, read_toml(path, display), display)
-
-
-def preset_for(shot: Shot, preset_name: str | None = None) -> tuple[str, EncodePreset]:
-    """A cut's preset: the one asked for, else the cut's ``encode`` key, else edit.toml's."""
-    name = preset_name or shot.spec.encode or load_edit(shot.production).edit.encode
-    return name, load_preset(shot.production, name)
-
+KEY_TAG = "compositor-key:"
+"""How a movie's ``comment`` tag carries its key."""
 
 # ------------------------------------------------------------------------------------------------------------
 # Finding the binaries
@@ -338,89 +272,6 @@ def video_output_args(preset: EncodePreset, frames: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Encoding a cut
-
-
-def comp_pattern(shot: Shot) -> Path:
-    return shot.out / "comp" / f"{shot.name}.%04d.png"
-
-
-def comp_frame(shot: Shot, number: int) -> Path:
-    return shot.out / "comp" / f"{shot.name}.{number:04d}.png"
-
-
-def cut_movie(shot: Shot) -> Path:
-    return shot.out / f"{shot.name}.mp4"
-
-
-def check_comp_frames(shot: Shot) -> None:
-    """Every comp frame of the cut exists; else `MissingInputError` naming the first missing file."""
-    for number in shot.frame_numbers():
-        path = comp_frame(shot, number)
-        if not path.is_file():
-            raise MissingInputError(
-                f"{shot.production.rel(path)}: missing comp frame {number} of {shot.name} "
-                f"(frames {shot.start}-{shot.start + shot.frames - 1}; run `make {shot.name}`)"
-            )
-
-
-def first_unreadable_frame(shot: Shot) -> Path | None:
-    """The first comp frame that cannot be decoded (to name it when ffmpeg fails), or None."""
-    for number in shot.frame_numbers():
-        try:
-            read_image(comp_frame(shot, number))
-        except (CorruptInputError, MissingInputError):
-            return comp_frame(shot, number)
-    return None
-
-
-def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | None = None) -> Path:
-    """Encode ``render/<cut>/comp/<cut>.%04d.png`` to ``render/<cut>/<cut>.mp4`` and return its path.
-
-    The preset is ``preset_name``, else the cut's ``encode`` key, else edit.toml's. The movie is written under
-    a temporary name and renamed only once ffmpeg has succeeded and the file holds exactly ``shot.frames``
-    frames, so an interrupted or failed encode leaves the previous movie (or none) at the final name.
-    """
-    name, preset = preset_for(shot, preset_name)
-    check_comp_frames(shot)
-    first = comp_frame(shot, shot.start)
-    height, width = read_image(first).shape[:2]
-    if (width, height) != tuple(shot.size):
-        raise EncodeError(
-            f"{shot.production.rel(first)}: the comp frame is {width}x{height}, but the cut is "
-            f"{shot.size[0]}x{shot.size[1]} (re-render it: `make {shot.name}`)"
-        )
-    title = load_edit(shot.production).edit.title if preset.burn_in else ""
-    rate = frame_rate(shot.fps)
-    out = cut_movie(shot)
-    display = shot.production.rel(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(out)
-    stream = ffmpeg.input(str(comp_pattern(shot)), f="image2", framerate=str(rate), start_number=shot.start)
-    if preset.burn_in:
-        stream = draw_burn_ins(stream, even_size(shot.size, preset)[1], preset, shot.name, shot.start, title)
-    stream = finish_video(stream, preset)
-    output = stream.output(str(tmp), **video_output_args(preset, shot.frames)).overwrite_output()
-    # -xerror: a comp frame that cannot be decoded stops the encode instead of being skipped.
-    args = output.global_args("-xerror").compile(cmd=ffmpeg_exe())
-    try:
-        try:
-            run_ffmpeg(args, display, f"encode {shot.name} ({name})", shot.frames, progress)
-        except EncodeError as e:
-            bad = first_unreadable_frame(shot)
-            raise EncodeError(
-                f"{e} ({shot.production.rel(bad)} cannot be decoded)" if bad else str(e)
-            ) from None
-        got = probe(tmp)
-        if got["frames"] != shot.frames:
-            raise EncodeError(f"{display}: encoded {got['frames']} frames, but the cut has {shot.frames}")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------------------
 # Probing
 
 
@@ -469,6 +320,7 @@ def probe(path: Path | str, count_frames: bool = False) -> dict[str, Any]:
         "profile": video.get("profile", ""),
         "duration": float(data.get("format", {}).get("duration") or video.get("duration") or 0.0),
         "has_audio": any(s.get("codec_type") == "audio" for s in streams),
+        "comment": (data.get("format", {}).get("tags") or {}).get("comment", ""),
     }
 
 
@@ -507,6 +359,7 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
     frames = [int(m) for m in re.findall(r"^frame=\s*(\d+)", done.stdout, re.MULTILINE)]
     fps = _FPS.search(done.stderr[video.start() :])
     dur = _DURATION.search(done.stderr)
+    comment = re.search(r"^\s*comment\s*:(.*)$", done.stderr[: video.start()], re.MULTILINE)
     duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
     return {
         "width": int(video.group("w")),
@@ -518,90 +371,281 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
         "profile": video.group("profile") or "",
         "duration": duration,
         "has_audio": bool(re.search(r"Stream #\d+:\d+.*?: Audio:", done.stderr)),
+        "comment": comment.group(1).strip() if comment else "",
     }
 
 
-class MoviePipe:
-    """ffmpeg encoding frames handed to it as raw RGB on its standard input, straight from the compositor.
 
-    The command is ``encode_cut``'s with a raw-video input in place of the comp PNGs (same preset,
-    burn-ins, colour conversion and x264 settings), so the movie is the one ``compositor encode`` makes from
-    the frame files, without reading them back. The movie is written under a temporary name and renamed by
-    ``finish``.
-    """
 
-    def __init__(self, shot: Shot, preset_name: str | None = None):
-        name, preset = preset_for(shot, preset_name)
-        self.shot, self.preset_name = shot, name
-        self.out = cut_movie(shot)
+@lru_cache(maxsize=4)
+def _ffmpeg_version(exe: str) -> str:
+    try:
+        done = subprocess.run([exe, "-version"], capture_output=True, text=True, errors="replace", check=False)
+    except OSError as e:
+        raise BackendMissingError(f"cannot run ffmpeg ({exe}): {e.strerror}") from None
+    return (done.stdout.splitlines() or ["unknown"])[0]
+
+
+def ffmpeg_identity() -> dict[str, str]:
+    """Which ffmpeg makes the movies, and its version: part of every movie's key (another build, other bytes)."""
+    exe = ffmpeg_exe()
+    return {"ffmpeg": exe, "version": _ffmpeg_version(exe)}
+
+
+def movie_key(path: Path) -> str | None:
+    """The key a movie made here carries in its ``comment`` tag, or None (no file, no key)."""
+    if not path.is_file():
+        return None
+    try:
+        comment = probe(path)["comment"]
+    except EncodeError:
+        return None
+    return comment[len(KEY_TAG) :] if comment.startswith(KEY_TAG) else None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A cut's movie in one preset, in keyed segments
+
+
+@dataclass(frozen=True)
+class Segment:
+    first: int
+    """0-based index of the segment's first frame in the cut."""
+    count: int
+    key: str
+    path: Path
+
+    @property
+    def indices(self) -> range:
+        return range(self.first, self.first + self.count)
+
+
+class MoviePlan:
+    """The movie of ``shot`` in ``preset_name``, given the keys of the cut's frames: its segments, which of
+    them are stale, and the key of the whole."""
+
+    def __init__(self, shot: Shot, preset_name: str, frame_keys: list[str]):
+        self.shot = shot
+        self.preset_name, self.preset = shot.preset(preset_name)
+        self.out = shot.movie(self.preset_name)
         self.display = shot.production.rel(self.out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = temp_name(self.out)
+        common: dict[str, Any] = {
+            "version": ENCODE_VERSION,
+            "preset": self.preset.model_dump(mode="json"),
+            "size": list(shot.size),
+            "fps": str(frame_rate(shot.fps)),
+            "ffmpeg": ffmpeg_identity(),
+        }
+        if self.preset.burn_in:
+            common["burn_in"] = {"cut": shot.name, "title": shot.title, "font": file_digest(FONT)}
+        length = self.preset.segment_frames
+        self.segments: list[Segment] = []
+        for first in range(0, shot.frames, length):
+            count = min(length, shot.frames - first)
+            number = shot.start + first
+            key = content_key({**common, "start": number, "frames": frame_keys[first : first + count]})
+            path = shot.paths.segment(self.preset_name, number, number + count - 1, key)
+            self.segments.append(Segment(first, count, key, path))
+        self.key = content_key({"movie": [s.key for s in self.segments], "version": ENCODE_VERSION})
+
+    @property
+    def stale(self) -> list[Segment]:
+        return [s for s in self.segments if not s.path.is_file()]
+
+    def is_fresh(self) -> bool:
+        return not self.stale and movie_key(self.out) == self.key
+
+    def segment_of(self, index: int) -> Segment:
+        return self.segments[index // self.preset.segment_frames]
+
+    def assemble(self, progress: Progress | None = None) -> Path:
+        """Join the segments by stream copy into the movie (its key in the ``comment`` tag); check its frame
+        count; drop this preset's segments that are no longer part of it."""
+        if self.stale:
+            raise EncodeError(f"{self.display}: segment {self.stale[0].path.name} is missing")
+        folder = self.shot.paths.segments(self.preset_name)
+        tmp = temp_name(self.out)
+        listing = temp_name(folder / "concat.txt")
+        try:
+            listing.write_text("".join(_concat_line(s.path) for s in self.segments), encoding="utf-8")
+            args = (
+                ffmpeg.input(str(listing), f="concat", safe=0)
+                .output(
+                    str(tmp),
+                    c="copy",
+                    movflags=self.preset.movflags,
+                    map_metadata=-1,
+                    f="mp4",
+                    **{"metadata": f"comment={KEY_TAG}{self.key}"},
+                )
+                .overwrite_output()
+                .compile(cmd=ffmpeg_exe())
+            )
+            run_ffmpeg(args, self.display, f"{self.shot.name}: join ({self.preset_name})", self.shot.frames, progress)
+            got = probe(tmp)
+            if got["frames"] != self.shot.frames:
+                raise EncodeError(f"{self.display}: joined {got['frames']} frames, but the cut has {self.shot.frames}")
+            os.replace(tmp, self.out)
+        finally:
+            tmp.unlink(missing_ok=True)
+            listing.unlink(missing_ok=True)
+        keep = {s.path.name for s in self.segments}
+        for old in folder.glob(f"{self.shot.name}.*.mp4"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+        return self.out
+
+
+def _concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'\n"
+
+
+class SegmentPipe:
+    """ffmpeg encoding one segment from raw RGB frames on its standard input, with the preset's burn-ins,
+    colour conversion and x264 settings; the segment is written under a temporary name and renamed by
+    ``finish`` once it holds exactly its frames."""
+
+    def __init__(self, plan: MoviePlan, segment: Segment):
+        shot, preset = plan.shot, plan.preset
+        self.plan, self.segment = plan, segment
+        self.display = shot.production.rel(segment.path)
+        segment.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(segment.path.parent)
+        self.tmp = temp_name(segment.path)
         width, height = shot.size
         stream = ffmpeg.input(
-            "pipe:",
-            f="rawvideo",
-            pix_fmt="rgb24",
-            s=f"{width}x{height}",
-            framerate=str(frame_rate(shot.fps)),
+            "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
         )
         if preset.burn_in:
-            title = load_edit(shot.production).edit.title
-            stream = draw_burn_ins(
-                stream, even_size(shot.size, preset)[1], preset, shot.name, shot.start, title
-            )
+            start = shot.start + segment.first
+            stream = draw_burn_ins(stream, even_size(shot.size, preset)[1], preset, shot.name, start, shot.title)
         stream = finish_video(stream, preset)
-        args = stream.output(
-            str(self.tmp), **video_output_args(preset, shot.frames)
-        ).overwrite_output()
-        cmd = args.compile(cmd=ffmpeg_exe())
+        options = video_output_args(preset, segment.count)
+        options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
+        cmd = stream.output(str(self.tmp), f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
         cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
         self.frames = 0
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._stderr: list[bytes] = []
-        self._reader = threading.Thread(
-            target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True
-        )
+        self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
         self._reader.start()
 
-    def _failed(self) -> Exception:
+    def _failed(self) -> EncodeError:
         self.proc.wait()
         self._reader.join(timeout=5)
         text = b"".join(self._stderr).decode(errors="replace")
         return EncodeError(f"{self.display}: ffmpeg failed: {last_error_line(text)}")
 
-    def write(self, index: int, rgb: np.ndarray) -> None:
-        """Hand frame ``index`` (0-based; frames must come in order) to the encoder as ``uint8`` RGB (H, W,
-        3)."""
-        if index != self.frames:
-            raise RuntimeError(f"{self.shot.name}: frame {index} handed to the encoder out of order")
+    def write(self, rgb: np.ndarray) -> None:
+        """The next frame, as ``uint8`` RGB ``(H, W, 3)``."""
         try:
-            self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
+            self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))  # type: ignore[union-attr]
         except BrokenPipeError:
             raise self._failed() from None
         self.frames += 1
 
     def finish(self) -> Path:
-        """Close the pipe, wait for ffmpeg, check the frame count and put the movie at its final name."""
         try:
-            self.proc.stdin.close()
+            self.proc.stdin.close()  # type: ignore[union-attr]
         except BrokenPipeError:
             pass
         if self.proc.wait() != 0:
             raise self._failed()
         self._reader.join(timeout=5)
         got = probe(self.tmp)
-        if got["frames"] != self.shot.frames:
-            raise EncodeError(
-                f"{self.display}: encoded {got['frames']} frames, but the cut has {self.shot.frames}"
-            )
-        os.replace(self.tmp, self.out)
-        return self.out
+        if got["frames"] != self.segment.count:
+            raise EncodeError(f"{self.display}: encoded {got['frames']} frames, but the segment has {self.segment.count}")
+        os.replace(self.tmp, self.segment.path)
+        return self.segment.path
 
     def abort(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self.tmp.unlink(missing_ok=True)
+
+
+class MovieWriter:
+    """Feeds the frames of a cut, in order, to the segments of its movies that are stale (one or more
+    presets), then joins each movie whose key changed. ``needs(index)``: whether frame ``index`` must be
+    handed over."""
+
+    def __init__(self, plans: Iterable[MoviePlan]):
+        self.plans = [p for p in plans if not p.is_fresh()]
+        self._stale = [{s.first: s for s in p.stale} for p in self.plans]
+        self._open: list[SegmentPipe | None] = [None] * len(self.plans)
+
+    def needs(self, index: int) -> bool:
+        return any(p.segment_of(index).first in stale for p, stale in zip(self.plans, self._stale))
+
+    def write(self, index: int, rgb: np.ndarray) -> None:
+        for i, (plan, stale) in enumerate(zip(self.plans, self._stale)):
+            segment = plan.segment_of(index)
+            if segment.first not in stale:
+                continue
+            pipe = self._open[i]
+            if pipe is None:
+                if index != segment.first:
+                    raise RuntimeError(f"{plan.display}: frame {index} handed to the encoder out of order")
+                pipe = self._open[i] = SegmentPipe(plan, segment)
+            pipe.write(rgb)
+            if index == segment.first + segment.count - 1:
+                pipe.finish()
+                self._open[i] = None
+
+    def finish(self, progress: Progress | None = None) -> list[Path]:
+        return [plan.assemble(progress) for plan in self.plans]
+
+    def abort(self) -> None:
+        for pipe in self._open:
+            if pipe is not None:
+                pipe.abort()
+
+
+def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | None = None) -> Path:
+    """Encode the cut's comp frames as they are on disk into its movie in ``preset_name`` (default: the cut's
+    own preset, else the edit's); returns the movie's path. Only stale segments are encoded.
+
+    The frames' keys are the ones their PNGs carry (a frame written by another tool: its bytes). To bring the
+    frames up to date with the cut's inputs first, use ``steps.composite.render_cut``.
+    """
+    from compositor.core.digest import file_digest as digest  # noqa: PLC0415
+    from compositor.core.io import read_png_key, read_rgb8  # noqa: PLC0415
+    from compositor.errors import CorruptInputError  # noqa: PLC0415
+
+    paths = shot.paths
+    files = [paths.comp_frame(n) for n in shot.frame_numbers()]
+    for number, path in zip(shot.frame_numbers(), files):
+        if not path.is_file():
+            raise MissingInputError(
+                f"{shot.production.rel(path)}: missing comp frame {number} of {shot.name} "
+                f"(frames {shot.start}-{shot.start + shot.frames - 1}; run `make {shot.name}`)"
+            )
+    keys = [read_png_key(p) or digest(p) for p in files]
+    plan = MoviePlan(shot, preset_name or shot.own_preset, keys)
+    writer = MovieWriter([plan])
+    needed = [i for i in range(shot.frames) if writer.needs(i)]
+    try:
+        for done, index in enumerate(needed, 1):
+            try:
+                rgb = read_rgb8(files[index])
+            except CorruptInputError:
+                raise CorruptInputError(
+                    f"{shot.production.rel(files[index])}: cannot decode comp frame {shot.start + index} "
+                    f"(corrupt or not an image; re-render it: `make {shot.name}`)"
+                ) from None
+            if rgb.shape[:2] != (shot.size[1], shot.size[0]):
+                raise EncodeError(
+                    f"{shot.production.rel(files[index])}: the comp frame is {rgb.shape[1]}x{rgb.shape[0]}, but the "
+                    f"cut is {shot.size[0]}x{shot.size[1]} (re-render it: `make {shot.name}`)"
+                )
+            writer.write(index, rgb)
+            if progress:
+                progress(f"{shot.name}: encode ({plan.preset_name})", done, len(needed))
+        writer.finish(progress)
+    except BaseException:
+        writer.abort()
+        raise
+    if not writer.plans:
+        os.utime(plan.out)
+    return plan.out

@@ -1,0 +1,106 @@
+"""The diffusion background backend: Stable Diffusion 1.x/2.x models through diffusers.
+
+A cut with ``[background] source = "diffusion"`` gets its background here, in one of four modes chosen by what
+the cut gives:
+
+- **txt2img**: no layout; the prompt alone.
+- **img2img**: a ``layout`` drawing (or, with ``per_frame``, each plate frame) is encoded and re-noised to
+  ``strength``, so the drawing fixes the composition.
+- **controlnet**: a ``layout`` and a ``controlnet``; the layout becomes the control image the ControlNet was
+  trained on (light lines on black, ``compositor.core.control``) and generation starts from noise, or from the layout
+  as well when ``strength`` is below 1.
+- **per-frame** (video-to-video): ``per_frame = true`` with a video or image-sequence plate runs img2img (plus the
+  ControlNet, if given, on that frame's lines) on every frame with one fixed seed.
+
+A canvas larger than the model's native size (512 px for SD 1.5) is denoised as overlapping tiles that share
+one latent (MultiDiffusion, Bar-Tal et al. 2023): at every step each tile predicts the noise of its window, the
+predictions are averaged where tiles overlap, and one scheduler step moves the whole canvas. For every diffusers
+scheduler whose update is linear in the model output (DDIM, PNDM, Euler, DPM-Solver++, UniPC, ... with sample
+clipping off, as Stable Diffusion configures them) this equals averaging each tile's own update, which is the
+paper's formulation, and it keeps a single scheduler state instead of one per tile.
+
+This package's interface, called by the background step (``compositor.backgrounds``), which caches by the hash
+of ``describe`` and lays the retouch on top:
+
+- ``frame_count(shot)``: how many canvases (1, or the cut's frames with ``per_frame``).
+- ``describe(shot, index)``: a JSON-able dict of everything that changes the pixels of canvas ``index``.
+- ``paint(shot, index, progress)``: canvas ``index`` as float32 premultiplied RGBA ``(H, W, 4)``.
+
+torch, diffusers and transformers are imported inside the functions that need them; importing this package
+costs nothing.
+
+The package's modules, each importing only those listed before it:
+
+- ``models``: lazy imports of torch and diffusers, where a setting came from, model folders and hub ids and the
+  fingerprints that identify their weights.
+- ``plan``: ``Plan``, everything that decides one canvas, resolved and checked before any weights load; the
+  source pictures; ``frame_count`` and ``describe``.
+- ``pipeline``: the diffusers pipeline, loaded once per process, and its schedulers.
+- ``denoise``: the MultiDiffusion denoising loop, ``paint`` and ``paint_frames``.
+"""
+
+from compositor.backgrounds.diffusion.denoise import (
+    Progress,
+    denoise_tiles,
+    generate,
+    paint,
+    paint_frames,
+)
+from compositor.backgrounds.diffusion.models import INSTALL_HINT, ModelRef, model_fingerprint
+from compositor.backgrounds.diffusion.pipeline import (
+    _LOADED,
+    LoadedPipeline,
+    clear_pipeline_cache,
+    load_pipeline,
+    make_scheduler,
+)
+from compositor.backgrounds.diffusion.plan import (
+    BACKEND_VERSION,
+    CONTROLNET_SCALE,
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH_LAYOUT,
+    DEFAULT_STRENGTH_PER_FRAME,
+    SCHEDULERS,
+    VAE_TILING_AREA,
+    Plan,
+    Source,
+    View,
+    _plan,
+    describe,
+    frame_count,
+    full_prompt,
+    tile_views,
+)
+
+__all__ = [
+    "BACKEND_VERSION",
+    "CONTROLNET_SCALE",
+    "DEFAULT_GUIDANCE",
+    "DEFAULT_STEPS",
+    "DEFAULT_STRENGTH_LAYOUT",
+    "DEFAULT_STRENGTH_PER_FRAME",
+    "INSTALL_HINT",
+    "SCHEDULERS",
+    "VAE_TILING_AREA",
+    "_LOADED",
+    "LoadedPipeline",
+    "ModelRef",
+    "Plan",
+    "Progress",
+    "Source",
+    "View",
+    "_plan",
+    "clear_pipeline_cache",
+    "denoise_tiles",
+    "describe",
+    "frame_count",
+    "full_prompt",
+    "generate",
+    "load_pipeline",
+    "make_scheduler",
+    "model_fingerprint",
+    "paint",
+    "paint_frames",
+    "tile_views",
+]

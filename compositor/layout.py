@@ -1,0 +1,152 @@
+"""Where everything made lives: the one module that builds a path under ``render/``.
+
+The steps, ``compositor deps`` (and through it the Makefile) all ask here; nothing else joins a render path.
+Pure: paths from the production's root and names, no file is touched.
+
+```
+render/
+  deps.mk                            the make dependency file (compositor deps)
+  cache/<kk>/<key>.png (.json)       background canvases by content key, with their provenance
+  <cut>/bg/bg.0001.png … bg.json     the cut's background canvases; bg.json (last) records their key
+  <cut>/comp/<cut>.0001.png …        composited frames, each PNG carrying its own key; comp.json last
+  <cut>/<cut>.mp4                    the cut in the edit's preset (what the screening cut joins)
+  <cut>/<cut>.<preset>.mp4           the cut in any other preset
+  <cut>/segments/<preset>/           the movie's independently encoded segments, their key in their name
+  <cut>/qc.json                      what the temporal pass measured
+  <cut>/<cut>.log                    the last run's log lines
+  <edit>.mp4 .otio .edl .html        the screening cut, editorial exports, the review page
+  <edit>.thumbs/<cut>.png            the review page's thumbnails
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+RENDER = "render"
+DEPS_FILE = "deps.mk"
+CACHE = "cache"
+
+
+def render_root(root: Path) -> Path:
+    return root / RENDER
+
+
+def deps_file(root: Path) -> Path:
+    return render_root(root) / DEPS_FILE
+
+
+def cache_root(root: Path) -> Path:
+    return render_root(root) / CACHE
+
+
+def cache_file(root: Path, key: str) -> Path:
+    """A cached background canvas by its content key (its provenance JSON sits beside it)."""
+    return cache_root(root) / key[:2] / f"{key}.png"
+
+
+@dataclass(frozen=True)
+class CutPaths:
+    """Every output of one cut, under ``render/<cut>/``."""
+
+    root: Path
+    cut: str
+
+    @property
+    def folder(self) -> Path:
+        return render_root(self.root) / self.cut
+
+    # Background
+    @property
+    def bg_folder(self) -> Path:
+        return self.folder / "bg"
+
+    @property
+    def bg_manifest(self) -> Path:
+        return self.bg_folder / "bg.json"
+
+    def bg_frame(self, index: int) -> Path:
+        """Background canvas ``index`` (0-based)."""
+        return self.bg_folder / f"bg.{index + 1:04d}.png"
+
+    @property
+    def qc(self) -> Path:
+        return self.folder / "qc.json"
+
+    # Composite
+    @property
+    def comp_folder(self) -> Path:
+        return self.folder / "comp"
+
+    @property
+    def comp_manifest(self) -> Path:
+        return self.comp_folder / "comp.json"
+
+    def comp_frame(self, number: int) -> Path:
+        """The comp frame of timesheet frame ``number``."""
+        return self.comp_folder / f"{self.cut}.{number:04d}.png"
+
+    @property
+    def comp_pattern(self) -> Path:
+        return self.comp_folder / f"{self.cut}.%04d.png"
+
+    def is_comp_frame(self, path: Path) -> bool:
+        stem, _, number = path.stem.rpartition(".")
+        return path.suffix == ".png" and stem == self.cut and number.isdigit()
+
+    # Encode
+    def movie(self, preset: str, edit_preset: str) -> Path:
+        """The cut's movie in ``preset``: the edit's preset keeps ``<cut>.mp4``, any other ``<cut>.<preset>.mp4``."""
+        return self.folder / (f"{self.cut}.mp4" if preset == edit_preset else f"{self.cut}.{preset}.mp4")
+
+    def segments(self, preset: str) -> Path:
+        return self.folder / "segments" / preset
+
+    def segment(self, preset: str, first: int, last: int, key: str) -> Path:
+        """The segment of timesheet frames ``first`` to ``last`` of the movie in ``preset``, made from inputs
+        whose key is ``key``: the name says what made it, so a segment can never be taken for another."""
+        return self.segments(preset) / f"{self.cut}.{first:04d}-{last:04d}.{key}.mp4"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.cut}.log"
+
+
+@dataclass(frozen=True)
+class EditPaths:
+    """The screening cut's outputs, under ``render/``."""
+
+    root: Path
+    name: str
+
+    def _file(self, suffix: str) -> Path:
+        return render_root(self.root) / f"{self.name}{suffix}"
+
+    @property
+    def movie(self) -> Path:
+        return self._file(".mp4")
+
+    @property
+    def otio(self) -> Path:
+        return self._file(".otio")
+
+    @property
+    def edl(self) -> Path:
+        return self._file(".edl")
+
+    @property
+    def html(self) -> Path:
+        return self._file(".html")
+
+    @property
+    def thumbs(self) -> Path:
+        return self._file(".thumbs")
+
+    def thumb(self, cut: str) -> Path:
+        return self.thumbs / f"{cut}.png"
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """The outputs by kind, as `compositor cut` writes them."""
+        return {"mp4": self.movie, "otio": self.otio, "edl": self.edl, "html": self.html}

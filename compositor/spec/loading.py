@@ -1,0 +1,380 @@
+"""Loading the specs: TOML files validated and resolved once into `Edit` and `Shot`, then passed down.
+
+Every problem in a file is reported at once, one line each, as ``<file>: <key path>: <message>``. Paths in a
+spec are relative to the cut's folder (or to ``shots/`` for ``edit.toml``) and must stay inside the
+production. A resolved `Shot` carries everything the steps need (its style with all its sections, its
+presets, the edit-wide title and defaults), so no step reads a TOML file again.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compositor.errors import MissingInputError, ProductionPathError, SpecError
+from compositor.layout import CutPaths, EditPaths, render_root
+from compositor.spec.models import (
+    CUT_NAME,
+    DiffusionSettings,
+    EditSection,
+    EditSpec,
+    EncodePreset,
+    ShotSpec,
+    StyleSpec,
+    parse_model,
+)
+
+
+def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error becomes a one-line `SpecError` naming the file and line."""
+    display = display or str(path)
+    if not path.is_file():
+        raise MissingInputError(f"{display}: no such file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{display}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{display}: not valid TOML: the file is not UTF-8 text") from None
+
+
+def check_cut_name(name: str, where: str) -> None:
+    """A cut's name becomes a folder, file names, make targets and burn-in text: letters, digits, _ and -."""
+    if not re.fullmatch(CUT_NAME, name):
+        raise SpecError(f"{where}: {name!r} is not a cut name (letters, digits, '_' and '-' only)")
+
+
+@dataclass(frozen=True)
+class Production:
+    """The production folder: the one holding ``shots/``, ``templates/`` and ``render/``."""
+
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Production:
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "shots" / "edit.toml").is_file():
+                return cls(folder)
+        raise MissingInputError(f"{here}: not inside a production (no shots/edit.toml here or above)")
+
+    @classmethod
+    def at(cls, root: Path) -> Production:
+        if not (root / "shots" / "edit.toml").is_file():
+            raise SpecError(f"{root}: not a production (no shots/edit.toml)")
+        return cls(root.resolve())
+
+    @property
+    def shots(self) -> Path:
+        return self.root / "shots"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def render(self) -> Path:
+        return render_root(self.root)
+
+    @property
+    def edit_path(self) -> Path:
+        return self.shots / "edit.toml"
+
+    def rel(self, path: Path) -> str:
+        """A path as the user sees it: relative to the production when it lies inside."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def inside(self, base: Path, value: str, display: str, key: str) -> Path:
+        """Resolve ``value`` against ``base``; refuse a path that leaves the production."""
+        p = (base / value).resolve()
+        try:
+            p.relative_to(self.root)
+        except ValueError:
+            raise ProductionPathError(f"{display}: {key}: {value!r} points outside the production ({self.root})") from None
+        return p
+
+    def cut_folders(self) -> list[str]:
+        """Every cut under ``shots/`` (a folder with a ``shot.toml``), listed in edit.toml or not, by name
+        (names that are not cut names included: `check_cut_name` refuses them where they are used)."""
+        return sorted(p.parent.name for p in self.shots.glob("*/shot.toml"))
+
+    def shot_path(self, cut: str) -> Path:
+        return self.shots / cut / "shot.toml"
+
+    def style_path(self, name: str) -> Path:
+        return self.templates / "styles" / f"{name}.toml"
+
+    def preset_path(self, name: str) -> Path:
+        return self.templates / "encode" / f"{name}.toml"
+
+    def preset_names(self) -> list[str]:
+        return sorted(p.stem for p in (self.templates / "encode").glob("*.toml"))
+
+    def style_names(self) -> list[str]:
+        return sorted(p.stem for p in (self.templates / "styles").glob("*.toml"))
+
+
+def load_preset(production: Production, name: str) -> EncodePreset:
+    """Read and validate ``templates/encode/<name>.toml``; a problem is a one-line `SpecError` per key."""
+    path = production.preset_path(name)
+    display = production.rel(path)
+    if not path.is_file():
+        raise SpecError(f"{display}: no encode preset {name!r} (have: {', '.join(production.preset_names()) or 'none'})")
+    return parse_model(EncodePreset, read_toml(path, display), display)
+
+
+def load_style(production: Production, name: str, display: str, key: str) -> StyleSpec:
+    """Read and validate ``templates/styles/<name>.toml``, every section of it."""
+    path = production.style_path(name)
+    if not path.is_file():
+        have = ", ".join(production.style_names())
+        raise SpecError(f"{display}: {key}: no style {name!r} in templates/styles/ (have: {have})")
+    style_display = production.rel(path)
+    return parse_model(StyleSpec, read_toml(path, style_display), style_display)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """``shots/edit.toml``, validated and resolved: the screening cut and what the cuts share."""
+
+    production: Production
+    spec: EditSpec
+    path: Path
+    audio: Path | None
+    preset: EncodePreset
+
+    @property
+    def edit(self) -> EditSection:
+        return self.spec.edit
+
+    @property
+    def display(self) -> str:
+        return self.production.rel(self.path)
+
+    @property
+    def paths(self) -> EditPaths:
+        return EditPaths(self.production.root, self.edit.name)
+
+
+def load_edit(production: Production) -> Edit:
+    path = production.edit_path
+    display = production.rel(path)
+    spec: EditSpec = parse_model(EditSpec, read_toml(path, display), display)
+    problems = []
+    for i, cut in enumerate(spec.edit.cuts):
+        try:
+            check_cut_name(cut, f"{display}: edit.cuts[{i}]")
+        except SpecError as e:
+            problems.append(str(e))
+            continue
+        if not production.shot_path(cut).is_file():
+            problems.append(f"{display}: edit.cuts[{i}]: no cut {cut!r} (looked for shots/{cut}/shot.toml)")
+    if len(set(spec.edit.cuts)) != len(spec.edit.cuts):
+        problems.append(f"{display}: edit.cuts: a cut is listed twice")
+    audio = None
+    if spec.edit.audio:
+        try:
+            audio = production.inside(production.shots, spec.edit.audio, display, "edit.audio")
+            if not audio.is_file():
+                problems.append(f"{display}: edit.audio: no such file {spec.edit.audio!r}")
+        except ProductionPathError as e:
+            problems.append(str(e))
+    preset = None
+    if not production.preset_path(spec.edit.encode).is_file():
+        problems.append(f"{display}: edit.encode: no preset {spec.edit.encode!r} in templates/encode/")
+    else:
+        try:
+            preset = load_preset(production, spec.edit.encode)
+        except SpecError as e:
+            problems.append(str(e))
+    if problems:
+        raise SpecError("\n".join(problems))
+    assert preset is not None
+    return Edit(production, spec, path, audio, preset)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A validated cut: the spec plus everything resolved against the production and its edit."""
+
+    name: str
+    production: Production
+    edit: Edit
+    spec: ShotSpec
+    path: Path
+    fps: float
+    size: tuple[int, int]
+    canvas: tuple[int, int]
+    style: StyleSpec | None
+    """The style template with every section validated; None for a plate that names no style."""
+    style_path: Path | None
+    diffusion: DiffusionSettings
+    presets: dict[str, EncodePreset]
+    """The presets this cut's movies are encoded with: the edit's first (the screening cut joins that one),
+    then the cut's own ``encode`` if it names another."""
+    files: dict[str, Path] = field(default_factory=dict)
+    """Resolved inputs by key path (``background.plate``, ``layers[0].cels``, ...)."""
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def display(self) -> str:
+        return self.production.rel(self.path)
+
+    @property
+    def frames(self) -> int:
+        return self.spec.shot.frames
+
+    @property
+    def start(self) -> int:
+        return self.spec.shot.start
+
+    def frame_numbers(self) -> range:
+        return range(self.start, self.start + self.frames)
+
+    @property
+    def paths(self) -> CutPaths:
+        return CutPaths(self.production.root, self.name)
+
+    @property
+    def out(self) -> Path:
+        return self.paths.folder
+
+    @property
+    def title(self) -> str:
+        """The edit's title, as burn-ins show it."""
+        return self.edit.edit.title
+
+    @property
+    def edit_preset(self) -> str:
+        """The preset the screening cut joins the cuts in (``edit.encode``)."""
+        return self.edit.edit.encode
+
+    @property
+    def own_preset(self) -> str:
+        """The cut's own preset: its ``encode`` key, else the edit's."""
+        return self.spec.encode or self.edit_preset
+
+    def preset(self, name: str | None = None) -> tuple[str, EncodePreset]:
+        """A preset by name (default: the edit's); one the cut does not already use is loaded."""
+        name = name or self.edit_preset
+        if name in self.presets:
+            return name, self.presets[name]
+        return name, load_preset(self.production, name)
+
+    def movie(self, preset: str | None = None) -> Path:
+        return self.paths.movie(preset or self.edit_preset, self.edit_preset)
+
+
+def load_shot(production: Production, name: str, edit: Edit | None = None) -> Shot:
+    """Read and validate ``shots/<name>/shot.toml``; every problem is reported at once."""
+    from compositor.core.timesheet import parse_timing  # noqa: PLC0415 (spec -> core, never back)
+    from compositor.errors import TimesheetError  # noqa: PLC0415
+
+    check_cut_name(name, "cut")
+    edit = edit or load_edit(production)
+    path = production.shot_path(name)
+    display = production.rel(path)
+    if not path.is_file():
+        raise MissingInputError(f"{display}: no such cut (make one: compositor new {name})")
+    spec: ShotSpec = parse_model(ShotSpec, read_toml(path, display), display)
+    base = path.parent
+    problems: list[str] = []
+    files: dict[str, Path] = {}
+
+    def resolve(value: str | None, key: str, pattern: bool = False) -> None:
+        if not value:
+            return
+        try:
+            p = production.inside(base, value, display, key)
+        except ProductionPathError as e:
+            problems.append(str(e))
+            return
+        exists = p.exists() or (pattern and "%" in value and any(p.parent.glob("*")))
+        if not exists:
+            problems.append(f"{display}: {key}: no such file or folder {value!r} (looked in {production.rel(p.parent)})")
+            return
+        files[key] = p
+
+    bg = spec.background
+    resolve(bg.plate, "background.plate", pattern=True)
+    resolve(bg.layout, "background.layout")
+    resolve(bg.retouch, "background.retouch")
+    if spec.temporal is not None:
+        resolve(spec.temporal.guide, "temporal.guide", pattern=True)
+
+    style: StyleSpec | None = None
+    style_path: Path | None = None
+    # A plate needs no style unless the cut names one; generated backgrounds always read theirs.
+    if bg.source != "plate" or "style" in bg.model_fields_set:
+        try:
+            style = load_style(production, bg.style, display, "background.style")
+            style_path = production.style_path(bg.style)
+        except SpecError as e:
+            problems.append(str(e))
+
+    own = DiffusionSettings.model_validate(bg.model_dump(include=set(DiffusionSettings.model_fields)))
+    diffusion = own.merged_over((style.diffusion if style else DiffusionSettings()).merged_over(edit.spec.diffusion))
+    if bg.source == "diffusion" and not diffusion.model:
+        problems.append(
+            f"{display}: background.model: source = \"diffusion\" needs a model "
+            "(a local diffusers folder or a hub id), here, in the style's [diffusion] or in edit.toml's [diffusion]"
+        )
+
+    fps = spec.shot.fps or edit.edit.fps
+    size = spec.shot.size or edit.edit.size
+    canvas = bg.canvas or size
+    for axis, (c, s) in enumerate(zip(canvas, size)):
+        if c < s:
+            problems.append(f"{display}: background.canvas: {'width' if axis == 0 else 'height'} {c} is smaller than the frame's {s}")
+
+    first, last = spec.shot.start, spec.shot.start + spec.shot.frames - 1
+    for i, key in enumerate(spec.camera.keys):
+        if not first <= key.frame <= last:
+            problems.append(f"{display}: camera.keys[{i}].frame: {key.frame} is outside the cut ({first}-{last})")
+
+    names = [layer.name for layer in spec.layers]
+    for i, layer in enumerate(spec.layers):
+        if names.count(layer.name) > 1 and names.index(layer.name) == i:
+            problems.append(f"{display}: layers[{i}].name: layer name {layer.name!r} is used twice")
+        resolve(layer.cels, f"layers[{i}].cels")
+        try:
+            parse_timing(layer.timing, spec.shot.frames)
+        except TimesheetError as e:
+            problems.append(f"{display}: layers[{i}].timing: {e}")
+
+    presets = {edit.edit.encode: edit.preset}
+    if spec.encode and spec.encode not in presets:
+        if not production.preset_path(spec.encode).is_file():
+            problems.append(f"{display}: encode: no preset {spec.encode!r} in templates/encode/")
+        else:
+            try:
+                presets[spec.encode] = load_preset(production, spec.encode)
+            except SpecError as e:
+                problems.append(str(e))
+
+    if problems:
+        raise SpecError("\n".join(problems))
+    return Shot(
+        name=name,
+        production=production,
+        edit=edit,
+        spec=spec,
+        path=path,
+        fps=fps,
+        size=(int(size[0]), int(size[1])),
+        canvas=(int(canvas[0]), int(canvas[1])),
+        style=style,
+        style_path=style_path,
+        diffusion=diffusion,
+        presets=presets,
+        files=files,
+    )

@@ -1,0 +1,275 @@
+"""The background step: ``render/<cut>/bg/``, the canvases the camera looks at, with the key that made them.
+
+Each canvas comes from the cut's backend (``compositor.backgrounds``), cached under ``render/cache/`` by the
+key of its description (so a canvas is painted or generated once, whichever cut or run asks); the retouch
+paint-over is laid on top; a ``[temporal]`` pass steadies a background that changes from frame to frame and
+writes its measurements to ``qc.json``. ``bg.json``, written last, records the key of everything that made
+the folder and one key per canvas: `ensure_background` rebuilds exactly when that key no longer matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from compositor.backgrounds import backend
+from compositor.core import Progress
+from compositor.core.digest import content_key, file_digest
+from compositor.core.io import (
+    FrameSource,
+    read_image,
+    remove_stale_temp_files,
+    write_bytes_atomic,
+    write_image,
+)
+from compositor.errors import SpecError
+from compositor.layout import cache_file
+from compositor.spec import QCRecord, Shot, TemporalQC
+
+BACKGROUND_VERSION = 2
+"""Bump when this step changes the pixels it makes from the same canvases (retouch, temporal pass)."""
+
+
+def _steadied(shot: Shot) -> bool:
+    temporal = shot.spec.temporal
+    return temporal is not None and temporal.method != "none"
+
+
+def _guide_path(shot: Shot) -> tuple[Path | None, str]:
+    temporal = shot.spec.temporal
+    if temporal is not None and temporal.guide:
+        return shot.files.get("temporal.guide"), "temporal.guide"
+    return shot.files.get("background.plate"), "background.plate"
+
+
+def _descriptions(module: ModuleType, shot: Shot) -> list[dict[str, Any]]:
+    return [module.describe(shot, i) for i in range(module.frame_count(shot))]
+
+
+def background_key(shot: Shot) -> tuple[str, list[str]]:
+    """The key of the cut's whole background and one key per canvas (what each ``bg.NNNN.png`` holds).
+
+    Made of the canvases' descriptions (the backend's, which are also their cache keys), the retouch's bytes,
+    and for a steadied background the temporal settings and the guide's frames (then every canvas depends on
+    all before it: the pass is recursive).
+    """
+    module = backend(shot.spec.background.source)
+    canvases = [content_key(d) for d in _descriptions(module, shot)]
+    retouch = shot.files.get("background.retouch")
+    common: dict[str, Any] = {
+        "version": BACKGROUND_VERSION,
+        "canvas": list(shot.canvas),
+        "retouch": file_digest(retouch) if retouch is not None else None,
+    }
+    if _steadied(shot) and len(canvases) > 1:
+        assert shot.spec.temporal is not None
+        guide, _ = _guide_path(shot)
+        common["temporal"] = shot.spec.temporal.settings().model_dump()
+        common["guide"] = [file_digest(p) for p in FrameSource(guide).files()] if guide is not None else None
+        whole = content_key({**common, "canvases": canvases})
+        return whole, [content_key({"whole": whole, "index": i}) for i in range(len(canvases))]
+    per_canvas = [content_key({**common, "canvas_key": c}) for c in canvases]
+    return content_key({**common, "canvases": canvases}), per_canvas
+
+
+def read_manifest(shot: Shot) -> dict[str, Any] | None:
+    """``bg.json`` as written, or None when there is none (or it cannot be read: then it is rebuilt)."""
+    path = shot.paths.bg_manifest
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_fresh(shot: Shot, manifest: dict[str, Any] | None, key: str) -> bool:
+    if manifest is None or manifest.get("key") != key:
+        return False
+    return all(shot.paths.bg_frame(i).is_file() for i in range(int(manifest.get("frames", 0))))
+
+
+def ensure_background(shot: Shot, progress: Progress | None = None, touch: bool = False) -> dict[str, Any]:
+    """The cut's background manifest, rebuilding ``render/<cut>/bg/`` first if its key no longer matches the
+    inputs (a new prompt, a swapped plate, a changed style or retouch). Returns the manifest.
+
+    ``touch``: mark a fresh ``bg.json`` as checked now, for make (whose ``bg`` rule ran because an input's
+    file time changed though its content did not)."""
+    key, canvas_keys = background_key(shot)
+    manifest = read_manifest(shot)
+    if is_fresh(shot, manifest, key):
+        if touch:
+            os.utime(shot.paths.bg_manifest)
+        assert manifest is not None
+        return manifest
+    return build_background(shot, progress, key, canvas_keys)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Building
+
+
+def _paint_frames(module: ModuleType, shot: Shot, indices: list[int], progress: Progress | None) -> Iterator[np.ndarray]:
+    if hasattr(module, "paint_frames"):
+        yield from module.paint_frames(shot, indices, progress)
+    else:
+        for i in indices:
+            yield module.paint(shot, i, progress)
+
+
+def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
+    """Paint (or find in the cache) every canvas of the cut's background; returns the cached files in order."""
+    module = backend(shot.spec.background.source)
+    descriptions = _descriptions(module, shot)
+    paths = [cache_file(shot.production.root, content_key(d)) for d in descriptions]
+    missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    for done, (i, canvas) in enumerate(zip(missing, _paint_frames(module, shot, missing, progress)), 1):
+        if canvas.shape[:2] != (shot.canvas[1], shot.canvas[0]):
+            raise SpecError(
+                f"{shot.display}: background: the {shot.spec.background.source} backend made a "
+                f"{canvas.shape[1]}x{canvas.shape[0]} canvas, but the cut asks for {shot.canvas[0]}x{shot.canvas[1]}"
+            )
+        write_image(paths[i], canvas)
+        provenance = {"cut": shot.name, "index": i, **descriptions[i]}
+        write_bytes_atomic(paths[i].with_suffix(".json"), json.dumps(provenance, indent=2, default=str).encode())
+        if progress:
+            progress(f"{shot.name}: background", done, len(missing))
+    return paths
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Put a cached canvas at ``dst`` without copying its bytes where the file system allows."""
+    if dst.is_file() and os.path.samefile(src, dst):
+        return
+    tmp = dst.with_name(f".{dst.name}.part{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def load_retouch(shot: Shot) -> np.ndarray | None:
+    path = shot.files.get("background.retouch")
+    if path is None:
+        return None
+    retouch = read_image(path)
+    if retouch.shape[:2] != (shot.canvas[1], shot.canvas[0]):
+        raise SpecError(
+            f"{shot.display}: background.retouch: {retouch.shape[1]}x{retouch.shape[0]} paint-over, "
+            f"but the canvas is {shot.canvas[0]}x{shot.canvas[1]} (paint over `compositor bg {shot.name} --export`)"
+        )
+    return retouch
+
+
+def _with_retouch(canvas: np.ndarray, retouch: np.ndarray | None) -> np.ndarray:
+    if retouch is None:
+        return canvas
+    from compositor.core.ops import over  # noqa: PLC0415
+
+    return over(canvas, retouch)
+
+
+def build_background(
+    shot: Shot, progress: Progress | None = None, key: str | None = None, canvas_keys: list[str] | None = None
+) -> dict[str, Any]:
+    """Make ``render/<cut>/bg/``: the canvases with their retouch, steadied when ``[temporal]`` asks; returns
+    the manifest ``bg.json`` (written last, so make never takes a half-built background for done)."""
+    if key is None or canvas_keys is None:
+        key, canvas_keys = background_key(shot)
+    paths = shot.paths
+    sources = cached_canvases(shot, progress)
+    paths.bg_folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(paths.bg_folder)
+    paths.bg_manifest.unlink(missing_ok=True)
+    retouch = load_retouch(shot)
+    if _steadied(shot) and len(sources) > 1:
+        _steady(shot, sources, retouch, progress)
+    else:
+        shot.paths.qc.unlink(missing_ok=True)
+        for i, src in enumerate(sources):
+            if retouch is None:
+                _place(src, paths.bg_frame(i))
+            else:
+                write_image(paths.bg_frame(i), _with_retouch(read_image(src), retouch))
+    for stale in paths.bg_folder.glob("bg.*.png"):
+        number = stale.name.split(".")[1]
+        if number.isdigit() and int(number) > len(sources):
+            stale.unlink()
+    manifest = {
+        "cut": shot.name,
+        "key": key,
+        "frames": len(sources),
+        "canvas": list(shot.canvas),
+        "canvases": canvas_keys,
+    }
+    write_bytes_atomic(paths.bg_manifest, json.dumps(manifest, indent=2).encode())
+    return manifest
+
+
+def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
+    """Frames whose motion is trustworthy: ``temporal.guide``, else the plate un-stylised, fitted to the canvas."""
+    from compositor.backgrounds.plate import fit_to_canvas  # noqa: PLC0415
+
+    guide_path, key = _guide_path(shot)
+    if guide_path is None:
+        raise SpecError(
+            f"{shot.display}: temporal.guide: a temporal pass needs a guide with trustworthy motion "
+            "(set temporal.guide, or use a plate)"
+        )
+    source = FrameSource(guide_path, f"{shot.display}: {key}")
+    if len(source) < count:
+        raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {count}")
+    for frame in source.frames(0, count):
+        yield fit_to_canvas(frame, shot.canvas)
+
+
+def _steady(shot: Shot, sources: list[Path], retouch: np.ndarray | None, progress: Progress | None) -> TemporalQC:
+    """Run the temporal pass over the cut's canvases (in order: it is recursive), measuring it on the way."""
+    from compositor.temporal import deflicker  # noqa: PLC0415 (OpenCV flow, only when asked)
+
+    temporal = shot.spec.temporal
+    assert temporal is not None
+    measured: dict[str, Any] = {}
+    inputs = (read_image(p) for p in sources)
+    for i, frame in enumerate(deflicker(inputs, _guide_source(shot, len(sources)), temporal.settings(), qc=measured)):
+        # render/<cut>/bg/ is an intermediate read once by the compositor: stored PNG writes ~10x faster
+        write_image(shot.paths.bg_frame(i), _with_retouch(frame, retouch), compress=False)
+        if progress:
+            progress(f"{shot.name}: temporal pass", i + 1, len(sources))
+    qc = TemporalQC(
+        **{k: v for k, v in measured.items() if k in TemporalQC.model_fields},
+        method=temporal.method,
+        strength=temporal.strength,
+        flow=temporal.flow,
+        detail=temporal.detail,
+    )
+    record = QCRecord(cut=shot.name, temporal=qc)
+    write_bytes_atomic(shot.paths.qc, record.model_dump_json(indent=2).encode())
+    return qc
+
+
+def read_qc(shot: Shot) -> QCRecord | None:
+    """The cut's QC record, or None when its background had no temporal pass."""
+    try:
+        return QCRecord.model_validate_json(shot.paths.qc.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def export_background(shot: Shot, dest: Path) -> list[Path]:
+    """Write the generated canvases (without retouch) where an artist can paint over them."""
+    sources = cached_canvases(shot)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, src in enumerate(sources):
+        target = dest / (f"{shot.name}_bg.png" if len(sources) == 1 else f"{shot.name}_bg.{i + 1:04d}.png")
+        shutil.copyfile(src, target)
+        out.append(target)
+    return out

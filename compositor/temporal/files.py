@@ -1,0 +1,207 @@
+"""Files: image sequences or videos in, PNG frames out (``deflicker_files``), and the measurements of files
+(``qc_files``); reading and writing run on threads beside the pass."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from compositor.core.io import FrameSource, write_image
+from compositor.errors import CompositorError, RenderError, SpecError
+from compositor.spec.models import DEFAULT_FLOW, TemporalSettings
+from compositor.temporal.checks import _count_error
+from compositor.temporal.flow import flow_scale_for
+from compositor.temporal.metrics import _measure, _Tally, _warp_error
+from compositor.temporal.prefetch import _Prefetch
+from compositor.temporal.stabiliser import DEFAULT_SETTINGS, _run
+
+OPAQUE = 1.0 - 1e-5
+"""Alpha at or above this counts as 1 (resampling a constant 1 can give 0.99999994)."""
+
+
+def _opaque(frame: np.ndarray) -> bool:
+    return cv2.minMaxLoc(cv2.extractChannel(frame, 3))[0] >= OPAQUE
+
+
+def _open_pair(input: str, guide: str) -> tuple[FrameSource, FrameSource]:
+    """Open input and guide; a still-image guide stands for a still camera, any other must match the count."""
+    source = FrameSource(input)
+    guide_source = FrameSource(guide)
+    if guide_source.still and not source.still:
+        return source, guide_source
+    if len(source) != len(guide_source):
+        raise _count_error(len(source), len(guide_source), f"input {input}", f"guide {guide}")
+    return source, guide_source
+
+
+class _Writer:
+    """Writes frames on a thread, at most ``depth`` behind; ``close`` waits and re-raises any error."""
+
+    def __init__(self, depth: int = 2, compress: bool = True):
+        self._compress = compress
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                path, frame = item
+                try:
+                    write_image(path, frame, alpha=not _opaque(frame), compress=self._compress)
+                except Exception as e:  # noqa: BLE001 - raised in the pass's thread by put() or close()
+                    self._error = e
+
+    def put(self, path: Path, frame: np.ndarray) -> None:
+        self._raise()
+        self._queue.put((path, frame))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def abandon(self) -> None:
+        """Stop after the frames already queued, quiet about write errors (another error is on its way)."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _raise(self) -> None:
+        if isinstance(self._error, CompositorError):
+            raise self._error
+        if self._error is not None:
+            raise RenderError(f"cannot write frames: {self._error}") from None
+
+
+def _output_names(source: FrameSource, output: Path) -> list[Path]:
+    files = source.files()
+    if len(files) == len(source) and not source.still:
+        return [output / f.name for f in files]
+    stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
+    return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
+
+
+def deflicker_files(
+    input: str,
+    guide: str,
+    output: Path,
+    settings: TemporalSettings = DEFAULT_SETTINGS,
+    progress: Callable[[int, int], None] | None = None,
+    compress: bool = True,
+) -> dict:
+    """Run the pass from files to files, measuring it on the way (the guide's flow serves both).
+
+    ``compress=False`` stores the output PNGs uncompressed (faster to write and read, about twice the size).
+
+    ``input`` and ``guide``: a printf pattern (``proc/%04d.png``), a video file, or (guide only) a still
+    image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence and
+    ``output/<video stem>.%04d.png`` for a video (8-bit PNG, with alpha when a frame is not opaque), each
+    frame written whole under a temporary name first; reading and writing run on threads beside the pass.
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "fps", "seconds", "input", "guide",
+    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval"}`` (fps:
+    frames over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming
+    both files for different sizes or frame counts, before anything is written.
+    """
+    started = time.perf_counter()
+    output = Path(output)
+    source, guide_source = _open_pair(input, guide)
+    names = _output_names(source, output)
+    if names[0].resolve() in {f.resolve() for f in source.files()}:
+        raise SpecError(f"{output}: the output would overwrite the input {input}; choose another folder")
+    total = len(source)
+    tally = _Tally()
+    readers = [_Prefetch(source.frames()), _Prefetch(guide_source.frames(0, total))]
+    writer: _Writer | None = None
+    try:
+        frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
+        for i, out in enumerate(frames):
+            if writer is None:  # only once the first frame passed the size check
+                output.mkdir(parents=True, exist_ok=True)
+                writer = _Writer(compress=compress)
+            writer.put(names[i], out)
+            if progress is not None:
+                progress(i + 1, total)
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    finally:
+        for r in readers:
+            r.close()
+    if writer is not None:
+        writer.close()
+    seconds = time.perf_counter() - started
+    result = tally.result()
+    w, h = tally.size
+    result.update(
+        fps=result["frames"] / seconds if seconds > 0 else 0.0,
+        seconds=seconds,
+        input=input,
+        guide=guide,
+        output=str(output),
+        flow=settings.flow,
+        flow_scale=flow_scale_for(w, h, settings.flow_scale) if w else settings.flow_scale,
+        width=w,
+        height=h,
+        strength=settings.strength,
+        detail=settings.detail,
+        keyframe_interval=settings.keyframe_interval,
+    )
+    return result
+
+
+def qc_files(
+    input: str,
+    guide: str | None,
+    output: str | None = None,
+    flow: str = DEFAULT_FLOW,
+    flow_scale: float = 0.0,
+) -> dict:
+    """E_warp of ``input`` (and of ``output``, with PSNR output vs input, when given), motion from ``guide``.
+
+    Each a printf pattern or a video (the guide may be a still image). Without a guide the input's own motion
+    is used (less trustworthy where the input flickers). Returns the keys of ``measure`` plus the names and
+    the flow; ``e_warp_after`` and ``psnr`` are None without an output. Raises ``SpecError`` (one line) for
+    different sizes or frame counts.
+    """
+    guide = guide or input
+    source, guide_source = _open_pair(input, guide)
+    total = len(source)
+    names = (f"input {input}", f"guide {guide}")
+    result: dict = {"input": input, "guide": guide, "output": output, "flow": flow}
+    if output is None:
+        frames = _Prefetch(source.frames())
+        try:
+            e_warp = _warp_error(frames, guide_source.frames(0, total), flow, flow_scale, names)
+        finally:
+            frames.close()
+        result.update(e_warp_before=e_warp if total > 1 else None, e_warp_after=None, psnr=None, frames=total)
+        return result
+    out_source = FrameSource(output)
+    if len(out_source) != total:
+        raise _count_error(total, len(out_source), f"input {input}", f"output {output}")
+    streams = [_Prefetch(source.frames()), _Prefetch(out_source.frames())]
+    try:
+        measured = _measure(
+            streams[0],
+            streams[1],
+            guide_source.frames(0, total),
+            flow,
+            flow_scale,
+            (*names, f"output {output}"),
+        )
+    finally:
+        for s in streams:
+            s.close()
+    result.update(measured)
+    return result

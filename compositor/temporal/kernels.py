@@ -1,0 +1,225 @@
+"""Per-pixel kernels of the temporal pass: numba versions (compiled where numba is installed) and their numpy
+equivalents, which compute the same (the tests hold the two within 1e-6).
+
+Every function of the package that picks one or the other reads ``HAVE_NUMBA``; setting
+``compositor.temporal.HAVE_NUMBA`` sets it in each of those modules (see the package's ``__init__``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+try:  # numba is an accelerator, not a requirement: the numpy versions below compute the same
+    import numba
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised where numba is not installed
+    numba = None
+    HAVE_NUMBA = False
+
+
+def _jit(fn: Callable) -> Callable | None:
+    if HAVE_NUMBA:
+        return numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)(fn)
+    return None
+
+
+def _correction_sums_nb(cur, warped, trust, factor, sums):  # pragma: no cover - compiled
+    h, w = cur.shape[0], cur.shape[1]
+    zero = np.float32(0.0)
+    for y in range(h):
+        by = y // factor
+        for x in range(w):
+            t = trust[y, x]
+            if t > zero:
+                bx = x // factor
+                for c in range(4):
+                    sums[by, bx, c] += t * (warped[y, x, c] - cur[y, x, c])
+                sums[by, bx, 4] += t
+
+
+def _blend_nb(cur, warped, low, trust, s, k, out, warped_in, valid, measure):  # pragma: no cover - compiled
+    zero, one = np.float32(0.0), np.float32(1.0)
+    h, w = cur.shape[0], cur.shape[1]
+    fidelity, before, after = 0.0, 0.0, 0.0
+    count = 0
+    for y in range(h):
+        # Sums of a row in float32 (a row's squares add to at most 3 * width), the rows' in float64.
+        row_fidelity, row_before, row_after = zero, zero, zero
+        row_count = 0
+        for x in range(w):
+            t = k * trust[y, x]
+            lo = low[y, x, 3]
+            a = min(max(cur[y, x, 3] + s * lo + t * ((warped[y, x, 3] - cur[y, x, 3]) - lo), zero), one)
+            out[y, x, 3] = a
+            inside = valid[y, x] != 0
+            m = one if inside else zero
+            row_count += inside
+            for c in range(3):
+                i = cur[y, x, c]
+                lo = low[y, x, c]
+                wv = warped[y, x, c]
+                o = min(min(max(i + s * lo + t * ((wv - i) - lo), zero), one), a)
+                out[y, x, c] = o
+                if measure:
+                    d = o - i
+                    row_fidelity += d * d
+                    d = i - warped_in[y, x, c]
+                    row_before += m * d * d
+                    d = o - wv
+                    row_after += m * d * d
+        fidelity += row_fidelity
+        before += row_before
+        after += row_after
+        count += row_count
+    return fidelity, before, after, count
+
+
+def _sse_rgb_nb(a, b, mask, use_mask):  # pragma: no cover - compiled
+    h, w = a.shape[0], a.shape[1]
+    total = 0.0
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            if use_mask and mask[y, x] == 0:
+                continue
+            count += 1
+            for c in range(3):
+                d = np.float64(a[y, x, c]) - np.float64(b[y, x, c])
+                total += d * d
+    return total, count
+
+
+def _checks_nb(backward, forward_at, pos, px2, out):  # pragma: no cover - compiled
+    h, w = backward.shape[0], backward.shape[1]
+    zero = np.float32(0.0)
+    k, half, g0 = np.float32(0.01), np.float32(0.5), np.float32(0.002)
+    right, bottom = np.float32(w - 1), np.float32(h - 1)
+    for y in range(h):
+        for x in range(w):
+            bu, bv = backward[y, x, 0], backward[y, x, 1]
+            fu, fv = forward_at[y, x, 0], forward_at[y, x, 1]
+            lu, lv = bu + fu, bv + fv
+            back2 = bu * bu + bv * bv
+            consistent = (lu * lu + lv * lv) * px2 <= k * (back2 + fu * fu + fv * fv) * px2 + half
+            grad = zero
+            if x + 1 < w:
+                du, dv = backward[y, x + 1, 0] - bu, backward[y, x + 1, 1] - bv
+                grad += du * du + dv * dv
+            if y + 1 < h:
+                du, dv = backward[y + 1, x, 0] - bu, backward[y + 1, x, 1] - bv
+                grad += du * du + dv * dv
+            smooth = grad <= k * back2 * px2 + g0
+            px, py = pos[y, x, 0], pos[y, x, 1]
+            inside = px >= zero and px <= right and py >= zero and py <= bottom
+            out[y, x] = 1 if (consistent and smooth and inside) else 0
+
+
+def _pair_stats_nb(cur, out, warped_in, warped_out, valid):  # pragma: no cover - compiled
+    h, w = cur.shape[0], cur.shape[1]
+    fidelity, before, after = 0.0, 0.0, 0.0
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            inside = valid[y, x] != 0
+            if inside:
+                count += 1
+            for c in range(3):
+                o = np.float64(out[y, x, c])
+                i = np.float64(cur[y, x, c])
+                d = o - i
+                fidelity += d * d
+                if inside:
+                    d = i - np.float64(warped_in[y, x, c])
+                    before += d * d
+                    d = o - np.float64(warped_out[y, x, c])
+                    after += d * d
+    return fidelity, before, after, count
+
+
+if HAVE_NUMBA:
+    _correction_sums = _jit(_correction_sums_nb)
+    _blend_kernel = _jit(_blend_nb)
+    _sse_rgb_kernel = _jit(_sse_rgb_nb)
+    _pair_stats_kernel = _jit(_pair_stats_nb)
+    _checks_kernel = _jit(_checks_nb)
+
+
+def _np_checks(
+    backward: np.ndarray, forward_at: np.ndarray, pos: np.ndarray, px2: np.float32, out: np.ndarray
+) -> None:
+    k, half, g0 = np.float32(0.01), np.float32(0.5), np.float32(0.002)
+    bu, bv = backward[:, :, 0], backward[:, :, 1]
+    fu, fv = forward_at[:, :, 0], forward_at[:, :, 1]
+    lu, lv = bu + fu, bv + fv
+    back2 = bu * bu + bv * bv
+    consistent = (lu * lu + lv * lv) * px2 <= k * (back2 + fu * fu + fv * fv) * px2 + half
+    grad = np.zeros_like(bu)
+    dx_u, dx_v = bu[:, 1:] - bu[:, :-1], bv[:, 1:] - bv[:, :-1]
+    dy_u, dy_v = bu[1:] - bu[:-1], bv[1:] - bv[:-1]
+    grad[:, :-1] += dx_u * dx_u + dx_v * dx_v
+    grad[:-1] += dy_u * dy_u + dy_v * dy_v
+    smooth = grad <= k * back2 * px2 + g0
+    h, w = bu.shape
+    px, py = pos[:, :, 0], pos[:, :, 1]
+    inside = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+    out[:] = consistent & smooth & inside
+
+
+def _np_correction_sums(
+    cur: np.ndarray, warped: np.ndarray, trust: np.ndarray, factor: int, sums: np.ndarray
+) -> None:
+    h, w = cur.shape[:2]
+    sh, sw = sums.shape[:2]
+    weighted = np.zeros((sh * factor, sw * factor, 5), np.float32)
+    np.multiply(warped - cur, trust[:, :, None], out=weighted[:h, :w, :4])
+    weighted[:h, :w, 4] = trust
+    sums += weighted.reshape(sh, factor, sw, factor, 5).sum(axis=(1, 3), dtype=np.float32)
+
+
+def _np_blend(
+    cur: np.ndarray,
+    warped: np.ndarray,
+    low: np.ndarray,
+    trust: np.ndarray,
+    s: np.float32,
+    k: np.float32,
+    out: np.ndarray,
+) -> None:
+    t = (k * trust)[:, :, None]
+    np.subtract(warped, cur, out=out)
+    out -= low
+    out *= t
+    out += cur + s * low
+    np.clip(out, 0.0, 1.0, out=out)
+    np.minimum(out[:, :, :3], out[:, :, 3:4], out=out[:, :, :3])
+
+
+def _sse_rgb(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
+    """Sum of squared RGB differences of two RGBA frames over the mask's pixels, and how many pixels."""
+    if HAVE_NUMBA and a.flags.c_contiguous and b.flags.c_contiguous:
+        use = mask is not None
+        return _sse_rgb_kernel(a, b, mask if use else _NO_MASK, use)
+    total = cv2.norm(a, b, cv2.NORM_L2SQR, mask)
+    alpha = cv2.norm(cv2.extractChannel(a, 3), cv2.extractChannel(b, 3), cv2.NORM_L2SQR, mask)
+    count = a.shape[0] * a.shape[1] if mask is None else cv2.countNonZero(mask)
+    return max(0.0, total - alpha), count
+
+
+_NO_MASK = np.ones((1, 1), np.uint8)
+
+
+def _pair_stats(
+    cur: np.ndarray, out: np.ndarray, warped_in: np.ndarray, warped_out: np.ndarray, valid: np.ndarray
+) -> tuple[float, float, float, int]:
+    """In one pass: SSE(out, cur) over all pixels; SSE(cur, warped_in) and SSE(out, warped_out) over
+    ``valid``; and how many pixels are valid (RGB only)."""
+    if HAVE_NUMBA and all(a.flags.c_contiguous for a in (cur, out, warped_in, warped_out, valid)):
+        return _pair_stats_kernel(cur, out, warped_in, warped_out, valid)
+    fidelity, _ = _sse_rgb(out, cur)
+    before, count = _sse_rgb(cur, warped_in, valid)
+    after, _ = _sse_rgb(out, warped_out, valid)
+    return fidelity, before, after, count
