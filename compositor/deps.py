@@ -110,7 +110,7 @@ def dependency_file(production: Production) -> str:
             movies[cut] = [shot.movie(p) for p in shot.presets]
             deps_inputs.extend(shot.files[f"layers[{i}].cels"] for i in range(len(shot.spec.layers)))
         rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut}")
-        rules.rule([paths.comp_manifest, *movies[cut]], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
+        rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
         rules.lines.append(f".PHONY: {cut}")
         rules.lines.append(f"{cut}: {' '.join(rules.mk(m) for m in movies[cut])}")
         rules.lines.append("")
