@@ -70,6 +70,15 @@ class CutPaths:
         """Background canvas ``index`` (0-based)."""
         return self.bg_folder / f"bg.{index + 1:04d}.png"
 
+    def bg_frames(self) -> dict[int, Path]:
+        """The background canvases there are, by 0-based index."""
+        found = {}
+        for path in self.bg_folder.glob("bg.*.png"):
+            number = path.name.split(".")[1]
+            if number.isdigit():
+                found[int(number) - 1] = path
+        return found
+
     @property
     def qc(self) -> Path:
         return self.folder / "qc.json"
@@ -91,9 +100,14 @@ class CutPaths:
     def comp_pattern(self) -> Path:
         return self.comp_folder / f"{self.cut}.%04d.png"
 
-    def is_comp_frame(self, path: Path) -> bool:
-        stem, _, number = path.stem.rpartition(".")
-        return path.suffix == ".png" and stem == self.cut and number.isdigit()
+    def comp_frames(self) -> dict[int, Path]:
+        """The comp frames there are, by timesheet number."""
+        found = {}
+        for path in self.comp_folder.glob(f"{self.cut}.*.png"):
+            stem, _, number = path.stem.rpartition(".")
+            if stem == self.cut and number.isdigit():
+                found[int(number)] = path
+        return found
 
     # Encode
     def movie(self, preset: str, edit_preset: str) -> Path:

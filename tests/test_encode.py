@@ -253,3 +253,44 @@ def test_bad_presets_are_one_line_spec_errors(tmp_path: Path) -> None:
         load_preset(production, "nope")
     for name in ("screening", "review", "master"):
         assert isinstance(load_preset(production, name), EncodePreset)
+
+
+def test_segments_join_without_a_seam_and_only_a_changed_one_is_encoded_again(tmp_path: Path) -> None:
+    segmented, whole = EXACT_PLAIN + "segment = 3\n", EXACT_PLAIN + "segment = 100\n"
+    production = make_production(tmp_path / "p", frames=8, presets={"seg": segmented, "whole": whole})
+    shot = load_shot(production, CUT)
+    rng = np.random.default_rng(3)
+    w, h = shot.size
+    for n in shot.frame_numbers():  # every frame different, so a frame out of place would show
+        frame = np.ones((h, w, 4), np.float32)
+        frame[:, :, :3] = rng.random((h, w, 3), dtype=np.float32)
+        write_image(shot.out / "comp" / f"{CUT}.{n:04d}.png", frame)
+    joined = encode_cut(shot, "seg")
+    assert sorted(p.name[len(CUT) + 1 : len(CUT) + 10] for p in shot.paths.segments("seg").iterdir()) == [
+        "0001-0003",
+        "0004-0006",
+        "0007-0008",
+    ]
+    assert np.array_equal(decode(joined), decode(encode_cut(shot, "whole")))  # lossless both: the same frames
+    from compositor.steps.encode import ffprobe_exe  # noqa: PLC0415
+
+    listing = subprocess.run(
+        [ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(joined)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    times = [float(t.strip(",")) for t in listing.split()]
+    assert len(times) == 8 and np.allclose(np.diff(times), 1 / 24, atol=2e-6)  # evenly spaced across the joins
+    assert float(ffprobe(joined)["duration"]) == pytest.approx(8 / 24, abs=1e-3)
+
+    stamps = {p.name: p.stat().st_mtime_ns for p in shot.paths.segments("seg").iterdir()}
+    frame = np.zeros((h, w, 4), np.float32)
+    frame[:, :, 3] = 1
+    write_image(shot.out / "comp" / f"{CUT}.0005.png", frame)
+    encode_cut(shot, "seg")
+    after = {p.name: p.stat().st_mtime_ns for p in shot.paths.segments("seg").iterdir()}
+    kept = set(stamps) & set(after)
+    assert len(kept) == 2 and all(stamps[name] == after[name] for name in kept)  # 0001-0003, 0007-0008
+    assert [name for name in after if name not in stamps][0].startswith(f"{CUT}.0004-0006.")
+    assert decode(joined)[4].max() < 20

@@ -198,9 +198,8 @@ def build_background(
                 _place(src, paths.bg_frame(i))
             else:
                 write_image(paths.bg_frame(i), _with_retouch(read_image(src), retouch))
-    for stale in paths.bg_folder.glob("bg.*.png"):
-        number = stale.name.split(".")[1]
-        if number.isdigit() and int(number) > len(sources):
+    for index, stale in paths.bg_frames().items():
+        if index >= len(sources):
             stale.unlink()
     manifest = {
         "cut": shot.name,

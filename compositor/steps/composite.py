@@ -383,10 +383,9 @@ def _drop_strays(shot: Shot) -> None:
     if not paths.comp_folder.is_dir():
         return
     remove_stale_temp_files(paths.comp_folder)
-    valid = {paths.comp_frame(n).name for n in shot.frame_numbers()}
-    for p in paths.comp_folder.glob(f"{shot.name}.*.png"):
-        if paths.is_comp_frame(p) and p.name not in valid:
-            p.unlink(missing_ok=True)
+    for number, path in paths.comp_frames().items():
+        if number not in shot.frame_numbers():
+            path.unlink(missing_ok=True)
 
 
 _worker_renderer: dict[tuple[str, str], tuple[str, CutRenderer]] = {}

@@ -29,7 +29,7 @@ def build_timeline(edit: Edit, entries: list[CutEntry]) -> otio.schema.Timeline:
         "title": edit.edit.title,
         "fps": edit.edit.fps,
         "slate_frames": slate_frames(edit),
-        "movie": f"{edit.edit.name}.mp4",
+        "movie": edit.paths.movie.name,
     }
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     if slate_frames(edit):
