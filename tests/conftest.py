@@ -87,3 +87,15 @@ def ffprobe_streams(path: Path) -> dict[str, dict]:
         check=True,
     )
     return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
+
+
+def make(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """The repository's Makefile run on the production at ``root`` (with this checkout's virtual environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run(
+        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={REPO / '.venv'}", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )

@@ -15,7 +15,7 @@ import pytest
 
 from compositor.core.io import read_png_key
 from compositor.steps.encode import movie_key, probe
-from tests.conftest import REPO, make_production, write_flat, write_grid
+from tests.conftest import REPO, make, make_production, write_flat, write_grid
 
 CUT = """
 [shot]
@@ -31,17 +31,6 @@ cels = "cels/A"
 timing = "1 . 2 . 1 . 3 ."
 position = [4, 4]
 """
-
-
-def make(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    return subprocess.run(
-        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={REPO / '.venv'}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:

@@ -3,8 +3,6 @@ incremental behaviour (nothing to do the second time; a changed plate re-runs on
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import cv2
 import pytest
 
 from compositor.steps.encode import probe
-from tests.conftest import REPO, write_flat, write_grid
+from tests.conftest import make, write_flat, write_grid
 
 CUT = """
 [shot]
@@ -37,17 +35,6 @@ frames = 3
 source = "plate"
 plate = "plates/bg.png"
 """
-
-
-def make(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    return subprocess.run(
-        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={REPO / '.venv'}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compositor.errors import MissingInputError, ProductionPathError, SpecError
+from compositor.core.timesheet import parse_timing
+from compositor.errors import MissingInputError, ProductionPathError, SpecError, TimesheetError
 from compositor.layout import CutPaths, EditPaths, render_root
 from compositor.spec.models import (
     CUT_NAME,
@@ -276,9 +277,6 @@ class Shot:
 
 def load_shot(production: Production, name: str, edit: Edit | None = None) -> Shot:
     """Read and validate ``shots/<name>/shot.toml``; every problem is reported at once."""
-    from compositor.core.timesheet import parse_timing  # noqa: PLC0415 (spec -> core, never back)
-    from compositor.errors import TimesheetError  # noqa: PLC0415
-
     check_cut_name(name, "cut")
     edit = edit or load_edit(production)
     path = production.shot_path(name)

@@ -200,6 +200,14 @@ class TemporalSection(TemporalSettings):
         return TemporalSettings(**self.model_dump(include=set(TemporalSettings.model_fields)))
 
 
+def _frames_increase(keys: list[Any]) -> list[Any]:
+    """Keys (camera, motion) in strictly increasing frame order: a key list is a timeline."""
+    frames = [k.frame for k in keys]
+    if frames != sorted(set(frames)):
+        raise ValueError(f"key frames must increase strictly, got {frames}")
+    return keys
+
+
 class CameraKey(Strict):
     frame: int
     x: float
@@ -212,13 +220,7 @@ class CameraKey(Strict):
 class CameraSection(Strict):
     keys: list[CameraKey] = Field(default_factory=list)
 
-    @field_validator("keys")
-    @classmethod
-    def _frames_increase(cls, keys: list[CameraKey]) -> list[CameraKey]:
-        frames = [k.frame for k in keys]
-        if frames != sorted(set(frames)):
-            raise ValueError(f"key frames must increase strictly, got {frames}")
-        return keys
+    _keys_in_order = field_validator("keys")(_frames_increase)
 
 
 class MotionKey(Strict):
@@ -244,13 +246,7 @@ class Layer(Strict):
     blur: float = Field(default=0.0, ge=0)
     """Gaussian blur radius in pixels (depth of field on a BOOK layer or a far layer)."""
 
-    @field_validator("motion")
-    @classmethod
-    def _frames_increase(cls, keys: list[MotionKey]) -> list[MotionKey]:
-        frames = [k.frame for k in keys]
-        if frames != sorted(set(frames)):
-            raise ValueError(f"key frames must increase strictly, got {frames}")
-        return keys
+    _motion_in_order = field_validator("motion")(_frames_increase)
 
 
 class Effect(Strict):
