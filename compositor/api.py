@@ -85,11 +85,12 @@ def render_cut(shot: Shot, presets: list[str] | None = None, progress: Progress 
 
 
 def render_edit(production: Production, progress: Progress | None = None) -> dict[str, Path]:
-    """Every cut of the edit, then the screening cut and its exports; returns their paths by kind."""
+    """Every cut of the edit brought up to date in the edit's preset, then the screening cut and its exports;
+    returns their paths by kind. A cut already fresh costs a check of its keys."""
     from compositor.steps.composite import render_cut as run  # noqa: PLC0415
     from compositor.steps.edit import build_edit  # noqa: PLC0415
 
     the_edit = load_edit(production)
     for name in the_edit.edit.cuts:
-        run(load_shot(production, name, the_edit), progress=progress)
+        run(load_shot(production, name, the_edit), presets=[the_edit.edit.encode], progress=progress)
     return build_edit(the_edit, progress)

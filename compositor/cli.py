@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Render hand-drawn animation cuts: backgrounds, cels, camera, effects, encodes, the screening cut.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 _TEMPORAL = TemporalSettings()
 """The temporal pass's defaults (one home: ``compositor.spec.models.TemporalSettings``)."""
 _state: dict[str, Path | None] = {"root": None}
@@ -193,13 +193,13 @@ def encode(
 
 @app.command("cut")
 def screening_cut() -> None:
-    """Assemble the screening cut render/<edit>.mp4 (slate, every cut in order, audio) and its .otio/.edl."""
-    from compositor.steps.edit import build_edit  # noqa: PLC0415
+    """Assemble the screening cut render/<edit>.mp4 (slate, every cut in order, audio), its .otio/.edl and review
+    page, bringing every cut of the edit up to date first (under make they already are: a check each)."""
+    from compositor.api import render_edit  # noqa: PLC0415
 
     prod = production()
-    edit = load_edit(prod)
     with progress_bar() as update:
-        outputs = build_edit(edit, update)
+        outputs = render_edit(prod, update)
     for path in outputs.values():
         err.print(f"wrote {prod.rel(Path(path))}")
 

@@ -205,3 +205,15 @@ def test_an_older_python_is_refused_with_one_line(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "compositor needs Python 3.11 or newer" in run.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_the_screening_cut_by_hand_never_joins_a_stale_movie(made: Path) -> None:
+    movie = made / "render/sc010_c010/sc010_c010.mp4"
+    key, times = movie_key(movie), stamps(made, "sc010_c010")
+    write_grid(made / "shots/sc010_c010/cels/A/A_0003.png", "WWWW\nWWWW")  # shown on frames 7 and 8
+    run = cli(made, "cut")  # not through make: no `render` step first
+    assert run.returncode == 0, run.stderr
+    assert movie_key(movie) != key
+    assert pixel(made, "sc010_c010", 7, 5, 5) == (255, 255, 255)
+    after = stamps(made, "sc010_c010")
+    assert [n for n in range(1, 9) if after[n] != times[n]] == [7, 8]
