@@ -1,6 +1,6 @@
 """The Blender peer: the benchmark cut composited by Blender's compositor, headless (``blender -b``), on the
-same layers, then encoded with the same preset (the same ffmpeg command ``compositor encode`` runs on frame
-files).
+same layers, then encoded with the same preset by one ffmpeg over its frame files (the burn-ins, colour
+conversion and x264 settings of ``compositor.steps.encode``, as the ffmpeg peer encodes).
 
 The node tree: the painted canvas through a Translate node (the camera), then one Image → Translate → Alpha
 Over per layer. A frame-change handler shows each layer's drawing of the frame (each drawing is loaded once,
@@ -120,7 +120,6 @@ def config(shot: Shot, out_prefix: str, only: list[int] | None = None) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from ffmpeg_peer import layer_offsets  # noqa: PLC0415
 
-    from compositor.backgrounds import bg_frame_path  # noqa: PLC0415
     from compositor.core.camera import canvas_to_screen, shot_views  # noqa: PLC0415
     from compositor.core.cels import drawings_in, exposure_of  # noqa: PLC0415
 
@@ -143,7 +142,6 @@ def config(shot: Shot, out_prefix: str, only: list[int] | None = None) -> dict:
             sizes[str(d)] = [w, h]
         layers.append({"files": {str(d): str(files[d]) for d in used}, "drawings": exposure, "sizes": sizes})
     h, w = cv2.imread(str(canvas)).shape[:2]
-    del bg_frame_path
     return {
         "size": list(shot.size),
         "fps": int(round(shot.fps)),
@@ -181,19 +179,17 @@ def blender(cfg: dict, folder: Path) -> None:
 
 
 def encode_frames(shot: Shot, pattern: Path, out: Path) -> None:
-    """The same ffmpeg command as ``compositor encode``, on Blender's frame files."""
+    """Blender's frame files to a movie with the cut's preset: the filters and x264 settings our segments are
+    encoded with (``compositor.steps.encode``), as one stream over the whole cut."""
     import ffmpeg  # noqa: PLC0415
 
-    from compositor.spec import load_edit  # noqa: PLC0415
-
-    _, preset = encode.preset_for(shot)
+    _, preset = shot.preset(shot.own_preset)
     stream = ffmpeg.input(
         str(pattern), f="image2", framerate=str(encode.frame_rate(shot.fps)), start_number=1
     )
     if preset.burn_in:
-        title = load_edit(shot.production).edit.title
         stream = encode.draw_burn_ins(
-            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, title
+            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, shot.title
         )
     stream = encode.finish_video(stream, preset)
     cmd = (

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from compositor.core.camera import canvas_to_screen, layer_to_screen, motion_position, shot_views  # noqa: E402
 from compositor.core.cels import drawings_in, exposure_of  # noqa: E402
-from compositor.spec import Production, Shot, load_edit, load_shot  # noqa: E402
+from compositor.spec import Production, Shot, load_shot  # noqa: E402
 from compositor.steps import encode  # noqa: E402
 
 CUT = "bench_c010"
@@ -142,12 +142,11 @@ def composite_stream(shot: Shot, folder: Path):
 
 def movie_command(shot: Shot, out: Path, folder: Path) -> list[str]:
     """The whole peer: composite, burn-ins, colour conversion, x264 with the cut's preset."""
-    _, preset = encode.preset_for(shot)
+    _, preset = shot.preset(shot.own_preset)
     stream = composite_stream(shot, folder)
     if preset.burn_in:
-        title = load_edit(shot.production).edit.title
         stream = encode.draw_burn_ins(
-            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, title
+            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, shot.title
         )
     stream = encode.finish_video(stream, preset)
     args = stream.output(str(out), **encode.video_output_args(preset, shot.frames)).overwrite_output()

@@ -1,8 +1,9 @@
 """``make bench``: run every benchmark in bench/ one after another and print their tables.
 
-Known benchmarks run in a fixed order (the speed-and-scale bench of the cut first); any other ``bench/*.py``
-that is not a helper module runs after them. A missing script is reported and skipped; a failing one is
-reported with its last lines, the others still run, and the exit status says that one failed.
+Known benchmarks run in a fixed order (the demo short, the speed-and-scale bench of the cut, the one-drawing
+re-render of it, ...); any other ``bench/*.py`` that is not a helper module runs after them. A missing script
+is reported and skipped; a failing one is reported with its last lines, the others still run, and the exit
+status says that one failed.
 
     python bench/run_all.py [--quick] [--only NAME ...]
 
@@ -19,7 +20,14 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["demo_short.py", "bench_cut.py", "flow_presets.py", "temporal_bench.py", "diffusion_cuda.py"]
+ORDER = [
+    "demo_short.py",
+    "bench_cut.py",
+    "rerender.py",
+    "flow_presets.py",
+    "temporal_bench.py",
+    "diffusion_cuda.py",
+]
 """The benchmarks, in the order they run."""
 HELPERS = {"run_all.py", "make_bench_cut.py", "ffmpeg_peer.py", "blender_peer.py"}
 """Modules the benchmarks use, not benchmarks themselves."""
