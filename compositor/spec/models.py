@@ -26,7 +26,7 @@ EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 PositiveInt = Annotated[int, Field(gt=0)]

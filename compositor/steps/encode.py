@@ -544,11 +544,16 @@ class SegmentPipe:
             raise self._failed() from None
         self.frames += 1
 
-    def finish(self) -> Path:
+    def close(self) -> None:
+        """No more frames: x264 drains its lookahead on its own while the next segment starts."""
         try:
             self.proc.stdin.close()  # type: ignore[union-attr]
         except BrokenPipeError:
             pass
+
+    def finish(self) -> Path:
+        """Wait for the encoder, check the segment's frame count and put it at its final name."""
+        self.close()
         if self.proc.wait() != 0:
             raise self._failed()
         self._reader.join(timeout=5)
@@ -565,6 +570,11 @@ class SegmentPipe:
         self.tmp.unlink(missing_ok=True)
 
 
+DRAINING = 2
+"""Segments whose encoder may still be finishing while the next one is fed: a segment's last frames go
+through x264's lookahead after its input ends, and waiting for that would leave the cores idle at every join."""
+
+
 class MovieWriter:
     """Feeds the frames of a cut, in order, to the segments of its movies that are stale (one or more
     presets), then joins each movie whose key changed. ``needs(index)``: whether frame ``index`` must be
@@ -574,6 +584,7 @@ class MovieWriter:
         self.plans = [p for p in plans if not p.is_fresh()]
         self._stale = [{s.first: s for s in p.stale} for p in self.plans]
         self._open: list[SegmentPipe | None] = [None] * len(self.plans)
+        self._draining: list[SegmentPipe] = []
 
     def needs(self, index: int) -> bool:
         return any(p.segment_of(index).first in stale for p, stale in zip(self.plans, self._stale))
@@ -590,16 +601,22 @@ class MovieWriter:
                 pipe = self._open[i] = SegmentPipe(plan, segment)
             pipe.write(rgb)
             if index == segment.first + segment.count - 1:
-                pipe.finish()
+                pipe.close()
+                self._draining.append(pipe)
                 self._open[i] = None
+                while len(self._draining) > DRAINING:
+                    self._draining.pop(0).finish()
 
     def finish(self, progress: Progress | None = None) -> list[Path]:
+        while self._draining:
+            self._draining.pop(0).finish()
         return [plan.assemble(progress) for plan in self.plans]
 
     def abort(self) -> None:
-        for pipe in self._open:
+        for pipe in [*self._open, *self._draining]:
             if pipe is not None:
                 pipe.abort()
+        self._draining.clear()
 
 
 def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | None = None) -> Path:
