@@ -56,8 +56,8 @@ def _shown(text: str) -> str:
 class _Items:
     """The per-frame items of a timing (``'.'`` kept for holds), built only up to ``limit`` entries.
 
-    Past the limit only the count goes on (``len``), so a timing that is too long is reported with its exact
-    length without ever holding more than ``limit`` items in memory.
+    Past the limit only the count goes on (``len``): a timing too long is reported with its exact length, and
+    an open-ended cycle longer than the cut is cut off, without ever holding more than ``limit`` items.
     """
 
     def __init__(self, limit: int):
@@ -68,39 +68,62 @@ class _Items:
     def __len__(self) -> int:
         return self.count
 
-    def extend(self, items: list[str | int | None], times: int = 1) -> None:
-        self.count += len(items) * times
-        if self.count <= self.limit:
-            self.items.extend(items * times)
+    def _room(self) -> int:
+        return max(0, self.limit - len(self.items))
 
-    def run(self, item: str | int | None, times: int) -> None:
-        """``item`` then ``times - 1`` holds: a drawing held, or ``times`` empty frames for ``None``."""
-        self.count += times
-        if times and self.count <= self.limit:
-            self.items.append(item)
-            self.items.extend([None if item is None else "."] * (times - 1))
+    def extend(self, items: list[str | int | None], times: int = 1) -> None:
+        """``items`` repeated ``times`` times."""
+        self.count += len(items) * times
+        room = self._room()
+        if room and items:
+            self.items.extend((items * min(times, -(-room // len(items))))[:room])
+
+    def held(self, drawings: range | list[None], hold: int) -> None:
+        """Each of ``drawings`` held ``hold`` frames (``None``: empty frames, which a hold keeps empty)."""
+        self.count += len(drawings) * hold
+        for drawing in drawings:
+            room = self._room()
+            if not room:
+                return
+            self.items.append(drawing)
+            self.items.extend([None if drawing is None else "."] * min(hold - 1, room - 1))
+
+
+def _closing(tokens: list[str], pos: int) -> str:
+    """The token that closes the group opened at ``pos`` (``)``, ``)*3``, ``)*``), or "" if none does."""
+    depth = 0
+    for tok in tokens[pos:]:
+        if tok == "(":
+            depth += 1
+        elif tok.startswith(")"):
+            depth -= 1
+            if depth == 0:
+                return tok
+    return ""
 
 
 def _expand(
-    tokens: list[str], pos: int, closing: bool, frames: int
+    tokens: list[str], pos: int, closing: bool, frames: int, cut_off: bool = False
 ) -> tuple[_Items, int, list[tuple[int, list]]]:
     """Expand tokens into per-frame items ('.' kept for holds); returns (items, next position, fill cycles).
 
     ``frames`` is the cut's length: a token or group that alone would make more frames is refused before it is
-    expanded, naming how many it would make.
+    expanded, naming how many it would make, except inside an open-ended cycle (``cut_off``), which the cut
+    cuts off wherever it ends; there only the first ``frames`` items are built.
     """
     items = _Items(frames)
     fills: list[tuple[int, list]] = []
 
     def refuse_over(count: int, text: str) -> None:
-        if count > frames:
+        if count > frames and not cut_off:
             raise TimesheetError(f"{_shown(text)} makes {count} frames, but the cut is {frames}")
 
     while pos < len(tokens):
         tok = tokens[pos]
         if tok == "(":
             start = pos
-            inner, pos, inner_fills = _expand(tokens, pos + 1, closing=True, frames=frames)
+            cycle = _closing(tokens, pos) == ")*"
+            inner, pos, inner_fills = _expand(tokens, pos + 1, closing=True, frames=frames, cut_off=cut_off or cycle)
             if inner_fills:
                 raise TimesheetError("an open-ended cycle '(...)*' cannot sit inside another group")
             if pos >= len(tokens) or not tokens[pos].startswith(")"):
@@ -109,7 +132,6 @@ def _expand(
             group = ("(" + " ".join(tokens[start + 1 : pos]) + tokens[pos]).replace("( ", "(").replace(" )", ")")
             pos += 1
             if repeat == "*":
-                refuse_over(len(inner), group)
                 fills.append((len(items), inner.items))
                 continue
             times = 1 if repeat == "" else _number(repeat[1:], group)  # plain parentheses: once
@@ -125,7 +147,8 @@ def _expand(
         elif m := _EMPTY.match(tok):
             count = _number(m.group(1) or "1", tok)
             refuse_over(count, tok)
-            items.run(None, count)
+            if count:
+                items.held([None], count)
         elif m := _RUN.match(tok):
             first, hold = _number(m.group(1), tok), _number(m.group(3) or "1", tok)
             if hold < 1:
@@ -133,8 +156,7 @@ def _expand(
             last = first if m.group(2) is None else _number(m.group(2), tok)
             refuse_over((abs(last - first) + 1) * hold, tok)
             step = 1 if last >= first else -1
-            for d in range(first, last + step, step):
-                items.run(d, hold)
+            items.held(range(first, last + step, step), hold)
         else:
             raise TimesheetError(
                 f"{tok!r} is not a timesheet token (a drawing number, '.', 'x', 'N@hold', 'A-B@hold' or '(...)*N')"
@@ -149,7 +171,8 @@ def parse_timing(timing: str | Sequence[int | str], frames: int) -> Exposure:
     """Expand a layer's timing into one entry a frame; ``frames`` is the cut's length.
 
     Nothing longer than the cut is ever built: a token or group that would make more frames than the cut has
-    is refused as it is read, and a timing too long in total is measured, not expanded.
+    is refused as it is read (inside an open-ended cycle, which the cut cuts off, it is built only as far as
+    the cut goes), and a timing too long in total is measured, not expanded.
 
     >>> parse_timing("1 . 2 x", 4)
     [1, 1, 2, None]
