@@ -224,6 +224,10 @@ class TemporalSettings(Strict):
 class TemporalSection(TemporalSettings):
     """A cut's ``[temporal]`` table: the pass's settings, whether it runs, and where motion comes from."""
 
+    # Validated as part of a shot spec, whose errors name the file and key path: not TemporalSettings' own
+    # SpecError, which pydantic would fold into one message under ``temporal`` (its lines losing the file).
+    __init__ = BaseModel.__init__
+
     method: Literal["flow", "none"] = "flow"
     guide: str | None = None
     """Where motion comes from: default the plate itself (un-stylised), or another sequence or video."""
