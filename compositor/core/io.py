@@ -422,12 +422,12 @@ class FrameSource:
         count = self._length - start if count is None else count
         if self._files is not None:
             if self.still:
-                img = read_image(self._files[0])
+                img = self._read(self._files[0])
                 for _ in range(count):
                     yield img
                 return
             for p in self._files[start : start + count]:
-                yield read_image(p)
+                yield self._read(p)
             return
         cap = cv2.VideoCapture(str(self.path))
         try:
@@ -443,6 +443,13 @@ class FrameSource:
                 yield frame
         finally:
             cap.release()
+
+    def _read(self, path: Path) -> np.ndarray:
+        """``read_image``, its error naming the source as the spec does (``<file>: <key>``) and the file."""
+        try:
+            return read_image(path)
+        except CorruptInputError as e:
+            raise CorruptInputError(f"{self.display}: {path.name}: {str(e).removeprefix(f'{path}: ')}", e.reason) from None
 
     def files(self) -> list[Path]:
         """The files the source reads (for dependency tracking)."""
