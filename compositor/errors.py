@@ -25,7 +25,13 @@ class MissingInputError(CompositorError, FileNotFoundError):
 
 
 class CorruptInputError(CompositorError, ValueError):
-    """A file exists but cannot be decoded (a corrupt PNG, a video with no frames)."""
+    """A file exists but cannot be decoded (a corrupt PNG, a video with no frames, a header claiming more
+    pixels than the budget); ``reason`` is the message without the file's name, for callers that name the file
+    their own way."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ProductionPathError(CompositorError, PermissionError):

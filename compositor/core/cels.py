@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, read_image, read_rgba8
+from compositor.core.io import IMAGE_SUFFIXES, image_size, read_image, read_rgba8
 from compositor.core.kernels import premultiply_rgba8
+from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
 from compositor.errors import CorruptInputError, MissingInputError, SpecError
 from compositor.spec import Layer, Shot
@@ -53,27 +54,75 @@ def exposure_of(shot: Shot, index: int) -> Exposure:
 
 
 def check_layers(shot: Shot) -> None:
-    """Every drawing a timesheet names has a file; reports all missing drawings at once."""
+    """Every drawing a timesheet names has a file whose header is within the pixel budget, and is not made too
+    large by its layer's scale and blur; reports every problem at once (reading headers only, no pixels)."""
     problems = []
+    missing = corrupt = False
     for i, layer in enumerate(shot.spec.layers):
         folder = shot.files[f"layers[{i}].cels"]
         try:
             available = drawings_in(folder)
         except (MissingInputError, SpecError) as e:
             problems.append(f"{shot.display}: layers[{i}].cels: {e}")
+            missing = True
             continue
         exposure = exposure_of(shot, i)
         reported: set[int] = set()
         for frame_index, drawing in enumerate(exposure):
-            if drawing is None or drawing in available or drawing in reported:
+            if drawing is None or drawing in reported:
                 continue
             reported.add(drawing)
-            problems.append(
-                f"{shot.display}: layers[{i}].timing: layer {layer.name!r}, frame {shot.start + frame_index}: "
-                f"drawing {drawing} has no file in {shot.production.rel(folder)}"
-            )
+            if drawing not in available:
+                problems.append(
+                    f"{shot.display}: layers[{i}].timing: layer {layer.name!r}, frame {shot.start + frame_index}: "
+                    f"drawing {drawing} has no file in {shot.production.rel(folder)}"
+                )
+                missing = True
+                continue
+            path = available[drawing]
+            try:
+                size = image_size(path)
+            except CorruptInputError as e:
+                corrupt = True
+                problems.append(_cannot_decode(shot.production.rel(path), drawing, layer, e.reason))
+                continue
+            if size is not None and (too_large := oversize(size, layer)):
+                problems.append(f"{shot.display}: layers[{i}].{too_large[0]}: drawing {drawing}: {too_large[1]}")
     if problems:
-        raise MissingInputError("\n".join(problems))
+        raise (MissingInputError if missing else CorruptInputError if corrupt else SpecError)("\n".join(problems))
+
+
+def _cannot_decode(display: str, drawing: int, layer: Layer, reason: str | None) -> str:
+    return f"{display}: cannot decode drawing {drawing} of layer {layer.name!r} ({reason or 'corrupt or not an image'})"
+
+
+MAX_PREPARED_PIXELS = 2**26
+"""The largest drawing prepared for compositing (scaled, with its blur margin): 64 Mpx, 1 GiB as float32
+RGBA, twice a 4K frame each way. A layer's ``scale`` or ``blur`` that would make one larger is refused, naming
+the key, rather than running out of memory in the middle of a render."""
+
+
+def prepared_size(size: tuple[int, int], layer: Layer) -> tuple[int, int]:
+    """``(W, H)`` of a drawing of ``size`` (W, H) once prepared: scaled, then grown by its blur margin."""
+    pad = blur_margin(layer)
+    width, height = size
+    if layer.scale != 1.0:
+        width, height = max(1, round(width * layer.scale)), max(1, round(height * layer.scale))
+    return width + 2 * pad, height + 2 * pad
+
+
+def oversize(size: tuple[int, int], layer: Layer) -> tuple[str, str] | None:
+    """``(key, problem)`` when a drawing of ``size`` (W, H) would be prepared larger than
+    ``MAX_PREPARED_PIXELS``; the key is the one that grows it most (``scale`` or ``blur``)."""
+    width, height = prepared_size(size, layer)
+    if width * height <= MAX_PREPARED_PIXELS:
+        return None
+    scaled = prepared_size(size, layer.model_copy(update={"blur": 0.0}))
+    key = "scale" if scaled[0] * scaled[1] > MAX_PREPARED_PIXELS else "blur"
+    return key, (
+        f"{size[0]}x{size[1]} px at scale {layer.scale:g} with blur {layer.blur:g} would be {width}x{height} px, "
+        f"over the {MAX_PREPARED_PIXELS} pixels a prepared drawing may have"
+    )
 
 
 def blur_margin(layer: Layer) -> int:
@@ -85,8 +134,11 @@ def blur_margin(layer: Layer) -> int:
 def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
     """A decoded drawing made ready to composite: keyed if on paper, scaled, blurred. Pure.
 
-    ``image`` and the result are premultiplied float32 RGBA ``(H, W, 4)``.
+    ``image`` and the result are premultiplied float32 RGBA ``(H, W, 4)``. Raises ``SpecError`` when the
+    result would be over ``MAX_PREPARED_PIXELS`` (see ``oversize``).
     """
+    if too_large := oversize((image.shape[1], image.shape[0]), layer):
+        raise SpecError(f"layer {layer.name!r}: {too_large[0]}: {too_large[1]}")
     cel = image
     if layer.key == "paper":
         from compositor.core.keying import key_paper  # noqa: PLC0415 (keying is only needed for paper layers)
@@ -102,7 +154,7 @@ def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
     if layer.blur > 0:
         pad = blur_margin(layer)
         cel = cv2.copyMakeBorder(cel, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
-        cel = cv2.GaussianBlur(cel, (0, 0), layer.blur)
+        cel = wide_blur(cel, layer.blur)
     return np.ascontiguousarray(cel, dtype=np.float32)
 
 
@@ -178,17 +230,17 @@ class CelLibrary:
         """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it."""
         return file_digest(self._path(drawing))
 
-    def _corrupt(self, path: Path, drawing: int) -> CorruptInputError:
-        return CorruptInputError(
-            f"{self.rel(path)}: cannot decode drawing {drawing} of layer {self.layer.name!r} (corrupt or not an image)"
-        )
+    def _corrupt(self, path: Path, drawing: int, error: CorruptInputError) -> CorruptInputError:
+        return CorruptInputError(_cannot_decode(self.rel(path), drawing, self.layer, error.reason))
 
     def _prepared(self, drawing: int) -> np.ndarray:
         path = self._path(drawing)
         try:
             image = read_image(path)
-        except CorruptInputError:
-            raise self._corrupt(path, drawing) from None
+        except CorruptInputError as e:
+            raise self._corrupt(path, drawing, e) from None
+        if too_large := oversize((image.shape[1], image.shape[0]), self.layer):
+            raise SpecError(f"{self.display}.{too_large[0]}: drawing {drawing}: {too_large[1]}")
         return prepare_cel(image, self.layer)
 
     def get(self, drawing: int) -> np.ndarray:
@@ -233,8 +285,8 @@ class CelLibrary:
             path = self._path(drawing)
             try:
                 pixels = read_rgba8(path)
-            except CorruptInputError:
-                raise self._corrupt(path, drawing) from None
+            except CorruptInputError as e:
+                raise self._corrupt(path, drawing, e) from None
         piece = crop_to_content(pixels if pixels is not None else self._prepared(drawing))
         with self._lock:
             self.decodes += 1

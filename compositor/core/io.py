@@ -6,11 +6,14 @@ are written under a temporary name and renamed when complete, so nothing half-wr
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import struct
+import warnings
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -35,9 +38,115 @@ if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
     PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
 
 
+# ------------------------------------------------------------------------------------------------------------
+# The pixel budget: a header is read, and its claim checked, before any pixel is decoded
+
+MAX_IMAGE_EDGE = 16384
+MAX_IMAGE_PIXELS = 2**28
+"""The largest image decoded: 16384 px a side and 2^28 pixels (16384², 4 GiB as float32 RGBA), the largest
+canvas a spec allows (``spec.models.MAX_EDGE``), so every background the pipeline writes reads back. A header
+that claims more is refused before a pixel is decoded: a corrupt or hostile file cannot make the decoder
+allocate gigabytes (or trip OpenCV's own pixel-limit assertion). Formats whose header Pillow reads (JPEG,
+TIFF, WebP, BMP) also meet Pillow's decompression-bomb limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``, about 179
+Mpx); PNG and OpenEXR headers are read here."""
+
+# Pillow warns from 89 Mpx; our own budget above decides, and says why in one line.
+warnings.filterwarnings("ignore", message="Image size .* could be decompression bomb")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+_HEADER_BYTES = 1 << 16
+"""How much of a file is read to find a PNG or OpenEXR header (an EXR header is a few hundred bytes)."""
+
+
+def _corrupt(path: Path | str, reason: str) -> CorruptInputError:
+    """``<path>: <reason>``; the reason alone is kept for callers that name the file their own way."""
+    return CorruptInputError(f"{path}: {reason}", reason=reason)
+
+
+def _undecodable(path: Path | str, why: str) -> CorruptInputError:
+    return CorruptInputError(f"{path}: cannot decode the image ({why})", reason=why)
+
+
+def _exr_size(head: bytes) -> tuple[int, int] | None:
+    """``dataWindow`` of an OpenEXR header (its first part's): attributes are ``name\\0 type\\0 size value``."""
+    pos = 8  # magic, version
+    while pos < len(head):
+        name_end = head.find(b"\0", pos)
+        if name_end == pos or name_end < 0:
+            return None  # end of the header (or cut short) with no dataWindow
+        type_end = head.find(b"\0", name_end + 1)
+        if type_end < 0 or type_end + 5 > len(head):
+            return None
+        (size,) = struct.unpack("<i", head[type_end + 1 : type_end + 5])
+        value = head[type_end + 5 : type_end + 5 + size]
+        if head[pos:name_end] == b"dataWindow" and len(value) == 16:
+            x0, y0, x1, y1 = struct.unpack("<4i", value)
+            return x1 - x0 + 1, y1 - y0 + 1
+        if size < 0:
+            return None
+        pos = type_end + 5 + size
+    return None
+
+
+def _pillow_size(source: Path | io.BytesIO, path: Path | str) -> tuple[int, int] | None:
+    """The size Pillow reads from a header (lazily: no pixel is decoded); None for what Pillow cannot read."""
+    from PIL import Image  # noqa: PLC0415 (only for formats other than PNG and OpenEXR)
+
+    try:
+        with Image.open(source) as image:
+            return image.size
+    except Image.DecompressionBombError as e:
+        raise _corrupt(path, f"the header claims an image too large to decode ({e})") from None
+    except Exception:  # noqa: BLE001 (an unreadable header: the decoder has the last word on it)
+        return None
+
+
+def _claimed_size(head: bytes, source: Path | io.BytesIO, path: Path | str) -> tuple[int, int] | None:
+    if head.startswith(_PNG_SIGNATURE):
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            return None
+        width, height = struct.unpack(">II", head[16:24])
+        return width, height
+    if head.startswith(_EXR_MAGIC):
+        return _exr_size(head)
+    return _pillow_size(source, path)
+
+
+def _check_budget(size: tuple[int, int] | None, path: Path | str) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    width, height = size
+    if max(width, height) > MAX_IMAGE_EDGE or width * height > MAX_IMAGE_PIXELS:
+        raise _corrupt(
+            path,
+            f"the header claims {width}x{height} pixels, over the budget of {MAX_IMAGE_EDGE} px a side and "
+            f"{MAX_IMAGE_PIXELS} pixels",
+        )
+    return size
+
+
+def image_size(path: Path | str) -> tuple[int, int] | None:
+    """The ``(width, height)`` an image file's header claims, read without decoding a pixel.
+
+    None when no header we read is recognised (the decoder then decides). Raises ``MissingInputError`` for an
+    absent file and ``CorruptInputError`` when the claim is over the budget (``MAX_IMAGE_EDGE``,
+    ``MAX_IMAGE_PIXELS``).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except FileNotFoundError:
+        raise MissingInputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise _corrupt(path, f"cannot read the file ({e.strerror})") from None
+    return _check_budget(_claimed_size(head, path, path), path)
+
+
 def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
     if data is None:
-        raise CorruptInputError(f"{path}: cannot decode the image (corrupt or not an image)")
+        raise _undecodable(path, "corrupt or not an image")
     if data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] in (3, 4):
         # The common case, in one fused pass (the same float32 operations as the general path below).
         return premultiply_rgba8(
@@ -65,12 +174,32 @@ def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
 
 
 def _read_raw(path: Path) -> np.ndarray | None:
+    """The file's pixels as OpenCV decodes them (None when it cannot), once its header passed the budget."""
     if not path.is_file():
         raise MissingInputError(f"{path}: no such file")
     if path.suffix.lower() == ".exr":
         os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-    raw = np.fromfile(path, dtype=np.uint8)
-    return cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+    data = path.read_bytes()
+    if not data:
+        return None
+    _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
+    with _decoding(path):
+        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def _cv_reason(error: cv2.error) -> str:
+    """OpenCV's error in a few words (its message runs over lines and names its own source files)."""
+    reason = str(getattr(error, "err", "") or "").strip() or (str(error).strip().splitlines() or ["error"])[0]
+    return " ".join(reason.split())
+
+
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Any OpenCV error while decoding ``path`` becomes a one-line ``CorruptInputError`` naming it."""
+    try:
+        yield
+    except cv2.error as e:
+        raise _undecodable(path, f"OpenCV: {_cv_reason(e)}") from None
 
 
 def read_image(path: Path | str) -> np.ndarray:
@@ -79,7 +208,9 @@ def read_image(path: Path | str) -> np.ndarray:
     Raises ``MissingInputError`` if the file is absent and ``CorruptInputError`` if it cannot be decoded.
     """
     path = Path(path)
-    return _decode(_read_raw(path), path)
+    data = _read_raw(path)
+    with _decoding(path):
+        return _decode(data, path)
 
 
 def read_rgba8(path: Path | str) -> np.ndarray | None:
@@ -92,16 +223,17 @@ def read_rgba8(path: Path | str) -> np.ndarray | None:
     path = Path(path)
     data = _read_raw(path)
     if data is None:
-        raise CorruptInputError(f"{path}: cannot decode the image (corrupt or not an image)")
+        raise _undecodable(path, "corrupt or not an image")
     if data.dtype != np.uint8:
         return None
-    if data.ndim == 2 or data.shape[2] == 1:
-        return cv2.cvtColor(data, cv2.COLOR_GRAY2RGBA)
-    if data.shape[2] == 2:
-        out = cv2.cvtColor(np.ascontiguousarray(data[:, :, 0]), cv2.COLOR_GRAY2RGBA)
-        out[:, :, 3] = data[:, :, 1]
-        return out
-    return cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGBA)
+    with _decoding(path):
+        if data.ndim == 2 or data.shape[2] == 1:
+            return cv2.cvtColor(data, cv2.COLOR_GRAY2RGBA)
+        if data.shape[2] == 2:
+            out = cv2.cvtColor(np.ascontiguousarray(data[:, :, 0]), cv2.COLOR_GRAY2RGBA)
+            out[:, :, 3] = data[:, :, 1]
+            return out
+        return cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGBA)
 
 
 def read_rgb8(path: Path | str) -> np.ndarray:
@@ -109,11 +241,10 @@ def read_rgb8(path: Path | str) -> np.ndarray:
     frame)."""
     path = Path(path)
     data = _read_raw(path)
-    if data is None or data.dtype != np.uint8 or data.ndim != 3 or data.shape[2] not in (3, 4):
-        return to_uint8_rgb(_decode(data, path))
-    if data.shape[2] == 4:
-        return to_uint8_rgb(_decode(data, path))
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    with _decoding(path):
+        if data is None or data.dtype != np.uint8 or data.ndim != 3 or data.shape[2] != 3:
+            return to_uint8_rgb(_decode(data, path))
+        return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
 
 
 def to_uint8_rgb(frame: np.ndarray) -> np.ndarray:
@@ -264,11 +395,17 @@ class FrameSource:
         if self.path.suffix.lower() in VIDEO_SUFFIXES and "%" not in self.path.name:
             if not self.path.is_file():
                 raise MissingInputError(f"{self.display}: no such video file")
-            cap = cv2.VideoCapture(str(self.path))
-            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
-            cap.release()
+            try:
+                cap = cv2.VideoCapture(str(self.path))
+                opened = cap.isOpened()
+                n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if opened else 0
+                size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+                cap.release()
+            except cv2.error as e:
+                raise _corrupt(self.display, f"cannot read the video (OpenCV: {_cv_reason(e)})") from None
             if n <= 0:
                 raise CorruptInputError(f"{self.display}: cannot read the video (no frames decoded)")
+            _check_budget(size, self.display)
             self._length = n
         else:
             self._files = sequence_files(self.path)
@@ -285,23 +422,34 @@ class FrameSource:
         count = self._length - start if count is None else count
         if self._files is not None:
             if self.still:
-                img = read_image(self._files[0])
+                img = self._read(self._files[0])
                 for _ in range(count):
                     yield img
                 return
             for p in self._files[start : start + count]:
-                yield read_image(p)
+                yield self._read(p)
             return
         cap = cv2.VideoCapture(str(self.path))
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, start)
             for i in range(count):
-                ok, bgr = cap.read()
-                if not ok:
+                try:
+                    ok, bgr = cap.read()
+                    frame = _decode(bgr, self.path) if ok else None
+                except cv2.error as e:
+                    raise _corrupt(self.display, f"frame {start + i + 1} cannot be decoded (OpenCV: {_cv_reason(e)})") from None
+                if frame is None:
                     raise CorruptInputError(f"{self.display}: frame {start + i + 1} cannot be decoded")
-                yield _decode(bgr, self.path)
+                yield frame
         finally:
             cap.release()
+
+    def _read(self, path: Path) -> np.ndarray:
+        """``read_image``, its error naming the source as the spec does (``<file>: <key>``) and the file."""
+        try:
+            return read_image(path)
+        except CorruptInputError as e:
+            raise CorruptInputError(f"{self.display}: {path.name}: {str(e).removeprefix(f'{path}: ')}", e.reason) from None
 
     def files(self) -> list[Path]:
         """The files the source reads (for dependency tracking)."""

@@ -2,6 +2,7 @@
 resolving against a production (``loading``). Validated once, then passed down the pipeline."""
 
 from compositor.spec.loading import (
+    RENDER_THREADS,
     Edit,
     Production,
     Shot,
@@ -26,6 +27,7 @@ from compositor.spec.models import (
     Effect,
     EncodePreset,
     Layer,
+    Limits,
     MotionKey,
     ProceduralStyle,
     PromptFragments,
@@ -41,7 +43,8 @@ from compositor.spec.qc import QCRecord, TemporalQC
 
 __all__ = [
     "BLENDS", "DEFAULT_FLOW", "EASES", "FLOW_METHODS", "BackgroundSection", "CameraKey", "CameraSection",
-    "DiffusionSettings", "Edit", "EditSection", "EditSpec", "Effect", "EncodePreset", "Layer", "MotionKey",
+    "RENDER_THREADS", "DiffusionSettings", "Edit", "EditSection", "EditSpec", "Effect", "EncodePreset", "Layer",
+    "Limits", "MotionKey",
     "ProceduralStyle", "Production", "PromptFragments", "QCRecord", "Shot", "ShotSection", "ShotSpec",
     "StyleSpec", "TemporalQC", "TemporalSection", "TemporalSettings", "check_cut_name", "load_edit",
     "load_preset", "load_shot", "load_style", "parse_model", "problem_lines", "read_toml",

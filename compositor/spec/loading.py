@@ -23,6 +23,7 @@ from compositor.spec.models import (
     EditSection,
     EditSpec,
     EncodePreset,
+    Limits,
     ShotSpec,
     StyleSpec,
     parse_model,
@@ -275,6 +276,67 @@ class Shot:
         return self.paths.movie(preset or self.edit_preset, self.edit_preset)
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Memory: what a cut's render needs at its peak, estimated from its sizes before anything is made
+
+BYTES_PER_PIXEL = 16
+"""A pixel in memory: float32 premultiplied RGBA."""
+RENDER_THREADS = 4
+"""The most threads a render composites with by default (``steps.composite.render_cut``). The estimate
+assumes all of them, so that it does not depend on the machine that validates."""
+CANVASES_PAINTED = 3
+"""Canvas-sized buffers while a background is made: the procedural painter peaks at 2.3 canvases (measured
+at 2048x1024 and 4096x2048), and laying the retouch holds one more."""
+CANVASES_STEADIED = 16
+"""Canvas-sized buffers while the temporal pass runs: it holds 14 to 16 (measured at 1920x1080 to
+3840x2160: input, output, guide and warped frames, the flows, the motion of two frames prefetched)."""
+FRAMES_PER_THREAD = 5
+"""Frame-sized buffers per compositing thread: the frame, an effect's output and its temporaries (a glow
+peaks at 4.3 frames, measured at 3840x2160)."""
+
+
+def peak_memory(frame: tuple[int, int], canvas: tuple[int, int], moving: bool, steadied: bool) -> int:
+    """The estimated peak memory, in bytes, of rendering a cut with ``frame`` and ``canvas`` sizes (W, H).
+
+    The larger of its two stages: making the background (``CANVASES_PAINTED`` canvases, or
+    ``CANVASES_STEADIED`` for a ``moving`` background the temporal pass ``steadied``), and compositing
+    (``RENDER_THREADS`` threads of ``FRAMES_PER_THREAD`` frames each, over one shared still canvas or a
+    ``moving`` canvas per thread). Memory does not grow with the cut's length: frames stream.
+    """
+    canvas_bytes = canvas[0] * canvas[1] * BYTES_PER_PIXEL
+    frame_bytes = frame[0] * frame[1] * BYTES_PER_PIXEL
+    background = canvas_bytes * (CANVASES_STEADIED if steadied else CANVASES_PAINTED)
+    composite = canvas_bytes * (RENDER_THREADS if moving else 1) + frame_bytes * FRAMES_PER_THREAD * RENDER_THREADS
+    return max(background, composite)
+
+
+def _moving_background(spec: ShotSpec) -> bool:
+    """Whether the background has a canvas per frame (else one still canvas serves the whole cut)."""
+    bg = spec.background
+    if bg.animate or bg.per_frame:
+        return True
+    if bg.source == "plate" and bg.plate:
+        from compositor.core.io import IMAGE_SUFFIXES  # noqa: PLC0415 (OpenCV only for cuts that read plates)
+
+        return "%" in bg.plate or Path(bg.plate).suffix.lower() not in IMAGE_SUFFIXES
+    return False
+
+
+def check_memory(spec: ShotSpec, frame: tuple[int, int], canvas: tuple[int, int], limits: Limits) -> str | None:
+    """The problem (without the file's name) when the cut's estimated peak memory is over ``limits``."""
+    moving = _moving_background(spec)
+    steadied = moving and spec.temporal is not None and spec.temporal.method != "none"
+    need = peak_memory(frame, canvas, moving, steadied) / 2**30
+    if need <= limits.memory_gb:
+        return None
+    what = "steadied by the temporal pass, " if steadied else "one a frame, " if moving else ""
+    return (
+        f"background.canvas: a {canvas[0]}x{canvas[1]} canvas ({what}with {frame[0]}x{frame[1]} frames) needs about "
+        f"{need:.1f} GB to render, over the memory budget of {limits.memory_gb:g} GB "
+        "(make the canvas or the frame smaller, or raise [limits] memory_gb in shots/edit.toml)"
+    )
+
+
 def load_shot(production: Production, name: str, edit: Edit | None = None) -> Shot:
     """Read and validate ``shots/<name>/shot.toml``; every problem is reported at once."""
     check_cut_name(name, "cut")
@@ -333,6 +395,8 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     for axis, (c, s) in enumerate(zip(canvas, size)):
         if c < s:
             problems.append(f"{display}: background.canvas: {'width' if axis == 0 else 'height'} {c} is smaller than the frame's {s}")
+    if too_much := check_memory(spec, size, canvas, edit.spec.limits):
+        problems.append(f"{display}: {too_much}")
 
     first, last = spec.shot.start, spec.shot.start + spec.shot.frames - 1
     for i, key in enumerate(spec.camera.keys):

@@ -2,6 +2,11 @@
 
 Strict (unknown keys are errors, so a typo is never ignored) and frozen (a resolved spec is passed down the
 pipeline and never changed on the way). Loading and resolving them against a production is ``loading``'s job.
+
+Every number is finite (``inf`` and ``nan`` are errors, whatever the key) and has a range: the values a
+working production stays well inside, so that nothing the spec accepts can overflow an op, make a list of
+billions of frames or ask for more memory than a machine has. Where a bound is not obvious its reason is
+written beside it.
 """
 
 from __future__ import annotations
@@ -26,12 +31,33 @@ EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
 
-PositiveInt = Annotated[int, Field(gt=0)]
-Size = tuple[PositiveInt, PositiveInt]
+MAX_EDGE = 16384
+"""The largest frame or canvas side in pixels: 4x a 4K frame's width, and the most a canvas can be while one
+float32 RGBA copy of it (16384² × 16 bytes = 4 GiB) still fits a workstation's memory."""
+MAX_FRAMES = 100_000
+"""The longest cut: about 70 minutes at 24 fps (a whole feature is rarely one cut)."""
+MAX_START = 1_000_000
+"""How far from 0 a cut's first timesheet number may be (``start``)."""
+MAX_FRAME_NUMBER = MAX_START + MAX_FRAMES
+"""Key frames (camera, motion) may lie anywhere a cut's frame numbers can: ``±(MAX_START + MAX_FRAMES)``."""
+MAX_COORDINATE = 1e6
+"""Camera and layer positions in pixels: ±10^6, 60 times the largest canvas, far past anything on screen."""
+MAX_SEED = 2**63 - 1
+"""Seeds are 0 to 2^63 - 1: what numpy and torch generators take without wrapping."""
+MAX_DEGREES = 36_000.0
+"""Rotation in degrees: 100 turns either way."""
+
+Pixels = Annotated[int, Field(ge=1, le=MAX_EDGE)]
+Size = tuple[Pixels, Pixels]
 Ease = Literal["linear", "in", "out", "in-out", "hold"]
+Fps = Annotated[float, Field(gt=0, le=1000)]
+"""Frames per second: above 0, at most 1000 (high-speed footage is conformed to a normal rate first)."""
+FrameNumber = Annotated[int, Field(ge=-MAX_FRAME_NUMBER, le=MAX_FRAME_NUMBER)]
+Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 def _check_colour(value: str) -> str:
@@ -91,10 +117,10 @@ def parse_model(model: type[BaseModel], data: Any, display: str, prefix: str = "
 
 
 class ShotSection(Strict):
-    frames: PositiveInt
-    fps: float | None = Field(default=None, gt=0)
+    frames: int = Field(ge=1, le=MAX_FRAMES)
+    fps: Fps | None = None
     size: Size | None = None
-    start: int = 1
+    start: int = Field(default=1, ge=-MAX_START, le=MAX_START)
     """The number of the cut's first frame on the timesheet (frame files are numbered from it)."""
 
 
@@ -107,16 +133,19 @@ class DiffusionSettings(Strict):
     model: str | None = None
     controlnet: str | None = None
     scheduler: str | None = None
-    steps: PositiveInt | None = None
-    guidance: float | None = Field(default=None, ge=0)
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    """Denoising steps: at most 1000, the number of timesteps Stable Diffusion's schedules were trained on."""
+    guidance: float | None = Field(default=None, ge=0, le=100)
+    """Classifier-free guidance scale (7 is usual; past about 30 pictures burn out)."""
     negative_prompt: str | None = None
     strength: float | None = Field(default=None, gt=0, le=1)
     device: Literal["auto", "cuda", "mps", "cpu"] | None = None
     dtype: Literal["auto", "float16", "bfloat16", "float32"] | None = None
-    tile: PositiveInt | None = None
-    """Tile edge in pixels for wide canvases (MultiDiffusion); default: the model's native size."""
-    overlap: PositiveInt | None = None
-    """Overlap between neighbouring tiles in pixels."""
+    tile: Pixels | None = None
+    """Tile edge in pixels for wide canvases (MultiDiffusion); default: the model's native size. At most
+    ``MAX_EDGE``: no tile is larger than the largest canvas."""
+    overlap: Pixels | None = None
+    """Overlap between neighbouring tiles in pixels (smaller than ``tile``)."""
 
     def merged_over(self, base: DiffusionSettings) -> DiffusionSettings:
         """These settings, with every unset key taken from ``base``."""
@@ -127,8 +156,10 @@ class BackgroundSection(DiffusionSettings):
     source: Literal["procedural", "diffusion", "plate"] = "procedural"
     style: str = "dusk"
     prompt: str = ""
-    seed: int = 0
+    seed: Seed = 0
     canvas: Size | None = None
+    """The background's size in pixels, each side 1 to ``MAX_EDGE``; the memory a cut needs is checked
+    against ``[limits] memory_gb`` when it loads (``loading.peak_memory``)."""
     plate: str | None = None
     layout: str | None = None
     retouch: str | None = None
@@ -168,7 +199,7 @@ class TemporalSettings(Strict):
     """Weight of the motion-compensated previous output; the pass remembers about 1 / (1 - strength) frames."""
     flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = DEFAULT_FLOW
     """The optical flow on the guide: DIS presets or Farneback."""
-    keyframe_interval: int = Field(default=0, ge=0)
+    keyframe_interval: int = Field(default=0, ge=0, le=MAX_FRAMES)
     """Every N frames the input passes through unchanged and the recursion restarts (0: never); bounds drift,
     and chunks that start on a keyframe render identically."""
     flow_scale: float = Field(default=0.0, ge=0, le=1)
@@ -179,8 +210,9 @@ class TemporalSettings(Strict):
     occlusion: bool = True
     """Use the forward-backward, motion-boundary and photometric checks; false gives the naive running average
     of warped frames that trusts the flow everywhere (for comparison)."""
-    lowpass: float = Field(default=24.0, gt=0)
-    """Size in pixels (Gaussian sigma at full resolution) of the colour correction's low-pass."""
+    lowpass: float = Field(default=24.0, gt=0, le=1000)
+    """Size in pixels (Gaussian sigma at full resolution) of the colour correction's low-pass; at most 1000
+    (already a neighbourhood of 6000 px: one colour for most canvases)."""
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -191,6 +223,10 @@ class TemporalSettings(Strict):
 
 class TemporalSection(TemporalSettings):
     """A cut's ``[temporal]`` table: the pass's settings, whether it runs, and where motion comes from."""
+
+    # Validated as part of a shot spec, whose errors name the file and key path: not TemporalSettings' own
+    # SpecError, which pydantic would fold into one message under ``temporal`` (its lines losing the file).
+    __init__ = BaseModel.__init__
 
     method: Literal["flow", "none"] = "flow"
     guide: str | None = None
@@ -209,11 +245,13 @@ def _frames_increase(keys: list[Any]) -> list[Any]:
 
 
 class CameraKey(Strict):
-    frame: int
-    x: float
-    y: float
-    zoom: float = Field(default=1.0, gt=0)
-    rotation: float = 0.0
+    frame: FrameNumber
+    x: Coordinate
+    y: Coordinate
+    zoom: float = Field(default=1.0, ge=0.01, le=100)
+    """Magnification, 0.01 to 100. At 0.01 a 1280-px frame already shows 128000 px of canvas, eight times the
+    largest; the floor also keeps a layer's parallax zoom (``(zoom / first zoom) ** parallax``) finite."""
+    rotation: float = Field(default=0.0, ge=-MAX_DEGREES, le=MAX_DEGREES)
     ease: Ease = "linear"
 
 
@@ -224,9 +262,9 @@ class CameraSection(Strict):
 
 
 class MotionKey(Strict):
-    frame: int
-    x: float
-    y: float
+    frame: FrameNumber
+    x: Coordinate
+    y: Coordinate
     ease: Ease = "linear"
 
 
@@ -235,27 +273,39 @@ class Layer(Strict):
     cels: str
     timing: str | list[int | str]
     key: Literal["alpha", "paper"] = "alpha"
-    position: tuple[float, float] = (0.0, 0.0)
+    position: tuple[Coordinate, Coordinate] = (0.0, 0.0)
     """Where the drawing's top-left corner sits on screen at the camera's first key, in frame pixels."""
     motion: list[MotionKey] = Field(default_factory=list)
     """Keys that move ``position`` over the cut (a character crossing the frame)."""
-    scale: float = Field(default=1.0, gt=0)
-    parallax: float = 1.0
+    scale: float = Field(default=1.0, gt=0, le=100)
+    """Up to 100 (a small drawing blown up for a close-up); a drawing whose scaled size would not fit in memory
+    is refused by name when it is prepared (``cels.MAX_PREPARED_PIXELS``)."""
+    parallax: float = Field(default=1.0, ge=-10, le=10)
+    """1 moves with the background, 0 is fixed to the screen, 1.3 a BOOK in front; within ±10, so that even
+    the widest zoom range raised to it (10^4 ** 10) stays a finite scale."""
     opacity: float = Field(default=1.0, ge=0, le=1)
     blend: Literal["over", "multiply", "screen", "add"] = "over"
-    blur: float = Field(default=0.0, ge=0)
-    """Gaussian blur radius in pixels (depth of field on a BOOK layer or a far layer)."""
+    blur: float = Field(default=0.0, ge=0, le=500)
+    """Gaussian blur radius in pixels (depth of field on a BOOK layer or a far layer), 0 to 500: wide blurs are
+    computed on a reduced copy (``ops.wide_blur``), and the drawing grows by 3 × blur on every side."""
 
     _motion_in_order = field_validator("motion")(_frames_increase)
 
 
+TintComponent = Annotated[float, Field(ge=0, le=10)]
+
+
 class Effect(Strict):
     type: Literal["glow", "vignette", "grain", "grade"]
-    strength: float = Field(default=0.5, ge=0)
-    radius: float = Field(default=24.0, gt=0)
+    strength: float = Field(default=0.5, ge=0, le=10)
+    """0 to 10: every effect has saturated (a white glow, a black vignette, grain at 0.5 of full scale) well
+    before 10."""
+    radius: float = Field(default=24.0, gt=0, le=2000)
+    """Glow radius in pixels, up to 2000 (an eighth of the largest frame: a glow that wide is a flat wash)."""
     threshold: float = Field(default=0.7, ge=0, le=1)
-    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    seed: int = 0
+    tint: tuple[TintComponent, TintComponent, TintComponent] = (1.0, 1.0, 1.0)
+    """Per-channel gain, each 0 to 10 (results are clipped to the picture's range well before that)."""
+    seed: Seed = 0
 
 
 class ShotSpec(Strict):
@@ -279,18 +329,31 @@ CUT_NAME = r"^[A-Za-z0-9_-]+$"
 class EditSection(Strict):
     name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$")
     title: str = ""
-    fps: float = Field(default=24, gt=0)
+    fps: Fps = 24
     size: Size = (1280, 720)
     encode: str = "screening"
     cuts: list[str] = Field(min_length=1)
     audio: str | None = None
-    slate: float = Field(default=2.0, ge=0)
-    """Seconds of slate (title, date, cut list) before the first cut; 0 for none."""
+    slate: float = Field(default=2.0, ge=0, le=600)
+    """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
+
+
+DEFAULT_MEMORY_GB = 4.0
+"""The memory a cut may need by default (``[limits] memory_gb``): what a laptop spares a render."""
+
+
+class Limits(Strict):
+    """``edit.toml``'s ``[limits]``: what this production may ask of the machine rendering it."""
+
+    memory_gb: float = Field(default=DEFAULT_MEMORY_GB, gt=0, le=4096)
+    """The most memory (GiB) a cut's render may need, as estimated when the cut loads (``loading.peak_memory``);
+    a cut estimated above it is refused before anything renders. Raise it on a machine with more memory."""
 
 
 class EditSpec(Strict):
     edit: EditSection
     diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings)
+    limits: Limits = Field(default_factory=Limits)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -432,9 +495,9 @@ class EncodePreset(Strict):
     """x264 speed/efficiency trade-off."""
     tune: Literal[X264_TUNES] | None = None  # type: ignore[valid-type]
     pix_fmt: Literal[PIX_FMTS] = "yuv420p"  # type: ignore[valid-type]
-    gop: int | None = Field(default=None, gt=0)
-    """Keyframe interval in frames (``-g``); default: x264's (250)."""
-    segment: int | None = Field(default=None, gt=0)
+    gop: int | None = Field(default=None, gt=0, le=MAX_FRAMES)
+    """Keyframe interval in frames (``-g``); default: x264's (250). At most the longest cut."""
+    segment: int | None = Field(default=None, gt=0, le=MAX_FRAMES)
     """Frames per independently encoded segment (each starts on a keyframe; the movie joins them by stream
     copy, so a change re-encodes only the segments that hold a changed frame). Default: ``gop``, else 48."""
     colorspace: Literal["bt709", "bt601"] = "bt709"

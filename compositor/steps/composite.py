@@ -53,7 +53,7 @@ from compositor.core.io import (
 )
 from compositor.core.kernels import blend_region, copy_clipped
 from compositor.errors import SpecError
-from compositor.spec import Effect, Production, Shot, load_shot
+from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
 from compositor.steps.background import ensure_background
 
 RENDER_VERSION = 2
@@ -469,7 +469,7 @@ def render_cut(
     segments = sum(len(p.stale) for p in writer.plans)
     stale = set(todo)
     needed = [i for i in range(shot.frames) if i in stale or writer.needs(i)]
-    threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
+    threads = threads if threads is not None else min(os.cpu_count() or 1, RENDER_THREADS)
     try:
         renderer.render(
             needed,
