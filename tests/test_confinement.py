@@ -233,6 +233,8 @@ def test_make_renders_a_cut_whose_files_make_cannot_spell(evil: dict) -> None:
     assert pixel(comp(root, len(EVIL_CELS)), 9, 9) == (255, 255, 255)  # layer B, from its folder
     assert pixel(comp(root, 1), 10, 10) == (40, 40, 40)  # the plate
     assert probe(root / "render/tiny.mp4")["frames"] == 6 + len(EVIL_CELS)  # slate (title drawn) + the cut
+    edl = (root / "render/tiny.edl").read_text().splitlines()
+    assert edl[0] == "TITLE: " + " ".join(TITLE.split()) and "line two" not in "".join(edl[1:])  # one line
     deps = (root / "render/deps.mk").read_text()
     assert set(re.findall(r"(?<!\$)\$\((\w+)", deps)) == {"CLI", "FARM_FLAG"}  # every other $ is escaped
     assert "line_0009" not in deps and "h\\#sh_0003.png" in deps  # named through a link; escaped
