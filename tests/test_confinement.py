@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -203,6 +204,7 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for n, name in EVIL_CELS.items():
         write_file(cut / "cels/A" / name, png(colour(n)))
     write_file(cut / "cels/B:%;$(shell touch PWNED)/0001.png", png((255, 255, 255)))
+    write_file(cut / "cels/A/spare;_0099.png", png((0, 0, 0)))  # a drawing no frame shows
     for name in FOLDER_NAMES:  # cuts nobody can name: no rules, and they stop nothing
         write_file(root / "shots" / name / "shot.toml", PLATE_CUT.encode())
     dry = make(root, "-n")
@@ -260,6 +262,33 @@ def test_a_file_make_cannot_spell_edited_in_place_rerenders_its_frames(evil: dic
         assert any(line.endswith("render sc010_c010 ") for line in run.stdout.splitlines()), run.stdout
         assert pixel(comp(root, n)) == (1, 2, 3)
     assert make(root).stdout.count("compositor") == 0
+
+
+def test_a_file_make_cannot_spell_that_is_gone_stops_nothing(evil: dict) -> None:
+    root = evil["root"]
+    links = sorted((root / "render/deps-links").iterdir())
+    (root / "shots/sc010_c010/cels/A/spare;_0099.png").unlink()
+    run = make(root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len(sorted((root / "render/deps-links").iterdir())) == len(links) - 1  # its link is gone too
+    assert "compositor" not in make(root).stdout
+
+
+def test_without_links_the_folder_stands_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without links: a file make cannot spell is named by its folder (renaming, adding or
+    removing it re-runs its cut; editing it in place is seen by the commands only, as README says)."""
+    from compositor.deps import dependency_file  # noqa: PLC0415
+
+    root = small_production(tmp_path / "prod")
+    os.rename(root / "shots/sc010_c010/cels/A/A_0002.png", root / "shots/sc010_c010/cels/A/A;0002.png")
+
+    def no_links(*args: object, **kw: object) -> None:
+        raise OSError("links are not supported here")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    deps = dependency_file(Production(root))
+    rule = next(line for line in deps.splitlines() if line.startswith("render/sc010_c010/sc010_c010.mp4 "))
+    assert " shots/sc010_c010/cels/A " in rule + " " and "A;0002" not in deps and "deps-links" not in deps
 
 
 def test_validate_names_every_cut_folder_that_is_no_cut_name(evil: dict) -> None:
@@ -341,14 +370,19 @@ def _rendered(tmp_path: Path, edit_extra: str = "") -> Path:
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    """A folder beside the production, holding what a spec must not read (unless edit.roots names it)."""
+def outside(tmp_path: Path) -> Iterator[Path]:
+    """A folder beside the production, holding what a spec must not read (unless edit.roots names it); nothing
+    is ever written there."""
     folder = tmp_path / "outside"
     write_grid(folder / "secret_0002.png", "YY\nYY")
     write_flat(folder / "bg.0002.png", SIZE, (0, 0, 200))
     write_flat(folder / "plate.png", SIZE, (0, 0, 200))
     (folder / "mix.wav").write_bytes(b"RIFF")
-    return folder
+    before = tree(folder)
+    yield folder
+    assert tree(folder) == before
+    assert {p.name for p in tmp_path.iterdir()} == {"outside", "prod"}  # nothing written beside the production
+    assert_nothing_ran(tmp_path)
 
 
 @pytest.mark.parametrize(
