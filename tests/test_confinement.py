@@ -385,25 +385,24 @@ def outside(tmp_path: Path) -> Iterator[Path]:
     assert_nothing_ran(tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        ("cels", "../../../outside"),
-        ("cels", "{outside}"),
-        ("plate", "../../../outside/plate.png"),
-        ("plate", "{outside}/plate.png"),
-        ("plate", "../../../outside/bg.%04d.png"),
-    ],
-)
-def test_a_path_leaving_the_production_is_refused(tmp_path: Path, outside: Path, key: str, value: str) -> None:
+LEAVING = [
+    ("layers[0].cels", '"cels/A"', "../../../outside"),
+    ("layers[0].cels", '"cels/A"', "{outside}"),
+    ("background.plate", '"plates/bg.png"', "../../../outside/plate.png"),
+    ("background.plate", '"plates/bg.png"', "{outside}/plate.png"),
+    ("background.plate", '"plates/bg.png"', "../../../outside/bg.%04d.png"),
+]
+"""Key, its value in PLATE_CUT, and a path that leaves the production (relative or absolute)."""
+
+
+def test_a_path_leaving_the_production_is_refused(tmp_path: Path, outside: Path) -> None:
     root = _rendered(tmp_path)
     frames = tree(root / "render")
     spec = root / "shots/sc010_c010/shot.toml"
-    value = value.format(outside=outside)
-    spec.write_text(PLATE_CUT.replace('"cels/A"', f'"{value}"') if key == "cels" else PLATE_CUT.replace('"plates/bg.png"', f'"{value}"'))
-    where = "layers[0].cels" if key == "cels" else "background.plate"
-    refused(cli(root, "render", "sc010_c010"), f"shots/sc010_c010/shot.toml: {where}: ", "points outside the production")
-    assert tree(root / "render") == frames  # what was rendered is intact
+    for key, was, value in LEAVING:
+        spec.write_text(PLATE_CUT.replace(was, json.dumps(value.format(outside=outside))))
+        refused(cli(root, "render", "sc010_c010"), f"shots/sc010_c010/shot.toml: {key}: ", "points outside the production")
+        assert tree(root / "render") == frames  # what was rendered is intact
 
 
 def test_a_cel_file_linked_out_of_the_production_is_refused(tmp_path: Path, outside: Path) -> None:
