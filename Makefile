@@ -52,8 +52,12 @@ test: $(DEVTOOLS) ## run the test suite
 bench: $(DEVTOOLS) ## time the demo short per stage, a one-drawing re-render, the temporal pass, the ffmpeg peer
 	cd $(HERE) && $(VENV)/bin/python bench/run_all.py
 
+# render/ may be a link to another disk: `render/` (with the slash) is the folder it leads to, which is emptied;
+# the link itself is left in place.
 clean: ## remove renders (keeps render/cache: generated backgrounds survive)
-	find render -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
+	find render/ -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
 
 distclean: ## remove renders, the cache and the virtual environment
-	rm -rf render $(VENV)
+	find render/ -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
+	[ -L render ] || rm -rf render
+	rm -rf $(VENV)

@@ -11,36 +11,53 @@ each a real file target with the files that step reads and a one-line recipe tha
 and the screening cut's grouped rule (``compositor cut``). The commands themselves compare keys, not file
 times, and do only what changed; make's file times only decide which commands to call. Every file named as
 an input also gets an empty rule, so a drawing or folder that is gone stops nothing: make remakes what read
-it, this file first. Cut names are letters, digits, ``_`` and ``-`` (checked before they get here); paths are
-escaped for make, and a path make cannot spell is replaced by its folder.
+it, this file first.
+
+Nothing a user wrote reaches make's syntax or a shell unescaped. Cut names are letters, digits, ``_`` and
+``-`` (checked before they get here: a folder under ``shots/`` with any other name gets no rules, and
+``compositor validate`` reports it); they are the only user-written words in a recipe. Paths are written
+relative to the production, lexically (``render/`` may be a link to another disk), with ``$``, ``#`` and
+spaces escaped. A path make cannot spell at all (``:``, ``%``, ``;``, ``=``, ``|``, wildcards, quotes,
+backslashes, control characters, a final ``(...)``) is named through a link
+``render/deps-links/<hash>`` to it, made here: make reads the file's time through the link, so editing
+the file in place re-runs its cut, and a link left dangling (the file gone) counts as changed. Where links
+cannot be made (a file system without them) the nearest folder make can spell stands in: then renaming,
+adding or removing the file re-runs its cut, but editing it in place is not seen (the commands, run by hand,
+still see it: they compare keys).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from pathlib import Path
 
 from compositor.core.cels import drawings_in
-from compositor.core.io import FrameSource
+from compositor.core.io import FrameSource, temp_name
 from compositor.errors import CompositorError
-from compositor.layout import CutPaths, deps_file
+from compositor.layout import CutPaths, deps_file, deps_links
 from compositor.spec import Edit, Production, Shot, check_cut_name, load_edit, load_shot
 
-_UNSPELLABLE = re.compile(r"[:%;*?\[\]\\\n\r\t\"'|=<>`]")
+_UNSPELLABLE = re.compile(r"[:%;*?\[\]\\\"'|=<>`]|\(.*\)$")
+"""What make cannot spell in a rule, escaped or not (besides characters that are not printable): target
+separators, patterns, recipe and variable syntax, wildcards, and an archive member ``lib(member)``."""
 
 
-def _mk(path: Path, production: Production) -> str:
-    """``path`` relative to the production, as make reads it (a path make cannot spell: its folder)."""
-    rel = production.rel(path)
-    while _UNSPELLABLE.search(rel) and rel not in ("", "."):
-        rel = str(Path(rel).parent)
+def spellable(rel: str) -> bool:
+    """Whether make can name the file ``rel`` in a rule once ``$``, ``#`` and spaces are escaped."""
+    return rel.isprintable() and _UNSPELLABLE.search(rel) is None
+
+
+def escape(rel: str) -> str:
+    """A spellable path as a word of a make rule."""
     return rel.replace("$", "$$").replace("#", "\\#").replace(" ", "\\ ")
 
 
-def _input_files(path: Path) -> list[Path]:
+def _input_files(path: Path, hold_missing: bool) -> list[Path]:
     """A plate or guide: its files (every frame of a sequence)."""
     try:
-        return FrameSource(path).files()
+        return FrameSource(path, hold_missing=hold_missing).files()
     except CompositorError:  # a broken plate is reported by the step that reads it
         return [path]
 
@@ -50,13 +67,47 @@ class _Rules:
         self.production = production
         self.lines: list[str] = []
         self.inputs: dict[str, None] = {}
+        self.links: dict[str, None] = {}
 
     def mk(self, path: Path) -> str:
-        return _mk(path, self.production)
+        """``path`` relative to the production, as make reads it (see the module's docstring)."""
+        rel = self.production.rel(path)
+        if spellable(rel):
+            return escape(rel)
+        link = self._link(path)
+        if link is not None:
+            self.links[link] = None
+            return link
+        while not spellable(rel) and rel not in ("", ".", "/"):
+            rel = os.path.dirname(rel)
+        return escape(rel) if spellable(rel) else "."
+
+    def _link(self, path: Path) -> str | None:
+        """A link under render/deps-links/ to ``path`` (its name: a hash of the path); None where the file system
+        has no links."""
+        target = os.path.abspath(path)
+        link = deps_links(self.production.root) / hashlib.sha256(os.fsencode(target)).hexdigest()[:24]
+        try:
+            if not (link.is_symlink() and os.readlink(link) == target):
+                link.parent.mkdir(parents=True, exist_ok=True)
+                tmp = temp_name(link)
+                os.symlink(target, tmp)
+                os.replace(tmp, link)
+        except OSError:
+            return None
+        return self.production.rel(link)
+
+    def forget_other_links(self) -> None:
+        """Remove the links no rule names any more (their file was renamed or is gone)."""
+        folder = deps_links(self.production.root)
+        if folder.is_dir():
+            for link in folder.iterdir():
+                if self.production.rel(link) not in self.links:
+                    link.unlink(missing_ok=True)
 
     def rule(self, targets: list[Path], inputs: list[Path], recipe: str) -> None:
         names = list(dict.fromkeys(self.mk(x) for x in inputs))
-        self.inputs.update(dict.fromkeys(n for n in names if not n.startswith("render/")))
+        self.inputs.update(dict.fromkeys(n for n in names if not n.startswith("render/") or n in self.links))
         separator = " &:" if len(targets) > 1 else ":"
         self.lines.append(" ".join(self.mk(t) for t in targets) + separator + (" " + " ".join(names) if names else ""))
         self.lines.append(f"\t{recipe}")
@@ -69,7 +120,7 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     bg_inputs = [shot.path, *style]
     for key in ("background.plate", "background.layout", "background.retouch", "temporal.guide"):
         if key in shot.files:
-            bg_inputs.extend(_input_files(shot.files[key]))
+            bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]
@@ -82,6 +133,7 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
 
 
 def dependency_file(production: Production) -> str:
+    """The text of ``render/deps.mk``; makes (and prunes) the links of ``render/deps-links/`` it names."""
     edit: Edit = load_edit(production)
     rules = _Rules(production)
     edit_paths = edit.paths
@@ -127,6 +179,7 @@ def dependency_file(production: Production) -> str:
     rules.lines.append("")
     rules.lines.append("# Every input named above: one that is gone stops nothing (make remakes what read it).")
     rules.lines.extend(f"{name}:" for name in rules.inputs)
+    rules.forget_other_links()
     return "\n".join(header + rules.lines) + "\n"
 
 

@@ -6,6 +6,7 @@ Pure: paths from the production's root and names, no file is touched.
 ```
 render/
   deps.mk                            the make dependency file (compositor deps)
+  deps-links/<hash>                  links to the inputs whose names make cannot spell (compositor deps)
   cache/<kk>/<key>.png (.json)       background canvases by content key, with their provenance
   <cut>/bg/bg.0001.png … bg.json     the cut's background canvases; bg.json (last) records their key
   <cut>/comp/<cut>.0001.png …        composited frames, each PNG carrying its own key; comp.json last
@@ -35,6 +36,11 @@ def render_root(root: Path) -> Path:
 
 def deps_file(root: Path) -> Path:
     return render_root(root) / DEPS_FILE
+
+
+def deps_links(root: Path) -> Path:
+    """Links to the inputs whose names make cannot spell, named by a hash (``compositor deps`` makes them)."""
+    return render_root(root) / "deps-links"
 
 
 def cache_root(root: Path) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compositor.core.cels import check_layers
 from compositor.errors import CompositorError
-from compositor.spec import Edit, Production, load_edit, load_preset, load_shot, load_style
+from compositor.spec import Edit, Production, check_cut_name, load_edit, load_preset, load_shot, load_style
 
 
 def _lines(error: CompositorError) -> list[str]:
@@ -37,6 +37,8 @@ def validate_production(production: Production) -> list[str]:
         return list(dict.fromkeys(problems))
     for cut in production.cut_folders():
         try:
+            # A folder make and the command line cannot name: renamed, it renders; the other cuts render anyway.
+            check_cut_name(cut, "shots/")
             check_layers(load_shot(production, cut, edit))
         except CompositorError as e:
             problems.extend(_lines(e))

@@ -1,7 +1,9 @@
 """``source = "plate"``: a painted image, an image sequence (``bg.%04d.png``) or a video file.
 
 The plate is scaled to cover the canvas (keeping its aspect, centred) and, with ``stylize``, given a painterly
-look frame by frame. Sequences and videos are read in order, one frame at a time.
+look frame by frame. Sequences and videos are read in order, one frame at a time. A sequence's canvas ``i`` is
+its file numbered ``first + i``, never the i-th file found: a missing number is an error naming it, unless
+``background.hold_missing`` holds the frame before.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def fit_to_canvas(frame: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
 
 
 def _source(shot: Shot) -> FrameSource:
-    return FrameSource(shot.files["background.plate"], f"{shot.display}: background.plate")
+    return FrameSource(
+        shot.files["background.plate"], f"{shot.display}: background.plate", shot.spec.background.hold_missing
+    )
 
 
 def frame_count(shot: Shot) -> int:
@@ -51,13 +55,10 @@ def frame_count(shot: Shot) -> int:
 
 def describe(shot: Shot, index: int) -> dict[str, Any]:
     source = _source(shot)
-    files = source.files()
-    if source.still:
-        content = file_digest(files[0])
-    elif len(files) > 1:
-        content = file_digest(files[index])
-    else:
-        content = f"{file_digest(files[0])}#{index}"
+    if source.still or source.sequence:  # the file frame `index` is read from (by number, gaps held)
+        content = file_digest(source.frame_file(index))
+    else:  # a video
+        content = f"{file_digest(source.path)}#{index}"
     bg = shot.spec.background
     return {
         "backend": "plate",

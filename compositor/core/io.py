@@ -365,29 +365,75 @@ def write_image(
 _PRINTF = re.compile(r"%0?(\d*)d")
 
 
-def sequence_files(pattern: Path) -> list[Path]:
-    """The files of a printf-style sequence (``plates/bg.%04d.png``), sorted by number."""
+def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path]:
+    """The files of a printf-style sequence (``plates/bg.%04d.png``) by frame number, in order.
+
+    Any run of digits in the pattern's place counts (``bg.3.png``, ``bg.0003.png``), so two files that spell
+    one number differently are a `CorruptInputError` naming both. A path with no ``%d`` is a single file.
+    """
     name = pattern.name
     m = _PRINTF.search(name)
     if not m:
-        return [pattern] if pattern.is_file() else []
+        return {1: pattern} if pattern.is_file() else {}
     rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
-    found = []
+    found: dict[int, Path] = {}
     if pattern.parent.is_dir():
-        for p in pattern.parent.iterdir():
+        for p in sorted(pattern.parent.iterdir()):
             hit = rx.match(p.name)
-            if hit:
-                found.append((int(hit.group(1)), p))
-    return [p for _, p in sorted(found)]
+            if not hit:
+                continue
+            number = int(hit.group(1))
+            if number in found:
+                raise CorruptInputError(
+                    f"{display or pattern}: frame {number} of {name!r} is both {found[number].name!r} and "
+                    f"{p.name!r}; keep one"
+                )
+            found[number] = p
+    return dict(sorted(found.items()))
+
+
+def sequence_name(pattern: Path, number: int) -> str:
+    """The file name of frame ``number`` of ``pattern`` as printf spells it (``bg.%04d.png``, 3 → ``bg.0003.png``)."""
+    name = pattern.name
+    m = _PRINTF.search(name)
+    if not m:
+        return name
+    width = int(m.group(1) or 0)
+    return f"{name[: m.start()]}{number:0{width}d}{name[m.end() :]}"
+
+
+def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool = False) -> list[Path]:
+    """The file of each frame of a sequence, frame ``i`` being number ``first + i``: never by position, so a gap
+    never slides the later frames early. A missing number is a `MissingInputError` naming it and the pattern,
+    unless ``hold_missing`` (then the frame before it is held)."""
+    numbered = sequence_frames(pattern, display)
+    if not numbered:
+        return []
+    first, last = next(iter(numbered)), next(reversed(numbered))
+    files: list[Path] = []
+    for number in range(first, last + 1):
+        path = numbered.get(number)
+        if path is None:
+            if not hold_missing:
+                raise MissingInputError(
+                    f"{display or pattern}: frame {number} ({sequence_name(pattern, number)!r}) is missing from "
+                    f"{pattern.name!r}, numbered {first}-{last} (hold_missing = true in [background] holds the "
+                    "frame before)"
+                )
+            path = files[-1]
+        files.append(path)
+    return files
 
 
 class FrameSource:
     """Frames of an image, an image sequence or a video, streamed in order (never all in memory).
 
-    ``len(source)`` is the number of frames (1 for a still image, which repeats forever).
+    ``len(source)`` is the number of frames (1 for a still image, which repeats forever). A sequence's frame
+    ``i`` is the file numbered ``first + i`` (`sequence_files`): a gap is an error naming the missing frame,
+    or with ``hold_missing`` the frame before it is held.
     """
 
-    def __init__(self, path: Path | str, display: str | None = None):
+    def __init__(self, path: Path | str, display: str | None = None, hold_missing: bool = False):
         self.path = Path(path)
         self.display = display or str(path)
         self._files: list[Path] | None = None
@@ -408,7 +454,7 @@ class FrameSource:
             _check_budget(size, self.display)
             self._length = n
         else:
-            self._files = sequence_files(self.path)
+            self._files = sequence_files(self.path, self.display, hold_missing)
             if not self._files:
                 raise MissingInputError(f"{self.display}: no image or sequence frames found")
             self.still = "%" not in self.path.name
@@ -426,8 +472,11 @@ class FrameSource:
                 for _ in range(count):
                     yield img
                 return
+            previous: tuple[Path, np.ndarray] | None = None
             for p in self._files[start : start + count]:
-                yield self._read(p)
+                if previous is None or previous[0] != p:  # a held frame is read once
+                    previous = (p, self._read(p))
+                yield previous[1]
             return
         cap = cv2.VideoCapture(str(self.path))
         try:
@@ -451,6 +500,18 @@ class FrameSource:
         except CorruptInputError as e:
             raise CorruptInputError(f"{self.display}: {path.name}: {str(e).removeprefix(f'{path}: ')}", e.reason) from None
 
+    @property
+    def sequence(self) -> bool:
+        """Whether the frames are numbered image files (not a video, not a still)."""
+        return self._files is not None and not self.still
+
     def files(self) -> list[Path]:
-        """The files the source reads (for dependency tracking)."""
-        return list(self._files) if self._files is not None else [self.path]
+        """The files the source reads, each once (for dependency tracking)."""
+        return list(dict.fromkeys(self._files)) if self._files is not None else [self.path]
+
+    def frame_file(self, index: int) -> Path:
+        """The file frame ``index`` (0-based) comes from: of a sequence, the file numbered ``first + index`` (or
+        the one held for it); of a still or a video, the one file."""
+        if self._files is None:
+            return self.path
+        return self._files[0] if self.still else self._files[index]

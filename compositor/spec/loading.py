@@ -2,23 +2,37 @@
 
 Every problem in a file is reported at once, one line each, as ``<file>: <key path>: <message>``. Paths in a
 spec are relative to the cut's folder (or to ``shots/`` for ``edit.toml``) and must stay inside the
-production. A resolved `Shot` carries everything the steps need (its style with all its sections, its
-presets, the edit-wide title and defaults), so no step reads a TOML file again.
+production (or inside a folder ``edit.roots`` names): checked on the real path, links followed, for the path
+itself and for every file read from a folder or sequence it names (a drawing, a plate frame). A resolved
+`Shot` carries everything the steps need (its style with all its sections, its presets, the edit-wide title
+and defaults), so no step reads a TOML file again.
+
+Paths under the production are kept as they are spelled from its root, never resolved through a link:
+``render/`` may be a link to another disk and its paths stay ``render/...`` (make's targets depend on it).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from compositor.core.timesheet import parse_timing
-from compositor.errors import MissingInputError, ProductionPathError, SpecError, TimesheetError
+from compositor.errors import (
+    CompositorError,
+    MissingInputError,
+    ProductionPathError,
+    SpecError,
+    TimesheetError,
+)
 from compositor.layout import CutPaths, EditPaths, render_root
 from compositor.spec.models import (
     CUT_NAME,
+    NAME,
     DiffusionSettings,
     EditSection,
     EditSpec,
@@ -44,9 +58,16 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
 
 
 def check_cut_name(name: str, where: str) -> None:
-    """A cut's name becomes a folder, file names, make targets and burn-in text: letters, digits, _ and -."""
+    """A cut's name becomes a folder, file names, make targets, a command-line argument and burn-in text:
+    letters, digits, ``_`` and ``-`` (not first)."""
     if not re.fullmatch(CUT_NAME, name):
-        raise SpecError(f"{where}: {name!r} is not a cut name (letters, digits, '_' and '-' only)")
+        raise SpecError(f"{where}: {name!r} is not a cut name (letters, digits, '_' and '-', not first)")
+
+
+def check_name(name: str, where: str, what: str) -> None:
+    """A style's or a preset's name (``what``) is a file name in ``templates/``, never a path."""
+    if not re.fullmatch(NAME, name):
+        raise SpecError(f"{where}: {name!r} is not a {what} name (letters, digits, '_', '-' and '.', not first)")
 
 
 @dataclass(frozen=True)
@@ -86,20 +107,47 @@ class Production:
         return self.shots / "edit.toml"
 
     def rel(self, path: Path) -> str:
-        """A path as the user sees it: relative to the production when it lies inside."""
-        try:
-            return str(path.resolve().relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """A path as the user sees it and make spells it: relative to the production when it lies inside.
 
-    def inside(self, base: Path, value: str, display: str, key: str) -> Path:
-        """Resolve ``value`` against ``base``; refuse a path that leaves the production."""
+        Lexical (``..`` folded, links not followed): ``render/`` linked to another disk stays ``render/...``.
+        """
+        lexical = Path(os.path.abspath(path))
+        for root in (Path(os.path.abspath(self.root)), self.real_root):  # the second: a path resolved elsewhere
+            try:
+                return str(lexical.relative_to(root))
+            except ValueError:
+                continue
+        return str(path)
+
+    @cached_property
+    def real_root(self) -> Path:
+        return self.root.resolve()
+
+    def contains(self, path: Path, roots: tuple[Path, ...] = ()) -> bool:
+        """Whether ``path``, links followed, lies inside the production or one of ``roots`` (real paths)."""
+        real = path.resolve()
+        return any(real.is_relative_to(folder) for folder in (self.real_root, *roots))
+
+    def _where(self, roots: tuple[Path, ...]) -> str:
+        return f"the production ({self.root})" + (" and edit.roots" if roots else "")
+
+    def inside(self, base: Path, value: str, display: str, key: str, roots: tuple[Path, ...] = ()) -> Path:
+        """Resolve ``value`` against ``base`` (links followed); refuse a path that leaves the production (and
+        ``roots``, the real paths of ``edit.roots``)."""
         p = (base / value).resolve()
-        try:
-            p.relative_to(self.root)
-        except ValueError:
-            raise ProductionPathError(f"{display}: {key}: {value!r} points outside the production ({self.root})") from None
+        if not self.contains(p, roots):
+            raise ProductionPathError(f"{display}: {key}: {value!r} points outside {self._where(roots)}")
         return p
+
+    def confine(self, files: list[Path], display: str, key: str, roots: tuple[Path, ...] = ()) -> None:
+        """Refuse any of ``files`` (read from a folder or sequence a spec names) that is a link leading out of the
+        production (and ``roots``): naming a folder inside must not read a file from anywhere."""
+        for path in files:
+            if not self.contains(path, roots):
+                raise ProductionPathError(
+                    f"{display}: {key}: {self.rel(path)!r} is a link to {str(path.resolve())!r}, outside "
+                    f"{self._where(roots)}"
+                )
 
     def cut_folders(self) -> list[str]:
         """Every cut under ``shots/`` (a folder with a ``shot.toml``), listed in edit.toml or not, by name
@@ -124,6 +172,7 @@ class Production:
 
 def load_preset(production: Production, name: str) -> EncodePreset:
     """Read and validate ``templates/encode/<name>.toml``; a problem is a one-line `SpecError` per key."""
+    check_name(name, "encode preset", "preset")
     path = production.preset_path(name)
     display = production.rel(path)
     if not path.is_file():
@@ -133,6 +182,7 @@ def load_preset(production: Production, name: str) -> EncodePreset:
 
 def load_style(production: Production, name: str, display: str, key: str) -> StyleSpec:
     """Read and validate ``templates/styles/<name>.toml``, every section of it."""
+    check_name(name, f"{display}: {key}", "style")
     path = production.style_path(name)
     if not path.is_file():
         have = ", ".join(production.style_names())
@@ -150,6 +200,8 @@ class Edit:
     path: Path
     audio: Path | None
     preset: EncodePreset
+    roots: tuple[Path, ...] = ()
+    """``edit.roots``, resolved: folders outside the production that specs may read from."""
 
     @property
     def edit(self) -> EditSection:
@@ -179,10 +231,17 @@ def load_edit(production: Production) -> Edit:
             problems.append(f"{display}: edit.cuts[{i}]: no cut {cut!r} (looked for shots/{cut}/shot.toml)")
     if len(set(spec.edit.cuts)) != len(spec.edit.cuts):
         problems.append(f"{display}: edit.cuts: a cut is listed twice")
+    roots: list[Path] = []
+    for i, value in enumerate(spec.edit.roots):
+        folder = (production.shots / Path(value).expanduser()).resolve()
+        if not folder.is_dir():
+            problems.append(f"{display}: edit.roots[{i}]: no such folder {value!r}")
+        else:
+            roots.append(folder)
     audio = None
     if spec.edit.audio:
         try:
-            audio = production.inside(production.shots, spec.edit.audio, display, "edit.audio")
+            audio = production.inside(production.shots, spec.edit.audio, display, "edit.audio", tuple(roots))
             if not audio.is_file():
                 problems.append(f"{display}: edit.audio: no such file {spec.edit.audio!r}")
         except ProductionPathError as e:
@@ -198,7 +257,7 @@ def load_edit(production: Production) -> Edit:
     if problems:
         raise SpecError("\n".join(problems))
     assert preset is not None
-    return Edit(production, spec, path, audio, preset)
+    return Edit(production, spec, path, audio, preset, tuple(roots))
 
 
 @dataclass(frozen=True)
@@ -337,6 +396,24 @@ def check_memory(spec: ShotSpec, frame: tuple[int, int], canvas: tuple[int, int]
     )
 
 
+def _files_read(path: Path, pattern: bool, display: str, hold_missing: bool) -> list[Path]:
+    """The files a step reads from what a spec names, beyond the path itself: the image files of a folder (a
+    layer's drawings; only the links among them can lead elsewhere), every frame of a sequence (whose gaps
+    and duplicates are errors here, before anything renders)."""
+    from compositor.core.io import IMAGE_SUFFIXES, sequence_files  # noqa: PLC0415 (OpenCV, only for a cut)
+
+    if path.is_dir():
+        with os.scandir(path) as entries:
+            return [
+                Path(e.path)
+                for e in entries
+                if e.is_symlink() and not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES
+            ]
+    if pattern and "%" in path.name:
+        return list(dict.fromkeys(sequence_files(path, display, hold_missing)))
+    return []
+
+
 def load_shot(production: Production, name: str, edit: Edit | None = None) -> Shot:
     """Read and validate ``shots/<name>/shot.toml``; every problem is reported at once."""
     check_cut_name(name, "cut")
@@ -354,13 +431,19 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
         if not value:
             return
         try:
-            p = production.inside(base, value, display, key)
+            p = production.inside(base, value, display, key, edit.roots)
         except ProductionPathError as e:
             problems.append(str(e))
             return
         exists = p.exists() or (pattern and "%" in value and any(p.parent.glob("*")))
         if not exists:
             problems.append(f"{display}: {key}: no such file or folder {value!r} (looked in {production.rel(p.parent)})")
+            return
+        try:
+            read = _files_read(p, pattern, f"{display}: {key}", spec.background.hold_missing)
+            production.confine(read, display, key, edit.roots)
+        except CompositorError as e:  # a link out, a gap or a duplicate in a sequence
+            problems.append(str(e))
             return
         files[key] = p
 

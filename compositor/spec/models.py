@@ -11,6 +11,7 @@ written beside it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -69,6 +70,23 @@ def _check_colour(value: str) -> str:
 
 Colour = Annotated[str, AfterValidator(_check_colour)]
 Unit = Annotated[float, Field(ge=0, le=1)]
+
+CUT_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+"""What a cut's name may hold: letters, digits, ``_`` and ``-`` (not first). It becomes a folder, file names,
+make targets, a command-line argument (so no leading ``-``) and burn-in text."""
+
+NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+"""What a style's or an encode preset's name may hold: a file name in ``templates/`` (never a path: no ``/``,
+no leading ``.``) that also names the cut's movies and their segment folders."""
+
+
+def _check_name(value: str) -> str:
+    if not re.fullmatch(NAME, value):
+        raise ValueError(f"{value!r} is not a name (letters, digits, '_', '-' and '.', not first)")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ class DiffusionSettings(Strict):
 
 class BackgroundSection(DiffusionSettings):
     source: Literal["procedural", "diffusion", "plate"] = "procedural"
-    style: str = "dusk"
+    style: Name = "dusk"
     prompt: str = ""
     seed: Seed = 0
     canvas: Size | None = None
@@ -163,6 +181,9 @@ class BackgroundSection(DiffusionSettings):
     plate: str | None = None
     layout: str | None = None
     retouch: str | None = None
+    hold_missing: bool = False
+    """A plate or guide sequence (``bg.%04d.png``) with a gap in its numbers: hold the frame before (instead of
+    the error naming the missing frame)."""
     per_frame: bool = False
     """For diffusion over a video or image-sequence plate: image-to-image on every frame."""
     stylize: Literal["none", "paint", "cel"] = "none"
@@ -315,25 +336,24 @@ class ShotSpec(Strict):
     camera: CameraSection = Field(default_factory=CameraSection)
     layers: list[Layer] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
-    encode: str | None = None
+    encode: Name | None = None
     """A preset in templates/encode/ for one more movie of this cut, beside the edit's."""
 
 
 # ------------------------------------------------------------------------------------------------------------
 # The edit: shots/edit.toml
 
-CUT_NAME = r"^[A-Za-z0-9_-]+$"
-"""What a cut's name may hold: it becomes a folder, file names, make targets and burn-in text."""
-
-
 class EditSection(Strict):
     name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$")
     title: str = ""
     fps: Fps = 24
     size: Size = (1280, 720)
-    encode: str = "screening"
+    encode: Name = "screening"
     cuts: list[str] = Field(min_length=1)
     audio: str | None = None
+    roots: list[str] = Field(default_factory=list)
+    """Folders outside the production that specs may read from (a shared library of plates, audio); absolute
+    or relative to ``shots/``. Anything else a spec names must lie inside the production."""
     slate: float = Field(default=2.0, ge=0, le=600)
     """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
 

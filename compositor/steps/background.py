@@ -70,9 +70,14 @@ def background_key(shot: Shot) -> tuple[str, list[str]]:
     }
     if _steadied(shot) and len(canvases) > 1:
         assert shot.spec.temporal is not None
-        guide, _ = _guide_path(shot)
+        guide, key = _guide_path(shot)
         common["temporal"] = shot.spec.temporal.settings().model_dump()
-        common["guide"] = [file_digest(p) for p in FrameSource(guide).files()] if guide is not None else None
+        common["guide"] = None
+        if guide is not None:
+            source = FrameSource(guide, f"{shot.display}: {key}", shot.spec.background.hold_missing)
+            # Frame by frame (a held frame counts again): which file each frame is, not only which files.
+            files = [source.frame_file(i) for i in range(len(source))] if source.sequence else source.files()
+            common["guide"] = [file_digest(p) for p in files]
         whole = content_key({**common, "canvases": canvases})
         return whole, [content_key({"whole": whole, "index": i}) for i in range(len(canvases))]
     per_canvas = [content_key({**common, "canvas_key": c}) for c in canvases]
@@ -222,7 +227,7 @@ def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
             f"{shot.display}: temporal.guide: a temporal pass needs a guide with trustworthy motion "
             "(set temporal.guide, or use a plate)"
         )
-    source = FrameSource(guide_path, f"{shot.display}: {key}")
+    source = FrameSource(guide_path, f"{shot.display}: {key}", shot.spec.background.hold_missing)
     if len(source) < count:
         raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {count}")
     for frame in source.frames(0, count):

@@ -76,6 +76,7 @@ class Source:
     path: Path
     key: str  # the spec key, for messages
     index: int = 0  # plate frame (0-based)
+    hold_missing: bool = False  # a plate sequence's gap holds the frame before (background.hold_missing)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def _plate_source(shot: Shot, index: int) -> Source:
             f"{shot.display}: background.per_frame: needs a plate to run image-to-image on, frame by frame "
             "(a video or an image sequence like plates/bg.%04d.png); set background.plate"
         )
-    source = FrameSource(path, f"{shot.display}: background.plate: {bg.plate}")
+    source = FrameSource(path, f"{shot.display}: background.plate: {bg.plate}", bg.hold_missing)
     if source.still:
         raise SpecError(
             f"{shot.display}: background.plate: {bg.plate!r} is a still image; per_frame needs a video or an "
@@ -248,7 +249,7 @@ def _plate_source(shot: Shot, index: int) -> Source:
             f"{shot.display}: background.plate: {len(source)} frames, but the cut has {shot.frames} and per_frame "
             "needs one plate frame per frame"
         )
-    return Source("plate", path, "background.plate", index)
+    return Source("plate", path, "background.plate", index, bg.hold_missing)
 
 
 def _plan(shot: Shot, index: int) -> Plan:
@@ -365,11 +366,10 @@ def _read_source(plan: Plan) -> tuple[np.ndarray, str]:
     if src.kind == "layout":
         data = src.path.read_bytes()
         return read_image(src.path), hashlib.sha256(data).hexdigest()
-    frames = FrameSource(src.path, f"{plan.display}: {src.key}")
+    frames = FrameSource(src.path, f"{plan.display}: {src.key}", src.hold_missing)
     frame = next(iter(frames.frames(start=src.index, count=1)))
-    files = frames.files()
-    if len(files) == len(frames):  # an image sequence: hash the file, not its decoding
-        return frame, hashlib.sha256(files[src.index].read_bytes()).hexdigest()
+    if frames.sequence:  # an image sequence: hash the file, not its decoding
+        return frame, hashlib.sha256(frames.frame_file(src.index).read_bytes()).hexdigest()
     return frame, hashlib.sha256(np.ascontiguousarray(frame).tobytes()).hexdigest()
 
 

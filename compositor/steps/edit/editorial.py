@@ -5,6 +5,7 @@
 - ``<edit>.edl``: CMX 3600 from the same timeline (OTIO's ``cmx_3600`` adapter); record timecodes start at
   00:00:00:00 at the first slate frame, source timecodes at 00:00:00:00 at each cut movie's first frame. Reel
   names are the full cut names (``sc010_c010``), not truncated to 8 characters, so no two cuts share a reel.
+  The title is written on one line (its line breaks become spaces): an EDL is read line by line.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def edl_text(timeline: otio.schema.Timeline) -> str:
             "opentimelineio has no cmx_3600 adapter: `pip install otio-cmx3600-adapter` "
             "(a compositor dependency)"
         )
-    return otio.adapters.write_to_string(timeline.deepcopy(), adapter_name="cmx_3600", reelname_len=None)
+    edl = timeline.deepcopy()
+    # The title is the EDL's TITLE line: a newline in it would start lines of its own (an FCM, an event).
+    edl.name = " ".join(edl.name.split())
+    return otio.adapters.write_to_string(edl, adapter_name="cmx_3600", reelname_len=None)
 
 
