@@ -35,7 +35,7 @@ def fit_to_canvas(frame: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
 
 
 def _source(shot: Shot) -> FrameSource:
-    return FrameSource(shot.files["background.plate"], f"{shot.display}: background.plate")
+    return FrameSource(shot.files["background.plate"], f"{shot.display}: background.plate", shot.production.rel)
 
 
 def frame_count(shot: Shot) -> int:

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, read_image, read_rgba8
+from compositor.core.io import IMAGE_SUFFIXES, decodes, read_image, read_rgba8
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.timesheet import Exposure, parse_timing
-from compositor.errors import CorruptInputError, MissingInputError, SpecError
+from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError
 from compositor.spec import Layer, Shot
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -74,6 +74,32 @@ def check_layers(shot: Shot) -> None:
             )
     if problems:
         raise MissingInputError("\n".join(problems))
+
+
+def undecodable_drawing(name: str, drawing: int, layer: Layer) -> CorruptInputError:
+    """The one line for a drawing that does not decode (``name``: its file as the production names it)."""
+    return CorruptInputError(f"{name}: cannot decode drawing {drawing} of layer {layer.name!r} (corrupt or not an image)")
+
+
+def check_drawings(shot: Shot) -> None:
+    """Every drawing a timesheet uses decodes; reports all that do not at once, in the words a render uses
+    (`compositor validate`; a render finds them as it goes). Missing drawings are `check_layers`'s."""
+    problems = []
+    for i, layer in enumerate(shot.spec.layers):
+        try:
+            available = drawings_in(shot.files[f"layers[{i}].cels"])
+        except (MissingInputError, SpecError):
+            continue
+        used = sorted({d for d in exposure_of(shot, i) if d is not None and d in available})
+        for drawing in used:
+            path = available[drawing]
+            try:
+                if not decodes(path):
+                    problems.append(str(undecodable_drawing(shot.production.rel(path), drawing, layer)))
+            except CompositorError as e:  # unreadable: a permission, an I/O error
+                problems.append(str(e))
+    if problems:
+        raise CorruptInputError("\n".join(problems))
 
 
 def blur_margin(layer: Layer) -> int:
@@ -179,9 +205,7 @@ class CelLibrary:
         return file_digest(self._path(drawing))
 
     def _corrupt(self, path: Path, drawing: int) -> CorruptInputError:
-        return CorruptInputError(
-            f"{self.rel(path)}: cannot decode drawing {drawing} of layer {self.layer.name!r} (corrupt or not an image)"
-        )
+        return undecodable_drawing(self.rel(path), drawing, self.layer)
 
     def _prepared(self, drawing: int) -> np.ndarray:
         path = self._path(drawing)

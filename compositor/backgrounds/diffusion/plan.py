@@ -21,7 +21,7 @@ from compositor.backgrounds.diffusion.models import (
     _where,
 )
 from compositor.core import control as ctl
-from compositor.core.io import FrameSource, read_image
+from compositor.core.io import FrameSource, check_input_image, read_image
 from compositor.errors import MissingInputError, SpecError
 from compositor.spec.models import PromptFragments
 
@@ -273,6 +273,8 @@ def _plan(shot: Shot, index: int) -> Plan:
         path = shot.files.get("background.layout")
         if path is None:
             raise MissingInputError(f"{shot.display}: background.layout: no such file {bg.layout!r}")
+        # before any model is looked for: `compositor validate` refuses it in the same words
+        check_input_image(path, f"{shot.display}: background.layout", shot.production.rel(path))
         source = Source("layout", path, "background.layout")
 
     model = _resolve_model(shot, "model")
