@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -274,6 +276,10 @@ def deps(
     prod = production()
     text = dependency_file(prod)
     target = deps_file(prod.root) if output is None else output if output.is_absolute() else Path.cwd() / output
+    if output is None:
+        from compositor.core.io import remove_stale_temp_files  # noqa: PLC0415
+
+        remove_stale_temp_files(target.parent)  # render/: what a killed run was writing
     write_bytes_atomic(target, text.encode())
 
 
@@ -334,7 +340,18 @@ def _environment_error(e: OSError) -> str | None:
     return f"{shown(path)}: {explain(path, e)}"
 
 
+class Terminated(BaseException):
+    """SIGTERM (a killed make, a CI timeout): the command unwinds, so that what it was writing is removed
+    (every writer cleans up on any ``BaseException``). Not a ``KeyboardInterrupt``: typer would swallow that."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except CompositorError as e:
@@ -350,3 +367,6 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted: frames already written are kept; run again to resume", file=sys.stderr)
         sys.exit(130)
+    except Terminated:
+        print("terminated: frames already written are kept; run again to resume", file=sys.stderr)
+        sys.exit(143)

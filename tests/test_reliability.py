@@ -409,6 +409,24 @@ def test_a_render_killed_anywhere_resumes_to_the_bytes_of_an_uninterrupted_one(t
     assert tree(killed) == reference
 
 
+def test_a_terminated_render_tidies_up_and_says_so(tmp_path: Path) -> None:
+    root = production(tmp_path / "prod")
+    segments = root / "render" / CUT / "segments"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compositor", "render", CUT], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not list(segments.rglob(".*.part*.mp4")):
+        time.sleep(0.002)
+    proc.terminate()  # SIGTERM, as make or a CI timeout sends it: mid-encode
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "terminated: frames already written are kept; run again to resume"
+    assert "Traceback" not in stderr
+    assert hidden(root) == []
+    _whole_outputs_only(root)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Byte-identical reruns; what made them
 
@@ -428,8 +446,13 @@ strength = 0.8
 
 
 def test_two_renders_in_two_folders_agree_byte_for_byte(tmp_path: Path) -> None:
+    from compositor.steps.encode import ffmpeg_exe
+
+    elsewhere = tmp_path / "bin" / "ffmpeg"  # the same ffmpeg found at another path (another checkout's venv)
+    elsewhere.parent.mkdir()
+    elsewhere.symlink_to(ffmpeg_exe())
     roots = []
-    for name in ("one", "two"):
+    for name, ffmpeg in (("one", None), ("two", elsewhere)):
         root = production(tmp_path / name, slate=0.25)
         steady = root / "shots" / "sc010_c020"
         steady.mkdir()
@@ -443,7 +466,8 @@ def test_two_renders_in_two_folders_agree_byte_for_byte(tmp_path: Path) -> None:
             cv2.imwrite(str(steady / "plates" / f"src.{i:04d}.png"), frame)
         edit = root / "shots" / "edit.toml"
         edit.write_text(edit.read_text().replace(f'cuts = ["{CUT}"]', f'cuts = ["{CUT}", "sc010_c020"]'))
-        run = cli(root, "cut", env={"SOURCE_DATE_EPOCH": "1700000000"})
+        env = {"SOURCE_DATE_EPOCH": "1700000000", **({"COMPOSITOR_FFMPEG": str(ffmpeg)} if ffmpeg else {})}
+        run = cli(root, "cut", env=env)
         assert run.returncode == 0, run.stderr
         roots.append(root)
     one, two = (tree(r) for r in roots)

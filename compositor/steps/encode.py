@@ -488,18 +488,31 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def _ffmpeg_version(exe: str) -> str:
+def _ffmpeg_version_text(exe: str) -> str:
     try:
         done = subprocess.run([exe, "-version"], capture_output=True, text=True, errors="replace", check=False)
     except OSError as e:
         raise BackendMissingError(f"cannot run ffmpeg ({exe}): {e.strerror}") from None
-    return (done.stdout.splitlines() or ["unknown"])[0]
+    return done.stdout
+
+
+def _ffmpeg_version(exe: str) -> str:
+    return (_ffmpeg_version_text(exe).splitlines() or ["unknown"])[0]
 
 
 def ffmpeg_identity() -> dict[str, str]:
-    """Which ffmpeg makes the movies, and its version: part of every movie's key (another build, other bytes)."""
+    """Which ffmpeg makes the movies (its path) and its version line: what `compositor --version` and a
+    render's summary report."""
     exe = ffmpeg_exe()
     return {"ffmpeg": exe, "version": _ffmpeg_version(exe)}
+
+
+def ffmpeg_build() -> dict[str, str]:
+    """The ffmpeg as part of every movie's key: its version line and the key of its whole ``-version`` report
+    (build, configuration, library versions), not where it is installed. Another build may make other bytes
+    and re-encodes; the same build at another path (another checkout's virtual environment) does not."""
+    text = _ffmpeg_version_text(ffmpeg_exe())
+    return {"version": (text.splitlines() or ["unknown"])[0], "build": content_key(text)}
 
 
 def ffmpeg_summary() -> str:
@@ -552,7 +565,7 @@ class MoviePlan:
             "preset": self.preset.model_dump(mode="json"),
             "size": list(shot.size),
             "fps": str(frame_rate(shot.fps)),
-            "ffmpeg": ffmpeg_identity(),
+            "ffmpeg": ffmpeg_build(),
         }
         if self.preset.burn_in:
             common["burn_in"] = {"cut": shot.name, "title": shot.title, "font": file_digest(FONT)}
@@ -627,14 +640,13 @@ class SegmentPipe:
     colour conversion and x264 settings; the segment is written under a temporary name and renamed by
     ``finish`` once it holds exactly its frames."""
 
-    def __init__(self, plan: MoviePlan, segment: Segment):
+    def __init__(self, plan: MoviePlan, segment: Segment, started: list[SegmentPipe] | None = None):
         shot, preset = plan.shot, plan.preset
         self.plan, self.segment = plan, segment
         self.display = shot.production.rel(segment.path)
         ensure_folder(segment.path.parent)
         remove_stale_temp_files(segment.path.parent)
         self.tmp = temp_name(segment.path)
-        self.output = OutputFile(self.tmp, segment.path)
         width, height = shot.size
         stream = ffmpeg.input(
             "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
@@ -645,6 +657,7 @@ class SegmentPipe:
         stream = finish_video(stream, preset)
         options = video_output_args(preset, segment.count)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
+        self.output = OutputFile(self.tmp, segment.path)
         try:
             cmd = stream.output(self.output.target, f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
             cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
@@ -656,15 +669,17 @@ class SegmentPipe:
                 stderr=subprocess.PIPE,
                 pass_fds=self.output.pass_fds,
             )
+            if started is not None:
+                started.append(self)  # from here on, whoever started it can abort it (and remove its file)
         except OSError as e:
             self.output.discard()
             raise BackendMissingError(f"{self.display}: cannot run ffmpeg: {e.strerror}") from None
         except BaseException:
             self.output.discard()
             raise
-        self.output.spawned()
         self._stderr: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        self.output.spawned()
         self._reader.start()
 
     def _failed(self) -> CompositorError:
@@ -727,6 +742,7 @@ class MovieWriter:
         self._stale = [{s.first: s for s in p.stale} for p in self.plans]
         self._open: list[SegmentPipe | None] = [None] * len(self.plans)
         self._draining: list[SegmentPipe] = []
+        self._started: list[SegmentPipe] = []
 
     def needs(self, index: int) -> bool:
         return any(p.segment_of(index).first in stale for p, stale in zip(self.plans, self._stale))
@@ -740,7 +756,7 @@ class MovieWriter:
             if pipe is None:
                 if index != segment.first:
                     raise RuntimeError(f"{plan.display}: frame {index} handed to the encoder out of order")
-                pipe = self._open[i] = SegmentPipe(plan, segment)
+                pipe = self._open[i] = SegmentPipe(plan, segment, self._started)
             pipe.write(rgb)
             if index == segment.first + segment.count - 1:
                 pipe.close()
@@ -755,9 +771,10 @@ class MovieWriter:
         return [plan.assemble(progress) for plan in self.plans]
 
     def abort(self) -> None:
-        for pipe in [*self._open, *self._draining]:
-            if pipe is not None:
-                pipe.abort()
+        """Stop every encoder still running and remove the files of the segments not finished."""
+        for pipe in self._started:
+            pipe.abort()
+        self._open = [None] * len(self.plans)
         self._draining.clear()
 
 

@@ -40,8 +40,8 @@ from compositor.steps.encode import (
     FONT,
     KEY_TAG,
     OutputFile,
+    ffmpeg_build,
     ffmpeg_exe,
-    ffmpeg_identity,
     frame_rate,
     movie_key,
     probe,
@@ -104,7 +104,7 @@ def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
             "slate": [title, info, lines, slate_date()] if slate_frames(edit) else None,
             "font": file_digest(FONT),
             "audio": file_digest(edit.audio) if edit.audio is not None else None,
-            "ffmpeg": ffmpeg_identity(),
+            "ffmpeg": ffmpeg_build(),
         }
     )
 
