@@ -6,6 +6,7 @@ Real bugs keep their traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -337,6 +338,8 @@ def _environment_error(e: OSError) -> str | None:
     if e.errno not in ENVIRONMENT_ERRNOS or e.filename is None:
         return None
     path = Path(os.fsdecode(e.filename))
+    if e.errno in (errno.EACCES, errno.EPERM):  # reading or writing: it cannot tell which
+        return f"{shown(path)}: {e.strerror} (check the permissions of the file and its folder)"
     return f"{shown(path)}: {explain(path, e)}"
 
 

@@ -62,7 +62,7 @@ blend = "multiply"
 
 NOISY = """
 [shot]
-frames = 8
+frames = 12
 size = [320, 240]
 
 [background]
@@ -73,7 +73,7 @@ plate = "plates/noise.png"
 type = "grain"
 strength = 0.6
 """
-"""A cut whose frames do not compress: about 230 KB a comp frame, 2 MB for the cut."""
+"""A cut whose frames do not compress: about 230 KB a comp frame, 2.8 MB for the cut."""
 
 
 def production(root: Path, noisy: bool = False, slate: float = 0) -> Path:
@@ -204,6 +204,8 @@ def test_an_os_error_of_the_machine_is_one_line_but_a_bug_keeps_its_traceback() 
 
     line = _environment_error(OSError(errno.ENOSPC, "No space left on device", "render/x.png"))
     assert line == "render/x.png: No space left on device (free some space on that disk, then run again)"
+    line = _environment_error(PermissionError(errno.EACCES, "Permission denied", "shots/sc010_c010/shot.toml"))
+    assert line == "shots/sc010_c010/shot.toml: Permission denied (check the permissions of the file and its folder)"
     assert _environment_error(OSError(errno.ENOENT, "No such file or directory", "x")) is None
     assert _environment_error(OSError(errno.ENOSPC, "No space left on device")) is None  # no path to name
 
