@@ -185,7 +185,7 @@ _READ_ADVICE = {
     errno.EISDIR: "it is a folder, not a file",
 }
 
-ENVIRONMENT_ERRNOS = frozenset({*_WRITE_ADVICE, errno.ENOTDIR, errno.EEXIST, errno.EMFILE, errno.ENFILE})
+ENVIRONMENT_ERRNOS = frozenset({*_WRITE_ADVICE, errno.ENOTDIR, errno.EEXIST})
 """The errors of the machine, not of compositor: a full disk, a permission, a read-only file system."""
 
 
