@@ -6,10 +6,12 @@ Real bugs keep their traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +36,54 @@ _TEMPORAL = TemporalSettings()
 _state: dict[str, Path | None] = {"root": None}
 
 
+def versions() -> list[str]:
+    """compositor's version, the ffmpeg that makes the movies (path and version) and the libraries that decide
+    pixels: what to quote when two machines disagree on a frame or a movie."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    import cv2  # noqa: PLC0415
+    import numpy  # noqa: PLC0415
+    import pydantic  # noqa: PLC0415
+
+    from compositor import __version__  # noqa: PLC0415
+    from compositor.steps.encode import ffmpeg_summary  # noqa: PLC0415
+
+    lines = [f"compositor {__version__}"]
+    try:
+        lines.append(ffmpeg_summary())
+    except CompositorError as e:
+        lines.append(f"ffmpeg: none ({e})")
+    lines.append(f"numpy {numpy.__version__}")
+    lines.append(f"opencv {cv2.__version__}")
+    lines.append(f"pydantic {pydantic.__version__}")
+    for package in ("imageio-ffmpeg", "Pillow"):
+        try:
+            lines.append(f"{package.lower()} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return lines
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print("\n".join(versions()))
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     root: Annotated[
         Path | None, typer.Option("--root", help="The production folder (default: found from here upwards).")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print compositor's version, the ffmpeg it runs (path, version) and numpy, OpenCV, pydantic.",
+        ),
+    ] = False,
 ) -> None:
     _state["root"] = root
 
@@ -108,9 +153,11 @@ def new(
     template = prod.templates / "shot.toml"
     if not template.is_file():
         raise SpecError(f"{prod.rel(template)}: no shot template")
-    (folder / "cels" / "A").mkdir(parents=True)
-    (folder / "plates").mkdir()
-    shutil.copyfile(template, folder / "shot.toml")
+    from compositor.core.io import copy_file_atomic, ensure_folder  # noqa: PLC0415
+
+    ensure_folder(folder / "cels" / "A")
+    ensure_folder(folder / "plates")
+    copy_file_atomic(template, folder / "shot.toml")
     err.print(
         f"made {prod.rel(folder)}/shot.toml: `make {cut}` renders it; "
         f"add \"{cut}\" to the cuts in shots/edit.toml to put it in the screening cut"
@@ -154,6 +201,7 @@ def render(
     """Bring the cut up to date: its background, the frames whose inputs changed (render/<cut>/comp/), and the
     segments of its movies that hold them. A fresh cut costs a check; an interrupted render resumes."""
     from compositor.steps.composite import render_cut  # noqa: PLC0415
+    from compositor.steps.encode import ffmpeg_summary  # noqa: PLC0415
 
     shot = load_shot(production(), cut)
     elsewhere = None
@@ -169,10 +217,21 @@ def render(
             threads=workers if workers is not None else _default_workers(),
             composite_elsewhere=elsewhere,
         )
-    err.print(
+    summary = (
         f"{cut}: {len(result.composited)} of {shot.frames} frames composited, {result.segments} movie segments "
-        f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}"
+        f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}; {ffmpeg_summary()}"
     )
+    err.print(summary)
+    _write_log(shot, [summary, *(f"cpu seconds, {stage}: {seconds:.3f}" for stage, seconds in sorted(result.times.items()))])
+
+
+def _write_log(shot, lines: list[str]) -> None:  # noqa: ANN001
+    """``render/<cut>/<cut>.log``: the last run's lines, timings included. Timings live here and nowhere else:
+    keys, manifests and QC records hold only what decides pixels, so two renders of one production agree byte
+    for byte."""
+    from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
+
+    write_bytes_atomic(shot.paths.log, "".join(f"{line}\n" for line in lines).encode())
 
 
 @app.command()
@@ -218,6 +277,10 @@ def deps(
     prod = production()
     text = dependency_file(prod)
     target = deps_file(prod.root) if output is None else output if output.is_absolute() else Path.cwd() / output
+    if output is None:
+        from compositor.core.io import remove_stale_temp_files  # noqa: PLC0415
+
+        remove_stale_temp_files(target.parent)  # render/: what a killed run was writing
     write_bytes_atomic(target, text.encode())
 
 
@@ -267,13 +330,46 @@ def qc(
     print(json.dumps(qc_files(input, guide, output, flow=flow, flow_scale=flow_scale), indent=2))
 
 
+def _environment_error(e: OSError) -> str | None:
+    """One line for an ``OSError`` of the machine (a full disk, a permission, a read-only file system) that
+    reached here without a `CompositorError` around it; None for anything else (a bug: it keeps its traceback)."""
+    from compositor.core.io import ENVIRONMENT_ERRNOS, explain, shown  # noqa: PLC0415
+
+    if e.errno not in ENVIRONMENT_ERRNOS or e.filename is None:
+        return None
+    path = Path(os.fsdecode(e.filename))
+    if e.errno in (errno.EACCES, errno.EPERM):  # reading or writing: it cannot tell which
+        return f"{shown(path)}: {e.strerror} (check the permissions of the file and its folder)"
+    return f"{shown(path)}: {explain(path, e)}"
+
+
+class Terminated(BaseException):
+    """SIGTERM (a killed make, a CI timeout): the command unwinds, so that what it was writing is removed
+    (every writer cleans up on any ``BaseException``). Not a ``KeyboardInterrupt``: typer would swallow that."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except CompositorError as e:
         for line in str(e).splitlines() or [type(e).__name__]:
             print(f"error: {line}", file=sys.stderr)
         sys.exit(1)
+    except OSError as e:
+        line = _environment_error(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: frames already written are kept; run again to resume", file=sys.stderr)
         sys.exit(130)
+    except Terminated:
+        print("terminated: frames already written are kept; run again to resume", file=sys.stderr)
+        sys.exit(143)

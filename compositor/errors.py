@@ -46,5 +46,32 @@ class EncodeError(CompositorError, RuntimeError):
     """ffmpeg failed; the message carries its last line."""
 
 
+class _PathError(CompositorError, OSError):
+    """An ``OSError`` the user can act on: ``str()`` is the one-line message; ``errno``, ``strerror`` and
+    ``filename`` are those of the ``OSError`` it stands for (when given)."""
+
+    def __init__(self, message: str, cause: OSError | None = None, filename: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if cause is not None:
+            self.errno, self.strerror = cause.errno, cause.strerror
+            self.filename = filename if filename is not None else cause.filename
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # noqa: ANN204 (pickles as its message, e.g. from a render farm's worker)
+        return (type(self), (self.message,))
+
+
+class OutputError(_PathError):
+    """A file or folder cannot be written (disk full, permission denied, read-only file system, a file where a
+    folder should be); the message names the path and says what to do."""
+
+
+class UnreadableInputError(_PathError):
+    """An input exists but cannot be read (permission denied, an I/O error); the message names the path."""
+
+
 class RenderError(CompositorError, RuntimeError):
     """A render step could not complete for a reason the user can act on (e.g. out of GPU memory)."""

@@ -1,18 +1,101 @@
 """`compositor validate`: every problem in every file of the production, one line each, before anything renders.
 
 The edit, every cut folder under ``shots/`` (listed in the edit or not: each is a make target), every style
-and encode preset in ``templates/``, and each cut's drawings (every drawing its timesheet names has a file).
+and encode preset in ``templates/``, and each cut's inputs: every drawing its timesheet names has a file that
+decodes, a plate (and a temporal guide) opens and has frames enough for the cut, a retouch paint-over decodes
+at the canvas's size, a diffusion layout decodes. Validation refuses what a render would refuse, in the words
+the render would use (the same functions say them).
 """
 
 from __future__ import annotations
 
-from compositor.core.cels import check_layers
+from collections.abc import Callable
+
+from compositor.core.cels import check_drawings, check_layers
+from compositor.core.io import FrameSource, check_input_image
 from compositor.errors import CompositorError
-from compositor.spec import Edit, Production, check_cut_name, load_edit, load_preset, load_shot, load_style
+from compositor.spec import (
+    Edit,
+    Production,
+    Shot,
+    check_cut_name,
+    load_edit,
+    load_preset,
+    load_shot,
+    load_style,
+)
 
 
 def _lines(error: CompositorError) -> list[str]:
     return str(error).splitlines()
+
+
+def _check_plate(shot: Shot) -> None:
+    from compositor.backgrounds import plate  # noqa: PLC0415
+
+    count = plate.frame_count(shot)  # opens it; too few frames for the cut: the render's line
+    FrameSource(
+        shot.files["background.plate"],
+        f"{shot.display}: background.plate",
+        shot.production.rel,
+        hold_missing=shot.spec.background.hold_missing,
+    ).check(count)
+
+
+def _check_diffusion_sources(shot: Shot) -> None:
+    bg = shot.spec.background
+    path = shot.files.get("background.layout")
+    if bg.layout and path is not None and not bg.per_frame:
+        check_input_image(path, f"{shot.display}: background.layout", shot.production.rel(path))
+    if bg.per_frame:
+        from compositor.backgrounds.diffusion.plan import _plate_source  # noqa: PLC0415
+
+        _plate_source(shot, 0)  # opens the plate; a still or too few frames: the render's line
+
+
+def _check_guide(shot: Shot) -> None:
+    from compositor.backgrounds import backend  # noqa: PLC0415
+    from compositor.steps.background import _guide_path, _steadied  # noqa: PLC0415
+
+    if not _steadied(shot):
+        return
+    canvases = backend(shot.spec.background.source).frame_count(shot)
+    if canvases <= 1:
+        return  # nothing to steady: the render reads no guide
+    path, key = _guide_path(shot)
+    if path is None:
+        return  # the render says so when it gets there (it needs the backend's frames first)
+    source = FrameSource(path, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing)
+    if len(source) < canvases:
+        from compositor.errors import SpecError  # noqa: PLC0415
+
+        raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {canvases}")
+    if key != "background.plate":  # the plate itself is checked already
+        source.check(canvases)
+
+
+def _check_retouch(shot: Shot) -> None:
+    from compositor.steps.background import load_retouch  # noqa: PLC0415
+
+    load_retouch(shot)  # decodes at the canvas's size, or the render's line
+
+
+def cut_problems(shot: Shot) -> list[str]:
+    """Every problem with the inputs of one cut that a render would meet, one line each."""
+    problems: list[str] = []
+    checks: list[Callable[[Shot], None]] = [check_layers, check_drawings]
+    source = shot.spec.background.source
+    if source == "plate":
+        checks.append(_check_plate)
+    elif source == "diffusion":
+        checks.append(_check_diffusion_sources)
+    checks += [_check_guide, _check_retouch]
+    for check in checks:
+        try:
+            check(shot)
+        except CompositorError as e:
+            problems.extend(_lines(e))
+    return problems
 
 
 def validate_production(production: Production) -> list[str]:
@@ -39,7 +122,9 @@ def validate_production(production: Production) -> list[str]:
         try:
             # A folder make and the command line cannot name: renamed, it renders; the other cuts render anyway.
             check_cut_name(cut, "shots/")
-            check_layers(load_shot(production, cut, edit))
+            shot = load_shot(production, cut, edit)
         except CompositorError as e:
             problems.extend(_lines(e))
+            continue
+        problems.extend(cut_problems(shot))
     return list(dict.fromkeys(problems))

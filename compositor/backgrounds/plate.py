@@ -38,7 +38,10 @@ def fit_to_canvas(frame: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
 
 def _source(shot: Shot) -> FrameSource:
     return FrameSource(
-        shot.files["background.plate"], f"{shot.display}: background.plate", shot.spec.background.hold_missing
+        shot.files["background.plate"],
+        f"{shot.display}: background.plate",
+        shot.production.rel,
+        hold_missing=shot.spec.background.hold_missing,
     )
 
 

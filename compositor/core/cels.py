@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, image_size, read_image, read_rgba8
+from compositor.core.io import IMAGE_SUFFIXES, decodes, image_size, read_image, read_rgba8
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
-from compositor.errors import CorruptInputError, MissingInputError, SpecError
+from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError
 from compositor.spec import Layer, Shot
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -123,6 +123,32 @@ def oversize(size: tuple[int, int], layer: Layer) -> tuple[str, str] | None:
         f"{size[0]}x{size[1]} px at scale {layer.scale:g} with blur {layer.blur:g} would be {width}x{height} px, "
         f"over the {MAX_PREPARED_PIXELS} pixels a prepared drawing may have"
     )
+
+
+def undecodable_drawing(name: str, drawing: int, layer: Layer) -> CorruptInputError:
+    """The one line for a drawing that does not decode (``name``: its file as the production names it)."""
+    return CorruptInputError(f"{name}: cannot decode drawing {drawing} of layer {layer.name!r} (corrupt or not an image)")
+
+
+def check_drawings(shot: Shot) -> None:
+    """Every drawing a timesheet uses decodes; reports all that do not at once, in the words a render uses
+    (`compositor validate`; a render finds them as it goes). Missing drawings are `check_layers`'s."""
+    problems = []
+    for i, layer in enumerate(shot.spec.layers):
+        try:
+            available = drawings_in(shot.files[f"layers[{i}].cels"])
+        except (MissingInputError, SpecError):
+            continue
+        used = sorted({d for d in exposure_of(shot, i) if d is not None and d in available})
+        for drawing in used:
+            path = available[drawing]
+            try:
+                if not decodes(path):
+                    problems.append(str(undecodable_drawing(shot.production.rel(path), drawing, layer)))
+            except CompositorError as e:  # unreadable: a permission, an I/O error
+                problems.append(str(e))
+    if problems:
+        raise CorruptInputError("\n".join(problems))
 
 
 def blur_margin(layer: Layer) -> int:

@@ -34,6 +34,13 @@ def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
 
 
 def file_digest(path: Path | str) -> str:
-    """The key of a file's bytes."""
-    st = os.stat(path)
-    return _file_digest(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    """The key of a file's bytes. An unreadable file is an ``UnreadableInputError`` naming it."""
+    try:
+        st = os.stat(path)
+        return _file_digest(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        from compositor.core.io import read_error  # noqa: PLC0415 (io needs OpenCV; keys do not)
+
+        raise read_error(path, e) from e

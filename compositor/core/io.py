@@ -6,13 +6,15 @@ are written under a temporary name and renamed when complete, so nothing half-wr
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import shutil
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import cv2
 import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
-from compositor.errors import CorruptInputError, MissingInputError
+from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
 
 # A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add
 # noise.
@@ -179,7 +181,10 @@ def _read_raw(path: Path) -> np.ndarray | None:
         raise MissingInputError(f"{path}: no such file")
     if path.suffix.lower() == ".exr":
         os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise read_error(path, e) from e
     if not data:
         return None
     _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
@@ -211,6 +216,32 @@ def read_image(path: Path | str) -> np.ndarray:
     data = _read_raw(path)
     with _decoding(path):
         return _decode(data, path)
+
+
+def decodes(path: Path | str) -> bool:
+    """Whether an image file decodes, as `read_image` would decode it (the pixels are not kept)."""
+    return _read_raw(Path(path)) is not None
+
+
+def undecodable(where: str, name: str) -> CorruptInputError:
+    """The one line for an input image that does not decode: ``"<where>: cannot decode <name> (corrupt or not
+    an image)"`` (``where``: the spec file and key; ``name``: the image as the production names it). Validation
+    and rendering say it in the same words."""
+    return CorruptInputError(f"{where}: cannot decode {name} (corrupt or not an image)")
+
+
+def read_input_image(path: Path, where: str, name: str) -> np.ndarray:
+    """`read_image`, a file that does not decode being `undecodable` (``where``, ``name``)."""
+    try:
+        return read_image(path)
+    except CorruptInputError:
+        raise undecodable(where, name) from None
+
+
+def check_input_image(path: Path, where: str, name: str) -> None:
+    """Raise what `read_input_image` would for ``path``, keeping nothing."""
+    if not decodes(path):
+        raise undecodable(where, name)
 
 
 def read_rgba8(path: Path | str) -> np.ndarray | None:
@@ -263,36 +294,204 @@ def to_uint8_rgba(frame: np.ndarray) -> np.ndarray:
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Writing: under a temporary name, renamed when complete; an OSError becomes one line that says what to do.
+
+_WRITE_ADVICE = {
+    errno.ENOSPC: "free some space on that disk, then run again",
+    errno.EDQUOT: "the disk quota is used up: free some space, then run again",
+    errno.EACCES: "check the permissions of the folder, or render somewhere you may write",
+    errno.EPERM: "check the permissions of the folder, or render somewhere you may write",
+    errno.EROFS: "the file system is mounted read-only: render on a writable one",
+    errno.EFBIG: "the file is larger than this system lets a process write (see `ulimit -f`)",
+    errno.EISDIR: "a folder is in the way: move it away, or choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.EIO: "the disk reported an input/output error: check it",
+}
+
+_READ_ADVICE = {
+    errno.EACCES: "check the file's permissions",
+    errno.EPERM: "check the file's permissions",
+    errno.EIO: "the disk reported an input/output error: check it",
+    errno.EISDIR: "it is a folder, not a file",
+}
+
+ENVIRONMENT_ERRNOS = frozenset({*_WRITE_ADVICE, errno.ENOTDIR, errno.EEXIST})
+"""The errors of the machine, not of compositor: a full disk, a permission, a read-only file system."""
+
+
+def shown(path: Path | str) -> str:
+    """``path`` as a message names it: relative to the current folder when inside it (a production's
+    ``render/...`` seen from its root), else as it is."""
+    path = Path(path)
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _file_in_the_way(path: Path, including_itself: bool) -> Path | None:
+    """The first of ``path``'s folders (from the top) that exists but is a file, or None."""
+    candidates = [*reversed(path.parents), *([path] if including_itself else [])]
+    for candidate in candidates:
+        try:
+            if candidate.exists() and not candidate.is_dir():
+                return candidate
+        except OSError:
+            return None
+    return None
+
+
+def explain(path: Path, error: OSError, folder: bool = False) -> str:
+    """What went wrong writing ``path`` (a folder to make when ``folder``), and what to do about it."""
+    code = error.errno
+    in_the_way = _file_in_the_way(path, folder) if code in (errno.ENOTDIR, errno.EEXIST, errno.ENOENT) else None
+    if in_the_way is not None:
+        return f"{shown(in_the_way)} is a file, not a folder (move it away, or choose another path)"
+    reason = error.strerror or type(error).__name__
+    advice = _WRITE_ADVICE.get(code) if code is not None else None
+    return f"{reason} ({advice})" if advice else reason
+
+
+def output_error(path: Path | str, error: OSError, folder: bool = False) -> OutputError:
+    """The one-line error for ``error``, met writing ``path`` (a folder to make when ``folder``):
+    ``"<path>: cannot write: <what> (<what to do>)"``."""
+    if isinstance(error, OutputError):
+        return error
+    path = Path(path)
+    return OutputError(f"{shown(path)}: cannot write: {explain(path, error, folder)}", error, str(path))
+
+
+def read_error(path: Path | str, error: OSError) -> UnreadableInputError:
+    """The one-line error for ``error``, met reading ``path``."""
+    if isinstance(error, UnreadableInputError):
+        return error
+    reason = error.strerror or type(error).__name__
+    advice = _READ_ADVICE.get(error.errno) if error.errno is not None else None
+    return UnreadableInputError(
+        f"{shown(path)}: cannot read: {reason}" + (f" ({advice})" if advice else ""), error, str(path)
+    )
+
+
+def ensure_folder(folder: Path | str) -> Path:
+    """Make ``folder`` (and its parents) if missing; `OutputError` naming it when that is not possible."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise output_error(folder, e, folder=True) from e
+    return folder
+
+
+def touch(path: Path | str) -> None:
+    """Mark an output that was checked and found fresh as checked now (for make, which compares file times)."""
+    try:
+        os.utime(path)
+    except OSError as e:
+        raise output_error(path, e) from e
+
+
+def remove_file(path: Path | str) -> None:
+    """Remove an output file if it is there; `OutputError` naming it when that is not possible."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as e:
+        raise output_error(path, e) from e
+
+
+def copy_file_atomic(source: Path, path: Path, link: bool = False) -> None:
+    """Put a copy of ``source`` at ``path`` (a hard link where ``link`` and the file system allow), under a
+    temporary name renamed when complete. Errors as `write_bytes_atomic`."""
+    path = Path(path)
+    tmp = temp_name(path)
+    try:
+        discard(tmp)
+        try:
+            if not link:
+                raise OSError(errno.EXDEV, "no link asked for")
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise output_error(path, e) from e
+    finally:
+        # also when ``tmp`` and ``path`` were links to one file: then the rename did nothing (POSIX)
+        discard(tmp)
+
+
 def temp_name(path: Path) -> Path:
-    """A sibling name for writing ``path`` before the rename (same folder, so the rename is atomic)."""
+    """A sibling name for writing ``path`` before the rename (same folder, so the rename is atomic).
+
+    ``.<stem>.part<pid><suffix>``: hidden, and carrying the writer's process id, so that what a killed process
+    left is recognised and removed (`remove_stale_temp_files`) and what a running one is writing is not."""
     return path.with_name(f".{path.stem}.part{os.getpid()}{path.suffix}")
 
 
+def discard(path: Path) -> None:
+    """Remove a temporary file or folder of this process, if it is there (never raises)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 _TEMP = re.compile(r"^\..*\.part(\d+)(\.[^.]*)?$")
+_LEGACY_TEMP_FOLDER = re.compile(r"^\.cut-[A-Za-z0-9_]+$")
+"""The screening cut's work folders as compositor 0.2 named them (``tempfile``'s, without the owner's pid)."""
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except OverflowError:
+        return False
+    return True
 
 
 def remove_stale_temp_files(folder: Path) -> None:
-    """Remove the temporary files (see `temp_name`) that processes no longer running left in ``folder``."""
-    if not folder.is_dir():
+    """Remove the temporary files and folders (see `temp_name`) that processes no longer running left in
+    ``folder``: what a killed or crashed run was writing. Best effort: what cannot be removed stays."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
         return
-    for path in folder.iterdir():
+    for path in entries:
         hit = _TEMP.match(path.name)
-        if hit is None or int(hit.group(1)) == os.getpid():
+        if hit is not None:
+            if _alive(int(hit.group(1))):
+                continue
+        elif not (_LEGACY_TEMP_FOLDER.match(path.name) and path.is_dir()):
             continue
-        try:
-            os.kill(int(hit.group(1)), 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except PermissionError:  # alive, another user's
-            continue
+        discard(path)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` under a temporary name and rename it when complete: ``path`` is either
+    absent, as it was, or whole. A failure to write (disk full, permissions) is an `OutputError` naming
+    ``path``, and leaves nothing behind."""
+    path = Path(path)
     tmp = temp_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        discard(tmp)
+        raise output_error(path, e) from e
+    except BaseException:
+        discard(tmp)
+        raise
 
 
 STORED_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 0]
@@ -430,12 +629,21 @@ class FrameSource:
 
     ``len(source)`` is the number of frames (1 for a still image, which repeats forever). A sequence's frame
     ``i`` is the file numbered ``first + i`` (`sequence_files`): a gap is an error naming the missing frame,
-    or with ``hold_missing`` the frame before it is held.
+    or with ``hold_missing`` the frame before it is held. ``display`` says where the source comes from in
+    messages (``shots/<cut>/shot.toml: background.plate``) and ``rel`` how a file is named there (e.g.
+    relative to the production).
     """
 
-    def __init__(self, path: Path | str, display: str | None = None, hold_missing: bool = False):
+    def __init__(
+        self,
+        path: Path | str,
+        display: str | None = None,
+        rel: Callable[[Path], str] | None = None,
+        hold_missing: bool = False,
+    ):
         self.path = Path(path)
         self.display = display or str(path)
+        self._rel = rel
         self._files: list[Path] | None = None
         self.still = False
         if self.path.suffix.lower() in VIDEO_SUFFIXES and "%" not in self.path.name:
@@ -463,19 +671,30 @@ class FrameSource:
     def __len__(self) -> int:
         return self._length
 
+    def _corrupt(self, path: Path, index: int) -> CorruptInputError:
+        """The one line for a file of the source that does not decode (``index``: 0-based frame)."""
+        name = self._rel(path) if self._rel is not None else str(path)
+        return undecodable(self.display if self.still else f"{self.display}: frame {index + 1}", name)
+
+    def _read(self, path: Path, index: int) -> np.ndarray:
+        try:
+            return read_image(path)
+        except CorruptInputError:
+            raise self._corrupt(path, index) from None
+
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``count`` frames from index ``start`` (0-based) as premultiplied float RGBA."""
         count = self._length - start if count is None else count
         if self._files is not None:
             if self.still:
-                img = self._read(self._files[0])
+                img = self._read(self._files[0], 0)
                 for _ in range(count):
                     yield img
                 return
             previous: tuple[Path, np.ndarray] | None = None
-            for p in self._files[start : start + count]:
+            for offset, p in enumerate(self._files[start : start + count]):
                 if previous is None or previous[0] != p:  # a held frame is read once
-                    previous = (p, self._read(p))
+                    previous = (p, self._read(p, start + offset))
                 yield previous[1]
             return
         cap = cv2.VideoCapture(str(self.path))
@@ -493,17 +712,21 @@ class FrameSource:
         finally:
             cap.release()
 
-    def _read(self, path: Path) -> np.ndarray:
-        """``read_image``, its error naming the source as the spec does (``<file>: <key>``) and the file."""
-        try:
-            return read_image(path)
-        except CorruptInputError as e:
-            raise CorruptInputError(f"{self.display}: {path.name}: {str(e).removeprefix(f'{path}: ')}", e.reason) from None
-
     @property
     def sequence(self) -> bool:
         """Whether the frames are numbered image files (not a video, not a still)."""
         return self._files is not None and not self.still
+
+    def check(self, count: int | None = None) -> None:
+        """Raise the error `frames` would raise reading the first ``count`` frames (default: all), without
+        keeping any: every file of an image source is decoded, a video's first frame is."""
+        count = self._length if count is None else min(count, self._length)
+        if self._files is not None:
+            for index, path in enumerate(self._files[: 1 if self.still else count]):
+                if not decodes(path):
+                    raise self._corrupt(path, index)
+            return
+        next(iter(self.frames(0, 1)), None)
 
     def files(self) -> list[Path]:
         """The files the source reads, each once (for dependency tracking)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,11 +23,16 @@ from compositor.core import Progress
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
     FrameSource,
+    copy_file_atomic,
+    ensure_folder,
     read_image,
+    read_input_image,
+    remove_file,
     remove_stale_temp_files,
     write_bytes_atomic,
     write_image,
 )
+from compositor.core.io import touch as mark_checked
 from compositor.errors import SpecError
 from compositor.layout import cache_file
 from compositor.spec import QCRecord, Shot, TemporalQC
@@ -74,7 +78,7 @@ def background_key(shot: Shot) -> tuple[str, list[str]]:
         common["temporal"] = shot.spec.temporal.settings().model_dump()
         common["guide"] = None
         if guide is not None:
-            source = FrameSource(guide, f"{shot.display}: {key}", shot.spec.background.hold_missing)
+            source = FrameSource(guide, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing)
             # Frame by frame (a held frame counts again): which file each frame is, not only which files.
             files = [source.frame_file(i) for i in range(len(source))] if source.sequence else source.files()
             common["guide"] = [file_digest(p) for p in files]
@@ -106,10 +110,11 @@ def ensure_background(shot: Shot, progress: Progress | None = None, touch: bool 
     ``touch``: mark a fresh ``bg.json`` as checked now, for make (whose ``bg`` rule ran because an input's
     file time changed though its content did not)."""
     key, canvas_keys = background_key(shot)
+    remove_stale_temp_files(shot.paths.bg_folder)
     manifest = read_manifest(shot)
     if is_fresh(shot, manifest, key):
         if touch:
-            os.utime(shot.paths.bg_manifest)
+            mark_checked(shot.paths.bg_manifest)
         assert manifest is not None
         return manifest
     return build_background(shot, progress, key, canvas_keys)
@@ -133,6 +138,8 @@ def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
     descriptions = _descriptions(module, shot)
     paths = [cache_file(shot.production.root, content_key(d)) for d in descriptions]
     missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    for folder in {paths[i].parent for i in missing}:
+        remove_stale_temp_files(folder)
     for done, (i, canvas) in enumerate(zip(missing, _paint_frames(module, shot, missing, progress)), 1):
         if canvas.shape[:2] != (shot.canvas[1], shot.canvas[0]):
             raise SpecError(
@@ -149,22 +156,19 @@ def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
 
 def _place(src: Path, dst: Path) -> None:
     """Put a cached canvas at ``dst`` without copying its bytes where the file system allows."""
-    if dst.is_file() and os.path.samefile(src, dst):
-        return
-    tmp = dst.with_name(f".{dst.name}.part{os.getpid()}")
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
+        if dst.is_file() and os.path.samefile(src, dst):
+            return
     except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        pass
+    copy_file_atomic(src, dst, link=True)
 
 
 def load_retouch(shot: Shot) -> np.ndarray | None:
     path = shot.files.get("background.retouch")
     if path is None:
         return None
-    retouch = read_image(path)
+    retouch = read_input_image(path, f"{shot.display}: background.retouch", shot.production.rel(path))
     if retouch.shape[:2] != (shot.canvas[1], shot.canvas[0]):
         raise SpecError(
             f"{shot.display}: background.retouch: {retouch.shape[1]}x{retouch.shape[0]} paint-over, "
@@ -190,14 +194,14 @@ def build_background(
         key, canvas_keys = background_key(shot)
     paths = shot.paths
     sources = cached_canvases(shot, progress)
-    paths.bg_folder.mkdir(parents=True, exist_ok=True)
+    ensure_folder(paths.bg_folder)
     remove_stale_temp_files(paths.bg_folder)
-    paths.bg_manifest.unlink(missing_ok=True)
+    remove_file(paths.bg_manifest)
     retouch = load_retouch(shot)
     if _steadied(shot) and len(sources) > 1:
         _steady(shot, sources, retouch, progress)
     else:
-        shot.paths.qc.unlink(missing_ok=True)
+        remove_file(shot.paths.qc)
         for i, src in enumerate(sources):
             if retouch is None:
                 _place(src, paths.bg_frame(i))
@@ -205,7 +209,7 @@ def build_background(
                 write_image(paths.bg_frame(i), _with_retouch(read_image(src), retouch))
     for index, stale in paths.bg_frames().items():
         if index >= len(sources):
-            stale.unlink()
+            remove_file(stale)
     manifest = {
         "cut": shot.name,
         "key": key,
@@ -227,7 +231,9 @@ def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
             f"{shot.display}: temporal.guide: a temporal pass needs a guide with trustworthy motion "
             "(set temporal.guide, or use a plate)"
         )
-    source = FrameSource(guide_path, f"{shot.display}: {key}", shot.spec.background.hold_missing)
+    source = FrameSource(
+        guide_path, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing
+    )
     if len(source) < count:
         raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {count}")
     for frame in source.frames(0, count):
@@ -268,12 +274,14 @@ def read_qc(shot: Shot) -> QCRecord | None:
 
 
 def export_background(shot: Shot, dest: Path) -> list[Path]:
-    """Write the generated canvases (without retouch) where an artist can paint over them."""
+    """Write the generated canvases (without retouch) where an artist can paint over them (each under a
+    temporary name, renamed when complete: an artist's folder never holds half a file)."""
     sources = cached_canvases(shot)
-    dest.mkdir(parents=True, exist_ok=True)
+    ensure_folder(dest)
+    remove_stale_temp_files(dest)
     out = []
     for i, src in enumerate(sources):
         target = dest / (f"{shot.name}_bg.png" if len(sources) == 1 else f"{shot.name}_bg.{i + 1:04d}.png")
-        shutil.copyfile(src, target)
+        copy_file_atomic(src, target)
         out.append(target)
     return out

@@ -43,11 +43,14 @@ from compositor.core.camera import (
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
 from compositor.core.digest import content_key
 from compositor.core.io import (
+    ensure_folder,
     read_image,
     read_png_key,
     read_rgb8,
+    remove_file,
     remove_stale_temp_files,
     to_uint8_rgb,
+    touch,
     write_bytes_atomic,
     write_image,
 )
@@ -377,6 +380,18 @@ def stale_frames(shot: Shot, keys: list[str]) -> list[int]:
     return [i for i, key in enumerate(keys) if read_png_key(shot.paths.comp_frame(shot.start + i)) != key]
 
 
+def remove_leftovers(shot: Shot) -> None:
+    """What killed or crashed runs were writing in the cut's folders (``render/<cut>/``, its ``bg/``, ``comp/``
+    and ``segments/<preset>/``): temporary files and folders whose process is gone."""
+    paths = shot.paths
+    folders = [paths.folder, paths.bg_folder, paths.comp_folder]
+    segments = paths.folder / "segments"
+    if segments.is_dir():
+        folders += [p for p in segments.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    for folder in folders:
+        remove_stale_temp_files(folder)
+
+
 def _drop_strays(shot: Shot) -> None:
     """Frames beyond the cut (it got shorter, or starts elsewhere) and temporary files of dead processes."""
     paths = shot.paths
@@ -385,7 +400,7 @@ def _drop_strays(shot: Shot) -> None:
     remove_stale_temp_files(paths.comp_folder)
     for number, path in paths.comp_frames().items():
         if number not in shot.frame_numbers():
-            path.unlink(missing_ok=True)
+            remove_file(path)
 
 
 _worker_renderer: dict[tuple[str, str], tuple[str, CutRenderer]] = {}
@@ -450,15 +465,16 @@ def render_cut(
     from compositor.steps.encode import MoviePlan, MovieWriter  # noqa: PLC0415 (ffmpeg lives at the edge)
 
     check_layers(shot)
+    remove_leftovers(shot)
     background = ensure_background(shot, progress)
     renderer = renderer or CutRenderer(shot, background)
     keys = renderer.frame_keys()
     paths = shot.paths
-    paths.comp_folder.mkdir(parents=True, exist_ok=True)
+    ensure_folder(paths.comp_folder)
     _drop_strays(shot)
     todo = stale_frames(shot, keys)
     if todo:
-        paths.comp_manifest.unlink(missing_ok=True)  # the books say "not done" until every frame is in
+        remove_file(paths.comp_manifest)  # the books say "not done" until every frame is in
     if todo and composite_elsewhere is not None:
         composite_elsewhere(shot, todo, progress)
         todo_done, todo = todo, []
@@ -489,7 +505,7 @@ def render_cut(
         raise
     for plan in plans:
         if plan.out not in movies:
-            os.utime(plan.out)  # checked and fresh: make's books agree with ours
+            touch(plan.out)  # checked and fresh: make's books agree with ours
             movies.append(plan.out)
     return CutResult(manifest, movies, todo_done, segments, dict(renderer.times.seconds))
 
@@ -512,7 +528,7 @@ def write_comp_manifest(shot: Shot, keys: list[str]) -> Path:
     except OSError:
         same = False
     if same:
-        os.utime(path)
+        touch(path)
     else:
         write_bytes_atomic(path, data)
     return path

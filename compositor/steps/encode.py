@@ -23,10 +23,12 @@ stays where it was, sharp lines are not resampled, and a frame of the movie comp
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import threading
@@ -42,8 +44,16 @@ import numpy as np
 
 from compositor.core import Progress
 from compositor.core.digest import content_key, file_digest
-from compositor.core.io import remove_stale_temp_files, temp_name
-from compositor.errors import BackendMissingError, EncodeError, MissingInputError
+from compositor.core.io import (
+    discard,
+    ensure_folder,
+    output_error,
+    remove_file,
+    remove_stale_temp_files,
+    temp_name,
+    touch,
+)
+from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError
 from compositor.spec import EncodePreset, Shot
 
 FONT = Path(__file__).resolve().parents[1] / "fonts" / "DejaVuSansMono.ttf"
@@ -134,14 +144,104 @@ def last_error_line(stderr: str) -> str:
     return (meaningful or lines or ["(no message)"])[-1]
 
 
+_WRITE_FAILURES = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "File too large": errno.EFBIG,
+    "Permission denied": errno.EACCES,
+    "Input/output error": errno.EIO,
+}
+"""How ffmpeg's messages name the operating system's write errors (its ``av_err2str``: ``strerror``)."""
+
+
+def ffmpeg_failure(stderr: str, display: str, output: Path | None = None, returncode: int = 1) -> CompositorError:
+    """The one-line error for a failed ffmpeg: an `OutputError` naming ``output`` when ffmpeg could not write it
+    (a full disk, a permission, a file size limit), else an `EncodeError` with ffmpeg's last meaningful line."""
+    if output is not None:
+        if returncode == -signal.SIGXFSZ:
+            return output_error(output, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
+        for line in stderr.splitlines():
+            lowered = line.lower()
+            if not ("out#" in lowered or "writ" in lowered or "output" in lowered or "closing" in lowered):
+                continue  # e.g. an input (the audio) that cannot be read: ffmpeg's own line says so
+            for phrase, code in _WRITE_FAILURES.items():
+                if phrase.lower() in lowered:
+                    return output_error(output, OSError(code, os.strerror(code)))
+    return EncodeError(f"{display}: ffmpeg failed: {last_error_line(stderr)}")
+
+
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".mxf": "mxf"}
+
+
+class OutputFile:
+    """The temporary file an ffmpeg writes, created here, so that the name is this process's (``temp_name``)
+    and a later run can tell it was left by a process that is gone.
+
+    On Linux ffmpeg writes through the open descriptor (``/proc/self/fd/N``), never by name: an ffmpeg that
+    outlives a killed compositor (it finishes the frames it has) then cannot put back a file that the next run
+    removed as a leftover. Elsewhere it writes by name. ``target`` is what to give ffmpeg, ``pass_fds`` what
+    ``Popen`` must hand down; call `spawned` once ffmpeg has started.
+    """
+
+    def __init__(self, tmp: Path, final: Path):
+        self.tmp, self.final = tmp, final
+        ensure_folder(tmp.parent)
+        try:
+            self.fd: int | None = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as e:
+            raise output_error(final, e) from e
+        through = f"/proc/self/fd/{self.fd}"
+        if os.path.exists(through):
+            self.target, self.pass_fds = through, (self.fd,)
+        else:
+            self.target, self.pass_fds = str(tmp), ()
+
+    @property
+    def format(self) -> str:
+        """The muxer to name to ffmpeg (a descriptor has no suffix to guess it from)."""
+        return _MUXERS.get(self.final.suffix.lower(), "mp4")
+
+    def spawned(self) -> None:
+        """ffmpeg has its own copy of the descriptor (or failed to start): this process's is closed."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def discard(self) -> None:
+        self.spawned()
+        discard(self.tmp)
+
+    def keep(self) -> Path:
+        """Rename the finished file to its final name."""
+        self.spawned()
+        try:
+            os.replace(self.tmp, self.final)
+        except OSError as e:
+            raise output_error(self.final, e) from e
+        return self.final
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """A small text file ffmpeg reads (a concat listing, slate text); `OutputError` naming it if it cannot be
+    written."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        discard(path)
+        raise output_error(path, e) from e
+
+
 def run_ffmpeg(
     args: list[str],
     display: str,
     description: str = "",
     total: int = 0,
     progress: Progress | None = None,
+    output: OutputFile | None = None,
 ) -> None:
-    """Run an ffmpeg command (``args[0]`` is the binary), report ``frame=`` progress, fail as `EncodeError`.
+    """Run an ffmpeg command (``args[0]`` is the binary), report ``frame=`` progress, fail as `EncodeError`
+    (or `OutputError` when it could not write ``output``, whose ``target`` the command writes to).
 
     ``-progress pipe:1`` is added so that progress comes on stdout; stderr is read on a thread so that neither
     pipe can fill up. If the caller interrupts (an exception from ``progress``, Ctrl-C), ffmpeg is killed.
@@ -159,10 +259,18 @@ def run_ffmpeg(
     ]
     try:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            pass_fds=output.pass_fds if output is not None else (),
         )
     except OSError as e:
         raise BackendMissingError(f"{display}: cannot run ffmpeg ({args[0]}): {e.strerror}") from None
+    finally:
+        if output is not None:
+            output.spawned()
     err_chunks: list[str] = []
     reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
     reader.start()
@@ -182,7 +290,9 @@ def run_ffmpeg(
     finally:
         reader.join(timeout=5)
     if proc.returncode != 0:
-        raise EncodeError(f"{display}: ffmpeg failed: {last_error_line(''.join(err_chunks))}")
+        raise ffmpeg_failure(
+            "".join(err_chunks), display, output.final if output is not None else None, proc.returncode
+        )
 
 
 def frame_rate(fps: float) -> Fraction:
@@ -378,18 +488,39 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def _ffmpeg_version(exe: str) -> str:
+def _ffmpeg_version_text(exe: str) -> str:
     try:
         done = subprocess.run([exe, "-version"], capture_output=True, text=True, errors="replace", check=False)
     except OSError as e:
         raise BackendMissingError(f"cannot run ffmpeg ({exe}): {e.strerror}") from None
-    return (done.stdout.splitlines() or ["unknown"])[0]
+    return done.stdout
+
+
+def _ffmpeg_version(exe: str) -> str:
+    return (_ffmpeg_version_text(exe).splitlines() or ["unknown"])[0]
 
 
 def ffmpeg_identity() -> dict[str, str]:
-    """Which ffmpeg makes the movies, and its version: part of every movie's key (another build, other bytes)."""
+    """Which ffmpeg makes the movies (its path) and its version line: what `compositor --version` and a
+    render's summary report."""
     exe = ffmpeg_exe()
     return {"ffmpeg": exe, "version": _ffmpeg_version(exe)}
+
+
+def ffmpeg_build() -> dict[str, str]:
+    """The ffmpeg as part of every movie's key: its version line and the key of its whole ``-version`` report
+    (build, configuration, library versions), not where it is installed. Another build may make other bytes
+    and re-encodes; the same build at another path (another checkout's virtual environment) does not."""
+    text = _ffmpeg_version_text(ffmpeg_exe())
+    return {"version": (text.splitlines() or ["unknown"])[0], "build": content_key(text)}
+
+
+def ffmpeg_summary() -> str:
+    """The ffmpeg in a few words, for a summary line: ``ffmpeg n9.0.2-17-g2a571b6068-20260930 (/path/to/ffmpeg)``."""
+    identity = ffmpeg_identity()
+    words = identity["version"].split()
+    version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else identity["version"]
+    return f"ffmpeg {version} ({identity['ffmpeg']})"
 
 
 def movie_key(path: Path) -> str | None:
@@ -434,7 +565,7 @@ class MoviePlan:
             "preset": self.preset.model_dump(mode="json"),
             "size": list(shot.size),
             "fps": str(frame_rate(shot.fps)),
-            "ffmpeg": ffmpeg_identity(),
+            "ffmpeg": ffmpeg_build(),
         }
         if self.preset.burn_in:
             common["burn_in"] = {"cut": shot.name, "title": shot.title, "font": file_digest(FONT)}
@@ -464,14 +595,15 @@ class MoviePlan:
         if self.stale:
             raise EncodeError(f"{self.display}: segment {self.stale[0].path.name} is missing")
         folder = self.shot.paths.segments(self.preset_name)
-        tmp = temp_name(self.out)
         listing = temp_name(folder / "concat.txt")
+        output: OutputFile | None = None
         try:
-            listing.write_text("".join(_concat_line(s.path) for s in self.segments), encoding="utf-8")
+            write_text_file(listing, "".join(_concat_line(s.path) for s in self.segments))
+            output = OutputFile(temp_name(self.out), self.out)
             args = (
                 ffmpeg.input(str(listing), f="concat", safe=0)
                 .output(
-                    str(tmp),
+                    output.target,
                     c="copy",
                     movflags=self.preset.movflags,
                     map_metadata=-1,
@@ -481,18 +613,21 @@ class MoviePlan:
                 .overwrite_output()
                 .compile(cmd=ffmpeg_exe())
             )
-            run_ffmpeg(args, self.display, f"{self.shot.name}: join ({self.preset_name})", self.shot.frames, progress)
-            got = probe(tmp)
+            run_ffmpeg(
+                args, self.display, f"{self.shot.name}: join ({self.preset_name})", self.shot.frames, progress, output
+            )
+            got = probe(output.tmp)
             if got["frames"] != self.shot.frames:
                 raise EncodeError(f"{self.display}: joined {got['frames']} frames, but the cut has {self.shot.frames}")
-            os.replace(tmp, self.out)
+            output.keep()
         finally:
-            tmp.unlink(missing_ok=True)
-            listing.unlink(missing_ok=True)
+            if output is not None:
+                output.discard()
+            discard(listing)
         keep = {s.path.name for s in self.segments}
         for old in folder.glob(f"{self.shot.name}.*.mp4"):
             if old.name not in keep:
-                old.unlink(missing_ok=True)
+                remove_file(old)
         return self.out
 
 
@@ -505,11 +640,11 @@ class SegmentPipe:
     colour conversion and x264 settings; the segment is written under a temporary name and renamed by
     ``finish`` once it holds exactly its frames."""
 
-    def __init__(self, plan: MoviePlan, segment: Segment):
+    def __init__(self, plan: MoviePlan, segment: Segment, started: list[SegmentPipe] | None = None):
         shot, preset = plan.shot, plan.preset
         self.plan, self.segment = plan, segment
         self.display = shot.production.rel(segment.path)
-        segment.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(segment.path.parent)
         remove_stale_temp_files(segment.path.parent)
         self.tmp = temp_name(segment.path)
         width, height = shot.size
@@ -522,19 +657,36 @@ class SegmentPipe:
         stream = finish_video(stream, preset)
         options = video_output_args(preset, segment.count)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
-        cmd = stream.output(str(self.tmp), f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
-        cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
-        self.frames = 0
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.output = OutputFile(self.tmp, segment.path)
+        try:
+            cmd = stream.output(self.output.target, f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
+            cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
+            self.frames = 0
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=self.output.pass_fds,
+            )
+            if started is not None:
+                started.append(self)  # from here on, whoever started it can abort it (and remove its file)
+        except OSError as e:
+            self.output.discard()
+            raise BackendMissingError(f"{self.display}: cannot run ffmpeg: {e.strerror}") from None
+        except BaseException:
+            self.output.discard()
+            raise
         self._stderr: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        self.output.spawned()
         self._reader.start()
 
-    def _failed(self) -> EncodeError:
+    def _failed(self) -> CompositorError:
         self.proc.wait()
         self._reader.join(timeout=5)
         text = b"".join(self._stderr).decode(errors="replace")
-        return EncodeError(f"{self.display}: ffmpeg failed: {last_error_line(text)}")
+        return ffmpeg_failure(text, self.display, self.segment.path, self.proc.returncode)
 
     def write(self, rgb: np.ndarray) -> None:
         """The next frame, as ``uint8`` RGB ``(H, W, 3)``."""
@@ -552,22 +704,27 @@ class SegmentPipe:
             pass
 
     def finish(self) -> Path:
-        """Wait for the encoder, check the segment's frame count and put it at its final name."""
-        self.close()
-        if self.proc.wait() != 0:
-            raise self._failed()
-        self._reader.join(timeout=5)
-        got = probe(self.tmp)
-        if got["frames"] != self.segment.count:
-            raise EncodeError(f"{self.display}: encoded {got['frames']} frames, but the segment has {self.segment.count}")
-        os.replace(self.tmp, self.segment.path)
-        return self.segment.path
+        """Wait for the encoder, check the segment's frame count and put it at its final name (on failure the
+        temporary file is gone too)."""
+        try:
+            self.close()
+            if self.proc.wait() != 0:
+                raise self._failed()
+            self._reader.join(timeout=5)
+            got = probe(self.tmp)
+            if got["frames"] != self.segment.count:
+                raise EncodeError(
+                    f"{self.display}: encoded {got['frames']} frames, but the segment has {self.segment.count}"
+                )
+            return self.output.keep()
+        finally:
+            self.output.discard()
 
     def abort(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        self.tmp.unlink(missing_ok=True)
+        self.output.discard()
 
 
 DRAINING = 2
@@ -585,6 +742,7 @@ class MovieWriter:
         self._stale = [{s.first: s for s in p.stale} for p in self.plans]
         self._open: list[SegmentPipe | None] = [None] * len(self.plans)
         self._draining: list[SegmentPipe] = []
+        self._started: list[SegmentPipe] = []
 
     def needs(self, index: int) -> bool:
         return any(p.segment_of(index).first in stale for p, stale in zip(self.plans, self._stale))
@@ -598,7 +756,7 @@ class MovieWriter:
             if pipe is None:
                 if index != segment.first:
                     raise RuntimeError(f"{plan.display}: frame {index} handed to the encoder out of order")
-                pipe = self._open[i] = SegmentPipe(plan, segment)
+                pipe = self._open[i] = SegmentPipe(plan, segment, self._started)
             pipe.write(rgb)
             if index == segment.first + segment.count - 1:
                 pipe.close()
@@ -613,9 +771,10 @@ class MovieWriter:
         return [plan.assemble(progress) for plan in self.plans]
 
     def abort(self) -> None:
-        for pipe in [*self._open, *self._draining]:
-            if pipe is not None:
-                pipe.abort()
+        """Stop every encoder still running and remove the files of the segments not finished."""
+        for pipe in self._started:
+            pipe.abort()
+        self._open = [None] * len(self.plans)
         self._draining.clear()
 
 
@@ -664,5 +823,5 @@ def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | 
         writer.abort()
         raise
     if not writer.plans:
-        os.utime(plan.out)
+        touch(plan.out)
     return plan.out

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compositor.core.io import FrameSource, write_image
+from compositor.core.io import FrameSource, ensure_folder, remove_stale_temp_files, write_image
 from compositor.errors import CompositorError, RenderError, SpecError
 from compositor.spec.models import DEFAULT_FLOW, TemporalSettings
 from compositor.temporal.checks import _count_error
@@ -126,7 +126,8 @@ def deflicker_files(
         frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
         for i, out in enumerate(frames):
             if writer is None:  # only once the first frame passed the size check
-                output.mkdir(parents=True, exist_ok=True)
+                ensure_folder(output)
+                remove_stale_temp_files(output)  # what a killed run was writing there
                 writer = _Writer(compress=compress)
             writer.put(names[i], out)
             if progress is not None:

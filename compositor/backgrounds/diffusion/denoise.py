@@ -212,7 +212,7 @@ def paint_frames(
     plans = {i: _plan(shot, i) for i in wanted}
     source = plans[first].source
     assert source is not None
-    frames = FrameSource(source.path, f"{shot.display}: {source.key}", source.hold_missing).frames(
+    frames = FrameSource(source.path, f"{shot.display}: {source.key}", hold_missing=source.hold_missing).frames(
         start=first, count=last - first + 1
     )
     painted: dict[int, np.ndarray] = {}

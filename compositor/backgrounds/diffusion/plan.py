@@ -21,7 +21,7 @@ from compositor.backgrounds.diffusion.models import (
     _where,
 )
 from compositor.core import control as ctl
-from compositor.core.io import FrameSource, read_image
+from compositor.core.io import FrameSource, check_input_image, read_image
 from compositor.errors import MissingInputError, SpecError
 from compositor.spec.models import PromptFragments
 
@@ -238,7 +238,7 @@ def _plate_source(shot: Shot, index: int) -> Source:
             f"{shot.display}: background.per_frame: needs a plate to run image-to-image on, frame by frame "
             "(a video or an image sequence like plates/bg.%04d.png); set background.plate"
         )
-    source = FrameSource(path, f"{shot.display}: background.plate: {bg.plate}", bg.hold_missing)
+    source = FrameSource(path, f"{shot.display}: background.plate: {bg.plate}", hold_missing=bg.hold_missing)
     if source.still:
         raise SpecError(
             f"{shot.display}: background.plate: {bg.plate!r} is a still image; per_frame needs a video or an "
@@ -274,6 +274,8 @@ def _plan(shot: Shot, index: int) -> Plan:
         path = shot.files.get("background.layout")
         if path is None:
             raise MissingInputError(f"{shot.display}: background.layout: no such file {bg.layout!r}")
+        # before any model is looked for: `compositor validate` refuses it in the same words
+        check_input_image(path, f"{shot.display}: background.layout", shot.production.rel(path))
         source = Source("layout", path, "background.layout")
 
     model = _resolve_model(shot, "model")
@@ -366,7 +368,7 @@ def _read_source(plan: Plan) -> tuple[np.ndarray, str]:
     if src.kind == "layout":
         data = src.path.read_bytes()
         return read_image(src.path), hashlib.sha256(data).hexdigest()
-    frames = FrameSource(src.path, f"{plan.display}: {src.key}", src.hold_missing)
+    frames = FrameSource(src.path, f"{plan.display}: {src.key}", hold_missing=src.hold_missing)
     frame = next(iter(frames.frames(start=src.index, count=1)))
     if frames.sequence:  # an image sequence: hash the file, not its decoding
         return frame, hashlib.sha256(frames.frame_file(src.index).read_bytes()).hexdigest()

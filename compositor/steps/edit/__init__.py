@@ -12,8 +12,6 @@ renamed:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,15 @@ import opentimelineio as otio
 
 from compositor.core import Progress
 from compositor.core.digest import content_key, file_digest
-from compositor.core.io import remove_stale_temp_files, temp_name, write_bytes_atomic
+from compositor.core.io import (
+    discard,
+    ensure_folder,
+    output_error,
+    remove_stale_temp_files,
+    temp_name,
+    touch,
+    write_bytes_atomic,
+)
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
 from compositor.steps.edit.editorial import build_timeline, edl_text
@@ -33,12 +39,14 @@ from compositor.steps.encode import (
     ENCODE_VERSION,
     FONT,
     KEY_TAG,
+    OutputFile,
+    ffmpeg_build,
     ffmpeg_exe,
-    ffmpeg_identity,
     frame_rate,
     movie_key,
     probe,
     run_ffmpeg,
+    write_text_file,
 )
 
 __all__ = ["CutEntry", "build_edit", "edit_key", "plan_edit"]
@@ -54,16 +62,17 @@ def concat_movies(
     preset: EncodePreset,
     pieces: list[Path],
     total: int,
-    out: Path,
+    out: OutputFile,
     workdir: Path,
     key: str,
     progress: Progress | None = None,
 ) -> None:
     """Join ``pieces`` with ``-c copy`` into ``out``, with edit.audio (AAC) cut or padded to the picture."""
     listing = workdir / "concat.txt"
-    listing.write_text("".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in pieces), encoding="utf-8")
+    write_text_file(listing, "".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in pieces))
     video = ffmpeg.input(str(listing), f="concat", safe=0)
     options: dict[str, Any] = {
+        "f": out.format,
         "vcodec": "copy",
         "movflags": preset.movflags,
         "map_metadata": -1,
@@ -79,8 +88,8 @@ def concat_movies(
         )
     else:
         options["an"] = None
-    args = ffmpeg.output(*streams, str(out), **options).overwrite_output().compile(cmd=ffmpeg_exe())
-    run_ffmpeg(args, edit.production.rel(out), "screening cut", total, progress)
+    args = ffmpeg.output(*streams, out.target, **options).overwrite_output().compile(cmd=ffmpeg_exe())
+    run_ffmpeg(args, edit.production.rel(out.final), "screening cut", total, progress, out)
 
 
 def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
@@ -95,7 +104,7 @@ def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
             "slate": [title, info, lines, slate_date()] if slate_frames(edit) else None,
             "font": file_digest(FONT),
             "audio": file_digest(edit.audio) if edit.audio is not None else None,
-            "ffmpeg": ffmpeg_identity(),
+            "ffmpeg": ffmpeg_build(),
         }
     )
 
@@ -115,22 +124,29 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
     total = slate + sum(e.frames for e in entries)
     key = edit_key(edit, entries, size)
 
-    production.render.mkdir(parents=True, exist_ok=True)
+    ensure_folder(production.render)
     remove_stale_temp_files(production.render)
+    remove_stale_temp_files(paths.thumbs)
     if movie_key(paths.movie) == key:
-        os.utime(paths.movie)  # checked and fresh: make's books agree with ours
+        touch(paths.movie)  # checked and fresh: make's books agree with ours
     else:
-        movie_tmp = temp_name(paths.movie)
+        # The work folder carries this process's id (`temp_name`): what a killed run left is removed by the next.
+        workdir = temp_name(production.render / f"cut-{edit.edit.name}")
+        output: OutputFile | None = None
         try:
-            with tempfile.TemporaryDirectory(prefix=".cut-", dir=production.render) as work:
-                workdir = Path(work)
-                pieces = [e.movie for e in entries]
-                if slate:
-                    slate_movie = workdir / "slate.mp4"
-                    encode_slate(edit, preset, edit.edit.encode, size, entries, slate_movie, workdir, progress)
-                    pieces.insert(0, slate_movie)
-                concat_movies(edit, preset, pieces, total, movie_tmp, workdir, key, progress)
-            got = probe(movie_tmp)
+            discard(workdir)
+            try:
+                workdir.mkdir()
+            except OSError as e:
+                raise output_error(workdir, e, folder=True) from e
+            pieces = [e.movie for e in entries]
+            if slate:
+                slate_movie = workdir / "slate.mp4"
+                encode_slate(edit, preset, edit.edit.encode, size, entries, slate_movie, workdir, progress)
+                pieces.insert(0, slate_movie)
+            output = OutputFile(temp_name(paths.movie), paths.movie)
+            concat_movies(edit, preset, pieces, total, output, workdir, key, progress)
+            got = probe(output.tmp)
             display = production.rel(paths.movie)
             if got["frames"] != total:
                 raise EncodeError(
@@ -139,9 +155,11 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
                 )
             if edit.audio is not None and not got["has_audio"]:
                 raise EncodeError(f"{display}: the audio track of {production.rel(edit.audio)} did not make it in")
-            os.replace(movie_tmp, paths.movie)
+            output.keep()
         finally:
-            movie_tmp.unlink(missing_ok=True)
+            if output is not None:
+                output.discard()
+            discard(workdir)
 
     timeline = build_timeline(edit, entries)
     write_bytes_atomic(paths.otio, otio.adapters.write_to_string(timeline, "otio_json").encode("utf-8"))

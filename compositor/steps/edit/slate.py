@@ -17,7 +17,16 @@ import ffmpeg
 from compositor.core import Progress
 from compositor.spec import Edit, EncodePreset
 from compositor.steps.edit.plan import CutEntry
-from compositor.steps.encode import FONT, ffmpeg_exe, finish_video, frame_rate, run_ffmpeg, video_output_args
+from compositor.steps.encode import (
+    FONT,
+    OutputFile,
+    ffmpeg_exe,
+    finish_video,
+    frame_rate,
+    run_ffmpeg,
+    video_output_args,
+    write_text_file,
+)
 
 
 def slate_frames(edit: Edit) -> int:
@@ -105,11 +114,11 @@ def encode_slate(
     stream = ffmpeg.input(f"color=c=0x1a1a1a:s={w}x{h}:r={frame_rate(edit.edit.fps)}", f="lavfi")
     common = {"fontfile": str(FONT), "expansion": "none", "fontcolor": "white"}
     title_file = workdir / "slate-title.txt"
-    title_file.write_text(title, encoding="utf-8")
+    write_text_file(title_file, title)
     stream = stream.filter("drawtext", textfile=str(title_file), x=left, y=top, fontsize=title_size, **common)
     for i, (text, x, y, fontsize) in enumerate(texts):
         path = workdir / f"slate-{i}.txt"
-        path.write_text(text, encoding="utf-8")
+        write_text_file(path, text)
         stream = stream.filter(
             "drawtext",
             textfile=str(path),
@@ -120,11 +129,15 @@ def encode_slate(
             **common,
         )
     stream = finish_video(stream, preset)
-    args = (
-        stream.output(str(out), **video_output_args(preset, frames))
-        .overwrite_output()
-        .compile(cmd=ffmpeg_exe())
-    )
-    run_ffmpeg(args, edit.production.rel(out), "slate", frames, progress)
+    output = OutputFile(out, out)  # in the screening cut's work folder: already a temporary name
+    try:
+        args = (
+            stream.output(output.target, f=output.format, **video_output_args(preset, frames))
+            .overwrite_output()
+            .compile(cmd=ffmpeg_exe())
+        )
+        run_ffmpeg(args, edit.production.rel(out), "slate", frames, progress, output)
+    finally:
+        output.spawned()
 
 
