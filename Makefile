@@ -47,7 +47,7 @@ validate: $(RUNTIME) ## check every spec, style and preset and report all proble
 	$(CLI) validate
 
 test: $(DEVTOOLS) ## run the test suite
-	cd $(HERE) && $(VENV)/bin/python -m pytest -q
+	cd $(HERE) && $(VENV)/bin/python -m pytest -q -n 2
 
 bench: $(DEVTOOLS) ## time the demo short per stage, a one-drawing re-render, the temporal pass, the ffmpeg peer
 	cd $(HERE) && $(VENV)/bin/python bench/run_all.py

@@ -368,8 +368,23 @@ def main() -> None:
         print(f"error: {line}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
+        _tidy_after_interruption()
         print("interrupted: frames already written are kept; run again to resume", file=sys.stderr)
         sys.exit(130)
     except Terminated:
+        _tidy_after_interruption()
         print("terminated: frames already written are kept; run again to resume", file=sys.stderr)
         sys.exit(143)
+
+
+def _tidy_after_interruption() -> None:
+    """Whatever this process was writing when it was interrupted goes: each writer removes its own on the way
+    out, and this sweeps up what a signal caught between creating a file and taking charge of it."""
+    from compositor.core.io import remove_own_temp_files  # noqa: PLC0415
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the tidying
+    try:
+        prod = production()
+    except CompositorError:
+        return
+    remove_own_temp_files(prod.render)

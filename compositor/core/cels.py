@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, decodes, image_size, read_image, read_rgba8
+from compositor.core.io import IMAGE_SUFFIXES, decode_problem, image_size, read_image, read_rgba8
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
@@ -125,11 +125,6 @@ def oversize(size: tuple[int, int], layer: Layer) -> tuple[str, str] | None:
     )
 
 
-def undecodable_drawing(name: str, drawing: int, layer: Layer) -> CorruptInputError:
-    """The one line for a drawing that does not decode (``name``: its file as the production names it)."""
-    return CorruptInputError(f"{name}: cannot decode drawing {drawing} of layer {layer.name!r} (corrupt or not an image)")
-
-
 def check_drawings(shot: Shot) -> None:
     """Every drawing a timesheet uses decodes; reports all that do not at once, in the words a render uses
     (`compositor validate`; a render finds them as it goes). Missing drawings are `check_layers`'s."""
@@ -143,10 +138,12 @@ def check_drawings(shot: Shot) -> None:
         for drawing in used:
             path = available[drawing]
             try:
-                if not decodes(path):
-                    problems.append(str(undecodable_drawing(shot.production.rel(path), drawing, layer)))
+                problem = decode_problem(path)
             except CompositorError as e:  # unreadable: a permission, an I/O error
                 problems.append(str(e))
+                continue
+            if problem is not None:  # in the render's words (`CelLibrary._corrupt`)
+                problems.append(_cannot_decode(shot.production.rel(path), drawing, layer, problem.reason))
     if problems:
         raise CorruptInputError("\n".join(problems))
 

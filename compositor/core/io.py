@@ -223,25 +223,36 @@ def decodes(path: Path | str) -> bool:
     return _read_raw(Path(path)) is not None
 
 
-def undecodable(where: str, name: str) -> CorruptInputError:
-    """The one line for an input image that does not decode: ``"<where>: cannot decode <name> (corrupt or not
-    an image)"`` (``where``: the spec file and key; ``name``: the image as the production names it). Validation
-    and rendering say it in the same words."""
-    return CorruptInputError(f"{where}: cannot decode {name} (corrupt or not an image)")
+def undecodable(where: str, name: str, reason: str | None = None) -> CorruptInputError:
+    """The one line for an input image that does not decode: ``"<where>: cannot decode <name> (<reason>)"``
+    (``where``: the spec file and key; ``name``: the image as the production names it; ``reason``: why, when
+    known, e.g. a header over the pixel budget; else "corrupt or not an image"). Validation and rendering say
+    it in the same words."""
+    return CorruptInputError(f"{where}: cannot decode {name} ({reason or 'corrupt or not an image'})", reason)
+
+
+def decode_problem(path: Path | str) -> CorruptInputError | None:
+    """Why ``path`` does not decode as `read_image` would decode it (None when it does; the pixels are not
+    kept)."""
+    try:
+        return None if decodes(path) else CorruptInputError(f"{path}: cannot decode the image")
+    except CorruptInputError as e:
+        return e
 
 
 def read_input_image(path: Path, where: str, name: str) -> np.ndarray:
     """`read_image`, a file that does not decode being `undecodable` (``where``, ``name``)."""
     try:
         return read_image(path)
-    except CorruptInputError:
-        raise undecodable(where, name) from None
+    except CorruptInputError as e:
+        raise undecodable(where, name, e.reason) from None
 
 
 def check_input_image(path: Path, where: str, name: str) -> None:
     """Raise what `read_input_image` would for ``path``, keeping nothing."""
-    if not decodes(path):
-        raise undecodable(where, name)
+    problem = decode_problem(path)
+    if problem is not None:
+        raise undecodable(where, name, problem.reason)
 
 
 def read_rgba8(path: Path | str) -> np.ndarray | None:
@@ -458,6 +469,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def remove_own_temp_files(folder: Path) -> None:
+    """Remove, anywhere under ``folder``, the temporary files and folders this process was writing (after an
+    interruption: whatever a writer did not get to clean up). Best effort, never raises."""
+    own = str(os.getpid())
+    try:
+        found = [p for p in folder.rglob(".*") if (hit := _TEMP.match(p.name)) is not None and hit.group(1) == own]
+    except OSError:
+        return
+    for path in found:
+        discard(path)
+
+
 def remove_stale_temp_files(folder: Path) -> None:
     """Remove the temporary files and folders (see `temp_name`) that processes no longer running left in
     ``folder``: what a killed or crashed run was writing. Best effort: what cannot be removed stays."""
@@ -671,16 +694,16 @@ class FrameSource:
     def __len__(self) -> int:
         return self._length
 
-    def _corrupt(self, path: Path, index: int) -> CorruptInputError:
+    def _corrupt(self, path: Path, index: int, reason: str | None = None) -> CorruptInputError:
         """The one line for a file of the source that does not decode (``index``: 0-based frame)."""
         name = self._rel(path) if self._rel is not None else str(path)
-        return undecodable(self.display if self.still else f"{self.display}: frame {index + 1}", name)
+        return undecodable(self.display if self.still else f"{self.display}: frame {index + 1}", name, reason)
 
     def _read(self, path: Path, index: int) -> np.ndarray:
         try:
             return read_image(path)
-        except CorruptInputError:
-            raise self._corrupt(path, index) from None
+        except CorruptInputError as e:
+            raise self._corrupt(path, index, e.reason) from None
 
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``count`` frames from index ``start`` (0-based) as premultiplied float RGBA."""
@@ -723,8 +746,9 @@ class FrameSource:
         count = self._length if count is None else min(count, self._length)
         if self._files is not None:
             for index, path in enumerate(self._files[: 1 if self.still else count]):
-                if not decodes(path):
-                    raise self._corrupt(path, index)
+                problem = decode_problem(path)
+                if problem is not None:
+                    raise self._corrupt(path, index, problem.reason)
             return
         next(iter(self.frames(0, 1)), None)
 

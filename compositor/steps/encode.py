@@ -657,8 +657,8 @@ class SegmentPipe:
         stream = finish_video(stream, preset)
         options = video_output_args(preset, segment.count)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
-        self.output = OutputFile(self.tmp, segment.path)
         try:
+            self.output = OutputFile(self.tmp, segment.path)
             cmd = stream.output(self.output.target, f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
             cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
             self.frames = 0
@@ -671,11 +671,11 @@ class SegmentPipe:
             )
             if started is not None:
                 started.append(self)  # from here on, whoever started it can abort it (and remove its file)
-        except OSError as e:
-            self.output.discard()
-            raise BackendMissingError(f"{self.display}: cannot run ffmpeg: {e.strerror}") from None
-        except BaseException:
-            self.output.discard()
+        except BaseException as e:
+            if hasattr(self, "output"):
+                self.output.discard()
+            if isinstance(e, OSError) and not isinstance(e, CompositorError):
+                raise BackendMissingError(f"{self.display}: cannot run ffmpeg: {e.strerror}") from None
             raise
         self._stderr: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
