@@ -344,17 +344,23 @@ def _environment_error(e: OSError) -> str | None:
 
 
 class Terminated(BaseException):
-    """SIGTERM (a killed make, a CI timeout): the command unwinds, so that what it was writing is removed
-    (every writer cleans up on any ``BaseException``). Not a ``KeyboardInterrupt``: typer would swallow that."""
+    """SIGTERM (a killed make, a CI timeout) or SIGINT (Ctrl-C): the command unwinds, so that what it was
+    writing is removed (every writer cleans up on any ``BaseException``). Not a ``KeyboardInterrupt``: typer
+    would swallow that, silently."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+    raise Terminated(signum)
 
 
 def main() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGINT, _terminate)
     try:
         app()
     except CompositorError as e:
@@ -371,10 +377,11 @@ def main() -> None:
         _tidy_after_interruption()
         print("interrupted: frames already written are kept; run again to resume", file=sys.stderr)
         sys.exit(130)
-    except Terminated:
+    except Terminated as stop:
         _tidy_after_interruption()
-        print("terminated: frames already written are kept; run again to resume", file=sys.stderr)
-        sys.exit(143)
+        word = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+        print(f"{word}: frames already written are kept; run again to resume", file=sys.stderr)
+        sys.exit(128 + stop.signum)
 
 
 def _tidy_after_interruption() -> None:
@@ -382,7 +389,8 @@ def _tidy_after_interruption() -> None:
     out, and this sweeps up what a signal caught between creating a file and taking charge of it."""
     from compositor.core.io import remove_own_temp_files  # noqa: PLC0415
 
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the tidying
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not interrupt the tidying
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         prod = production()
     except CompositorError:

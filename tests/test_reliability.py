@@ -16,6 +16,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -504,3 +505,21 @@ def test_the_version_names_the_ffmpeg_and_the_libraries_and_a_render_says_which_
     assert summary.startswith(f"{CUT}: 24 of 24 frames composited") and summary.endswith(lines[1]), summary
     log = (root / "render" / CUT / f"{CUT}.log").read_text()
     assert log.startswith(summary) and "cpu seconds, composite:" in log  # timings live in the log
+
+
+def test_ctrl_c_on_a_render_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    root = production(tmp_path / "prod")
+    segments = root / "render" / CUT / "segments"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compositor", "render", CUT], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not list(segments.rglob(".*.part*.mp4")):
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, mid-encode
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted: frames already written are kept; run again to resume"
+    assert "Traceback" not in stderr
+    assert hidden(root) == []
+    _whole_outputs_only(root)
