@@ -18,6 +18,12 @@ FARM ?=
 FARM_FLAG := $(if $(FARM),--scheduler $(FARM),)
 DEPS := render/deps.mk
 
+# When this make started (once, not again when make restarts after writing deps.mk): `compositor cut`, the
+# last step, ends the run with a table of the cuts made since.
+ifndef MAKE_STARTED
+export MAKE_STARTED := $(shell date +%s)
+endif
+
 # The oldest Python compositor runs on is pyproject.toml's requires-python (its one home); say so before pip does.
 export PYTHON_FLOOR := import re, sys; want = tuple(int(n) for n in re.search(r'requires-python\s*=\s*">=\s*(\d+)\.(\d+)', open(sys.argv[1]).read()).groups()); sys.exit(None if sys.version_info >= want else f"compositor needs Python {want[0]}.{want[1]} or newer; {sys.executable} is {sys.version.split()[0]} (make PYTHON=python3.{want[1]})")
 

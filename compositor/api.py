@@ -19,6 +19,7 @@ moviepy clip (``pip install 'compositor[moviepy]'``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -87,10 +88,15 @@ def render_cut(shot: Shot, presets: list[str] | None = None, progress: Progress 
 def render_edit(production: Production, progress: Progress | None = None) -> dict[str, Path]:
     """Every cut of the edit brought up to date in the edit's preset, then the screening cut and its exports;
     returns their paths by kind. A cut already fresh costs a check of its keys."""
+    from compositor.reporting import cut_record, record_run  # noqa: PLC0415
     from compositor.steps.composite import render_cut as run  # noqa: PLC0415
     from compositor.steps.edit import build_edit  # noqa: PLC0415
 
     the_edit = load_edit(production)
     for name in the_edit.edit.cuts:
-        run(load_shot(production, name, the_edit), presets=[the_edit.edit.encode], progress=progress)
+        shot = load_shot(production, name, the_edit)
+        started = time.monotonic()
+        record = cut_record(shot, run(shot, presets=[the_edit.edit.encode], progress=progress), time.monotonic() - started)
+        if record is not None:  # what the table at the end of the run shows
+            record_run(shot.paths.run_record, record)
     return build_edit(the_edit, progress)

@@ -19,9 +19,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compositor.errors import CompositorError, SpecError
+from compositor.reporting import RunRecord, cut_record, progress_reporter, record_run, under_parallel_make
 from compositor.spec import Production, TemporalQC, TemporalSettings, check_cut_name, load_edit, load_shot
 
 app = typer.Typer(
@@ -93,39 +93,27 @@ def production() -> Production:
     return Production.at(root) if root is not None else Production.find()
 
 
+_activity: dict[str, str | int] = {}
+"""What the command is doing now (the last progress report): what an interruption says was under way."""
+
+
 @contextmanager
 def progress_bar(announce: bool = True) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on stderr, one line per task description; ``update(description, done, total)``.
-
-    Off a terminal (make's log) the bar is off and, with ``announce``, each task is named once on stdout.
-    """
-    tasks: dict[str, int] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal,
-    ) as bar:
+    """``update(description, done, total)``: a progress bar with frames/s and time left on a terminal of this
+    command's own; whole lines on stdout in a log or beside other commands under ``make -j`` (with
+    ``announce``; without it nothing, as stdout carries data). See ``compositor.reporting``."""
+    with progress_reporter(err, announce) as report:
 
         def update(description: str, done: int, total: int) -> None:
-            if description not in tasks:
-                tasks[description] = bar.add_task(description, total=total)
-                if announce and not err.is_terminal:  # in make's log (stdout: stderr stays for errors): what is being made
-                    print(f"{description} ({total})", flush=True)
-            bar.update(tasks[description], completed=done, total=total)
+            _activity.update(description=description, done=done, total=total)
+            report(description, done, total)
 
         yield update
 
 
 def _default_workers() -> int:
     # Under `make -jN` make already runs cuts side by side; one process per cut then avoids oversubscription.
-    flags = os.environ.get("MAKEFLAGS", "")
-    if any(part.startswith("-j") or part == "j" or part.startswith("j") for part in flags.split()):
-        return 1
-    return min(os.cpu_count() or 1, 4)
+    return 1 if under_parallel_make() else min(os.cpu_count() or 1, 4)
 
 
 @app.command()
@@ -197,13 +185,37 @@ def render(
     preset: Annotated[
         str | None, typer.Option(help="Encode only this preset's movie (default: the edit's and the cut's own).")
     ] = None,
+    frames: Annotated[
+        str | None,
+        typer.Option(
+            "--frames",
+            help="Only these frames, as on the timesheet (12-36, or 1-5,9): composited to render/<cut>/comp/, "
+            "no movie; the whole render later keeps them.",
+        ),
+    ] = None,
 ) -> None:
     """Bring the cut up to date: its background, the frames whose inputs changed (render/<cut>/comp/), and the
     segments of its movies that hold them. A fresh cut costs a check; an interrupted render resumes."""
+    import time  # noqa: PLC0415
+
     from compositor.steps.composite import render_cut  # noqa: PLC0415
     from compositor.steps.encode import ffmpeg_summary  # noqa: PLC0415
 
     shot = load_shot(production(), cut)
+    started = time.monotonic()
+    threads = workers if workers is not None else _default_workers()
+    if frames is not None:
+        from compositor.steps.stills import parse_frames, render_frames_on_disk  # noqa: PLC0415
+
+        numbers = parse_frames(frames, shot)
+        with progress_bar() as update:
+            made = render_frames_on_disk(shot, numbers, update, threads)
+        err.print(
+            f"{cut}: frames {frames}: {len(made)} of {len(numbers)} composited ({len(numbers) - len(made)} were "
+            f"up to date) in {shot.production.rel(shot.paths.comp_folder)}/; no movie: `compositor render {cut}` "
+            "finishes the cut"
+        )
+        return
     elsewhere = None
     if scheduler:
         from compositor.farm import on_cluster  # noqa: PLC0415
@@ -211,27 +223,70 @@ def render(
         elsewhere = on_cluster(scheduler)
     with progress_bar() as update:
         result = render_cut(
-            shot,
-            presets=[preset] if preset else None,
-            progress=update,
-            threads=workers if workers is not None else _default_workers(),
-            composite_elsewhere=elsewhere,
+            shot, presets=[preset] if preset else None, progress=update, threads=threads, composite_elsewhere=elsewhere
         )
+    seconds = time.monotonic() - started
     summary = (
         f"{cut}: {len(result.composited)} of {shot.frames} frames composited, {result.segments} movie segments "
         f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}; {ffmpeg_summary()}"
     )
     err.print(summary)
-    _write_log(shot, [summary, *(f"cpu seconds, {stage}: {seconds:.3f}" for stage, seconds in sorted(result.times.items()))])
+    _write_log(
+        shot,
+        [
+            summary,
+            f"wall seconds: {seconds:.3f}",
+            *(f"cpu seconds, {stage}: {cpu:.3f}" for stage, cpu in sorted(result.times.items())),
+        ],
+    )
+    record = cut_record(shot, result, seconds)
+    if record is not None:
+        record_run(shot.paths.run_record, record)
 
 
 def _write_log(shot, lines: list[str]) -> None:  # noqa: ANN001
-    """``render/<cut>/<cut>.log``: the last run's lines, timings included. Timings live here and nowhere else:
-    keys, manifests and QC records hold only what decides pixels, so two renders of one production agree byte
-    for byte."""
+    """``render/<cut>/<cut>.log``: the last run's lines, timings included. Timings live in the logs (this one
+    and the run records of ``compositor.reporting``) and nowhere else: keys, manifests and QC records hold only
+    what decides pixels, so two renders of one production agree byte for byte."""
     from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
 
     write_bytes_atomic(shot.paths.log, "".join(f"{line}\n" for line in lines).encode())
+
+
+@app.command()
+def still(
+    cut: str,
+    frame: Annotated[int, typer.Argument(help="The frame, as on the timesheet.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The image to write (.png, .jpg, .tif); default render/<cut>/stills/."),
+    ] = None,
+) -> None:
+    """Render one frame of a cut to an image, in memory (nothing else is written but a stale background):
+    the pixels the whole render writes for that frame."""
+    from compositor.steps.stills import write_still  # noqa: PLC0415
+
+    shot = load_shot(production(), cut)
+    path = write_still(shot, frame, output)
+    err.print(f"wrote {shot.production.rel(path) if path.is_absolute() else path}")
+
+
+@app.command()
+def sheet(
+    cut: str,
+    every: Annotated[int | None, typer.Option(min=1, help="Show every Nth frame (default: at most 36 frames).")] = None,
+    columns: Annotated[int, typer.Option(min=1, max=32, help="Thumbnails a row.")] = 6,
+    width: Annotated[int, typer.Option(min=32, max=1920, help="Width of a thumbnail in pixels.")] = 320,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Default render/<cut>/<cut>.sheet.png.")] = None,
+) -> None:
+    """A contact sheet of the cut: every Nth frame (and the last) as thumbnails with their frame numbers. The
+    frames shown are brought up to date on disk first, so the whole render keeps them."""
+    from compositor.steps.stills import make_sheet  # noqa: PLC0415
+
+    shot = load_shot(production(), cut)
+    with progress_bar() as update:
+        path = make_sheet(shot, every, columns, width, output, update)
+    err.print(f"wrote {shot.production.rel(path) if path.is_absolute() else path}")
 
 
 @app.command()
@@ -253,14 +308,28 @@ def encode(
 @app.command("cut")
 def screening_cut() -> None:
     """Assemble the screening cut render/<edit>.mp4 (slate, every cut in order, audio), its .otio/.edl and review
-    page, bringing every cut of the edit up to date first (under make they already are: a check each)."""
+    page, bringing every cut of the edit up to date first (under make they already are: a check each); then a
+    table of what was made (under make: since make started; otherwise since the last screening cut)."""
+    import time  # noqa: PLC0415
+
     from compositor.api import render_edit  # noqa: PLC0415
+    from compositor.reporting import made_since, run_started, summary_table  # noqa: PLC0415
 
     prod = production()
+    the_edit = load_edit(prod)
+    previous = RunRecord.read(the_edit.paths.run_record)
+    started = time.monotonic()
     with progress_bar() as update:
         outputs = render_edit(prod, update)
     for path in outputs.values():
         err.print(f"wrote {prod.rel(Path(path))}")
+    written = [prod.rel(Path(p)) for p in outputs.values()]
+    record = RunRecord(the_edit.edit.name, time.time(), time.monotonic() - started, outputs=written)
+    record_run(the_edit.paths.run_record, record)
+    since = run_started() or (previous.finished if previous else 0.0)
+    cuts = {name: RunRecord.read(load_shot(prod, name, the_edit).paths.run_record) for name in the_edit.edit.cuts}
+    made, fresh = made_since(cuts, since)
+    Console(soft_wrap=True).print(summary_table(made, record, fresh))
 
 
 @app.command()
@@ -375,13 +444,27 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         _tidy_after_interruption()
-        print("interrupted: frames already written are kept; run again to resume", file=sys.stderr)
+        print(interruption_message("interrupted"), file=sys.stderr)
         sys.exit(130)
     except Terminated as stop:
         _tidy_after_interruption()
         word = "interrupted" if stop.signum == signal.SIGINT else "terminated"
-        print(f"{word}: frames already written are kept; run again to resume", file=sys.stderr)
+        print(interruption_message(word), file=sys.stderr)
         sys.exit(128 + stop.signum)
+
+
+def interruption_message(word: str) -> str:
+    """One line: what was under way, that finished work is kept, and the command that resumes."""
+    import shlex  # noqa: PLC0415
+
+    doing = ""
+    if _activity:
+        doing = f" during {_activity['description']} ({_activity['done']}/{_activity['total']})"
+    again = "make" if "MAKELEVEL" in os.environ else shlex.join(["compositor", *sys.argv[1:]])
+    return (
+        f"{word}{doing}: every frame and movie segment already finished is kept (nothing half-written is); "
+        f"`{again}` resumes from there"
+    )
 
 
 def _tidy_after_interruption() -> None:

@@ -15,8 +15,12 @@ render/
   <cut>/segments/<preset>/           the movie's independently encoded segments, their key in their name
   <cut>/qc.json                      what the temporal pass measured
   <cut>/<cut>.log                    the last run's log lines
+  <cut>/<cut>.run.json               what the last run did and how long it took (the summary at the end of make)
+  <cut>/<cut>.sheet.png              the cut's contact sheet (compositor sheet)
+  <cut>/stills/<cut>.<frame>.png     single frames rendered for review (compositor still)
   <edit>.mp4 .otio .edl .html        the screening cut, editorial exports, the review page
   <edit>.thumbs/<cut>.png            the review page's thumbnails
+  <edit>.run.json                    what the last screening-cut run did and how long it took
 ```
 """
 
@@ -132,6 +136,18 @@ class CutPaths:
     def log(self) -> Path:
         return self.folder / f"{self.cut}.log"
 
+    @property
+    def run_record(self) -> Path:
+        return self.folder / f"{self.cut}.run.json"
+
+    # Review
+    @property
+    def sheet(self) -> Path:
+        return self.folder / f"{self.cut}.sheet.png"
+
+    def still(self, number: int) -> Path:
+        return self.folder / "stills" / f"{self.cut}.{number:04d}.png"
+
 
 @dataclass(frozen=True)
 class EditPaths:
@@ -165,6 +181,10 @@ class EditPaths:
 
     def thumb(self, cut: str) -> Path:
         return self.thumbs / f"{cut}.png"
+
+    @property
+    def run_record(self) -> Path:
+        return self._file(".run.json")
 
     @property
     def files(self) -> dict[str, Path]:

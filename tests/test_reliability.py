@@ -117,8 +117,8 @@ def hidden(root: Path) -> list[str]:
     return sorted(str(p.relative_to(render)) for p in render.rglob(".*")) if render.is_dir() else []
 
 
-def tree(root: Path, skip: tuple[str, ...] = (".log",)) -> dict[str, bytes]:
-    """Every file under ``render/`` by path, with its bytes (logs aside: they hold timings)."""
+def tree(root: Path, skip: tuple[str, ...] = (".log", ".run.json")) -> dict[str, bytes]:
+    """Every file under ``render/`` by path, with its bytes (logs and run records aside: they hold timings)."""
     render = root / "render"
     return {
         str(p.relative_to(render)): p.read_bytes()
@@ -412,6 +412,13 @@ def test_a_render_killed_anywhere_resumes_to_the_bytes_of_an_uninterrupted_one(t
     assert tree(killed) == reference
 
 
+RESUME = (
+    r"{word} during " + CUT + r": .+ \(\d+/\d+\): every frame and movie segment already finished is kept "
+    r"\(nothing half-written is\); `(make|compositor render " + CUT + r")` resumes from there"
+)
+"""What an interrupted render says: what it was doing, that finished work is kept, and how to resume."""
+
+
 def test_a_terminated_render_tidies_up_and_says_so(tmp_path: Path) -> None:
     root = production(tmp_path / "prod")
     segments = root / "render" / CUT / "segments"
@@ -424,7 +431,7 @@ def test_a_terminated_render_tidies_up_and_says_so(tmp_path: Path) -> None:
     proc.terminate()  # SIGTERM, as make or a CI timeout sends it: mid-encode
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stderr
-    assert stderr.strip().splitlines()[-1] == "terminated: frames already written are kept; run again to resume"
+    assert re.fullmatch(RESUME.format(word="terminated"), stderr.strip().splitlines()[-1]), stderr
     assert "Traceback" not in stderr
     assert hidden(root) == []
     _whole_outputs_only(root)
@@ -519,7 +526,7 @@ def test_ctrl_c_on_a_render_says_so_and_leaves_nothing(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)  # Ctrl-C, mid-encode
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "interrupted: frames already written are kept; run again to resume"
+    assert re.fullmatch(RESUME.format(word="interrupted"), stderr.strip().splitlines()[-1]), stderr
     assert "Traceback" not in stderr
     assert hidden(root) == []
     _whole_outputs_only(root)

@@ -510,6 +510,30 @@ def render_cut(
     return CutResult(manifest, movies, todo_done, segments, dict(renderer.times.seconds))
 
 
+def render_range(
+    shot: Shot, indices: list[int], progress: Progress | None = None, threads: int | None = None
+) -> list[int]:
+    """Bring frames ``indices`` (0-based) of the cut up to date on disk, as a review render does
+    (``compositor render <cut> --frames 12-36``); returns the ones composited (the others were fresh).
+
+    The frames are the ones a whole render makes (same keys, same files), so the whole render that follows
+    keeps them. No movie is encoded: a movie needs every frame. ``comp.json`` goes when a frame changed, since it
+    no longer describes the folder.
+    """
+    check_layers(shot)
+    remove_leftovers(shot)
+    background = ensure_background(shot, progress)
+    renderer = CutRenderer(shot, background)
+    keys = renderer.frame_keys()
+    ensure_folder(shot.paths.comp_folder)
+    todo = [i for i in sorted(set(indices)) if read_png_key(shot.paths.comp_frame(shot.start + i)) != keys[i]]
+    if todo:
+        remove_file(shot.paths.comp_manifest)
+    threads = threads if threads is not None else min(os.cpu_count() or 1, RENDER_THREADS)
+    renderer.render(todo, keys, progress, threads=threads)
+    return todo
+
+
 def write_comp_manifest(shot: Shot, keys: list[str]) -> Path:
     """``comp.json``: the cut's frames and their keys (rewritten only when they changed; touched otherwise)."""
     manifest = {
