@@ -481,10 +481,10 @@ class CutCamera:
         and each shown layer's look beyond its map (``layers``: (layer, blur margin) of the layers shown)."""
         if not self.active:
             return None
-        return {
-            "background": self.background_look(number).key(),
-            "layers": [self.layer_look(layer, number, margin).key() for layer, margin in layers],
-        }
+        looks = [self.background_look(number)] + [self.layer_look(layer, number, margin) for layer, margin in layers]
+        if all(look.plain for look in looks):
+            return None  # what camera work does on this frame is all in its maps (a shake, a slide, a track)
+        return {"background": looks[0].key(), "layers": [look.key() for look in looks[1:]]}
 
 
 def background_frame(views: Sequence[np.ndarray], look: Look) -> np.ndarray:
