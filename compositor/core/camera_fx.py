@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -216,14 +216,24 @@ def distinct_maps(maps: Sequence[np.ndarray], eps: float = 1e-9) -> list[np.ndar
     return list(maps)
 
 
-def average(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """The mean of ``frames`` (each ``(H, W, C)`` float32); the frame itself when there is one."""
-    if len(frames) == 1:
-        return frames[0]
-    total = np.zeros_like(frames[0], dtype=np.float32)
+def average(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """The mean of ``frames`` (each ``(H, W, C)`` float32), summed as they come so that only one is held at a
+    time besides the sum; the frame itself when there is one."""
+    total: np.ndarray | None = None
+    count = 0
     for frame in frames:
-        total += frame
-    total *= np.float32(1.0 / len(frames))
+        if total is None:
+            total = frame
+        elif count == 1:
+            total = total.astype(np.float32, copy=True)
+            total += frame
+        else:
+            total += frame
+        count += 1
+    if total is None:
+        raise ValueError("average: no frames")
+    if count > 1:
+        total *= np.float32(1.0 / count)
     return total
 
 
@@ -487,9 +497,9 @@ class CutCamera:
         return {"background": looks[0].key(), "layers": [look.key() for look in looks[1:]]}
 
 
-def background_frame(views: Sequence[np.ndarray], look: Look) -> np.ndarray:
+def background_frame(views: Iterable[np.ndarray], look: Look) -> np.ndarray:
     """The background of a frame from its ``views`` (the canvas seen through each of ``look.maps``, as the
-    compositor samples them): averaged, streaked, defocused. Pure."""
+    compositor samples them; a generator keeps one in memory at a time): averaged, streaked, defocused. Pure."""
     frame = average(views)
     if look.streak is not None:
         frame = streak(frame, *look.streak)

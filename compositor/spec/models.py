@@ -369,8 +369,8 @@ class MotionBlur(Strict):
 class Streak(Strict):
     """A fast pan's streaked background (流背 / BG slide blur): the background blurred along the motion."""
 
-    length: float = Field(default=60.0, gt=0, le=4000)
-    """Streak length in screen pixels."""
+    length: float = Field(default=60.0, gt=0, le=1000)
+    """Streak length in screen pixels, at most 1000 (longer is a flat wash across any frame's width)."""
     angle: float | None = Field(default=None, ge=-360, le=360)
     """Degrees (0 along +x, 90 down the screen); default: the way the background moves on that frame (no
     streak on a frame where it stands still)."""
