@@ -40,6 +40,7 @@ from compositor.spec.models import (
     Limits,
     ShotSpec,
     StyleSpec,
+    camera_work_problems,
     parse_model,
 )
 
@@ -495,6 +496,8 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
             parse_timing(layer.timing, spec.shot.frames)
         except TimesheetError as e:
             problems.append(f"{display}: layers[{i}].timing: {e}")
+
+    problems += [f"{display}: {key}: {problem}" for key, problem in camera_work_problems(spec)]
 
     presets = {edit.edit.encode: edit.preset}
     if spec.encode and spec.encode not in presets:

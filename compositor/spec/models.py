@@ -265,6 +265,192 @@ def _frames_increase(keys: list[Any]) -> list[Any]:
     return keys
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Camera work and focus (撮影): tracks, shake, follow shots, streaked backgrounds, motion blur, depth of field.
+# They live in the cut's [camera] table (``CameraWork``) and on each layer (``LayerCameraWork``); the ops are
+# ``compositor.core.camera_fx``.
+
+CURVES = ("linear", "ease-in", "ease-out", "ease-in-out", "sine-in", "sine-out", "sine-in-out", "custom")
+"""Easing curves of a track: cubic ``ease-*``, sinusoidal ``sine-*``, or ``custom`` through ``points``."""
+
+MAX_SLIDE = 4000.0
+"""A slide speed in px per frame: a 4K frame's width in one frame is already a blur, not a move."""
+
+DepthValue = Annotated[float, Field(ge=-10, le=10)]
+"""A depth on the multiplane, in parallax units (1 the background, 1.3 a BOOK in front): within parallax's
+range."""
+
+
+def _window_in_order(model: Any) -> Any:
+    if model.start is not None and model.end is not None and model.end < model.start:
+        raise ValueError(f"end ({model.end}) is before start ({model.start})")
+    return model
+
+
+class Track(Strict):
+    """A track-in (``zoom`` above 1) or track-back (below 1), optionally with a pan and a turn, laid over the
+    keyed camera from ``start`` to ``end``: nothing before ``start``, all of it from ``end`` on."""
+
+    start: FrameNumber
+    end: FrameNumber
+    zoom: float = Field(default=1.0, ge=0.01, le=100)
+    """The factor the keyed zoom is multiplied by once the track is done."""
+    x: Coordinate = 0.0
+    """Canvas pixels the camera's centre moves by (added to the keyed ``x``)."""
+    y: Coordinate = 0.0
+    rotation: float = Field(default=0.0, ge=-MAX_DEGREES, le=MAX_DEGREES)
+    curve: Literal[CURVES] = "ease-in-out"  # type: ignore[valid-type]
+    points: list[tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=-1, le=2)]]] | None = Field(
+        default=None, min_length=2, max_length=64
+    )
+    """``curve = "custom"``: ``[[t, value], ...]`` from ``t = 0`` to ``t = 1``, t increasing; values may
+    overshoot (-1 to 2). Interpolated by a monotone cubic, so points that rise give a curve that rises."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> Track:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        if (self.curve == "custom") != (self.points is not None):
+            raise ValueError('`points` goes with curve = "custom" (and custom needs points)')
+        if self.points is not None:
+            ts = [t for t, _ in self.points]
+            if ts[0] != 0 or ts[-1] != 1 or any(b <= a for a, b in zip(ts, ts[1:])):
+                raise ValueError(f"points: t must run from 0 to 1 and increase strictly, got {ts}")
+            if self.points[0][1] != 0 or self.points[-1][1] != 1:
+                raise ValueError("points: the curve must start at [0, 0] and end at [1, 1] (a track starts at "
+                                 "nothing and ends at all of it)")
+        return self
+
+
+class Shake(Strict):
+    """Camera shake (画面動): the picture jolts on screen by smooth seeded noise."""
+
+    amplitude: float = Field(default=4.0, ge=0, le=1000)
+    """Screen pixels the picture moves at most (each axis); 0 is no shake."""
+    frequency: float = Field(default=8.0, gt=0, le=120)
+    """New jolts per second (the noise's knots); above half the frame rate it changes every frame."""
+    decay: float = Field(default=0.0, ge=0, le=100)
+    """How fast the shake dies away: the amplitude is ``exp(-decay * seconds since start)``."""
+    rotation: float = Field(default=0.0, ge=0, le=45)
+    """Degrees the picture turns at most about the frame's centre."""
+    seed: Seed = 0
+    start: FrameNumber | None = None
+    """First frame shaken (default: the cut's first)."""
+    end: FrameNumber | None = None
+    """Last frame shaken (default: the cut's last)."""
+    layers: list[str] = Field(default_factory=list)
+    """Layer names to shake (``"background"`` is the background); empty: the whole frame."""
+
+    _window = model_validator(mode="after")(_window_in_order)
+
+
+class Follow(Strict):
+    """A follow shot (追っかけ): the camera follows a character, so the world slides past on screen."""
+
+    speed: tuple[
+        Annotated[float, Field(ge=-MAX_SLIDE, le=MAX_SLIDE)], Annotated[float, Field(ge=-MAX_SLIDE, le=MAX_SLIDE)]
+    ]
+    """Screen pixels per frame the background slides (x, y); a layer slides ``speed * parallax`` unless it
+    sets its own ``slide`` (parallax 0, the character, stays put)."""
+    start: FrameNumber | None = None
+    end: FrameNumber | None = None
+
+    _window = model_validator(mode="after")(_window_in_order)
+
+
+class MotionBlur(Strict):
+    """Motion blur: each frame the average of ``samples`` instants spread over the shutter's opening."""
+
+    samples: int = Field(default=8, ge=2, le=64)
+    shutter: float = Field(default=180.0, gt=0, le=720)
+    """Shutter angle in degrees: 360 is open the whole frame, 180 half of it (centred on the frame)."""
+
+
+class Streak(Strict):
+    """A fast pan's streaked background (流背 / BG slide blur): the background blurred along the motion."""
+
+    length: float = Field(default=60.0, gt=0, le=1000)
+    """Streak length in screen pixels, at most 1000 (longer is a flat wash across any frame's width)."""
+    angle: float | None = Field(default=None, ge=-360, le=360)
+    """Degrees (0 along +x, 90 down the screen); default: the way the background moves on that frame (no
+    streak on a frame where it stands still)."""
+    start: FrameNumber | None = None
+    end: FrameNumber | None = None
+
+    _window = model_validator(mode="after")(_window_in_order)
+
+
+class FocusKey(Strict):
+    frame: FrameNumber
+    depth: DepthValue
+    ease: Ease = "linear"
+
+
+class Focus(Strict):
+    """Depth of field: a layer's blur grows with the distance between its depth and the focus depth."""
+
+    keys: list[FocusKey] = Field(min_length=1)
+    """The focus depth over time (a rack focus is two keys)."""
+    blur: float = Field(default=8.0, ge=0, le=500)
+    """Blur radius in px per unit of depth away from the focus (the aperture)."""
+    max_blur: float = Field(default=60.0, ge=0, le=500)
+    background_depth: DepthValue = 1.0
+
+    _keys_in_order = field_validator("keys")(_frames_increase)
+
+
+class BlurKey(Strict):
+    frame: FrameNumber
+    blur: float = Field(ge=0, le=500)
+    ease: Ease = "linear"
+
+
+class CameraWork(Strict):
+    """The camera-work keys of a cut's ``[camera]`` table."""
+
+    tracks: list[Track] = Field(default_factory=list, max_length=64)
+    shake: list[Shake] = Field(default_factory=list, max_length=64)
+    follow: Follow | None = None
+    motion_blur: MotionBlur | None = None
+    """Motion blur for the background and every layer (a layer may turn it off or set its own)."""
+    streak: Streak | None = None
+    focus: Focus | None = None
+
+
+class LayerCameraWork(Strict):
+    """The camera-work keys of a layer."""
+
+    slide: tuple[
+        Annotated[float, Field(ge=-MAX_SLIDE, le=MAX_SLIDE)], Annotated[float, Field(ge=-MAX_SLIDE, le=MAX_SLIDE)]
+    ] | None = None
+    """Screen pixels per frame this layer slides in a follow shot (a BOOK faster than the background)."""
+    motion_blur: bool | MotionBlur | None = None
+    """true: blurred with the cut's settings (or the defaults); false: never; a table: its own settings;
+    unset: as the cut's ``[camera.motion_blur]``."""
+    depth: DepthValue | None = None
+    """Depth for ``[camera.focus]``, in parallax units; default: the layer's parallax."""
+    blur_keys: list[BlurKey] = Field(default_factory=list)
+    """A blur radius keyed over time (added to the depth of field's in quadrature)."""
+
+    _blur_keys_in_order = field_validator("blur_keys")(_frames_increase)
+
+
+LAYER_CAMERA_KEYS = frozenset(LayerCameraWork.model_fields)
+"""The layer keys above: they enter a frame's key through ``camera_fx`` (per frame), not the layer's dump."""
+
+
+def camera_work_problems(spec: ShotSpec) -> list[tuple[str, str]]:
+    """``(key path, problem)`` for camera work that names what the cut does not have."""
+    names = {layer.name for layer in spec.layers}
+    problems = []
+    for i, shake in enumerate(spec.camera.shake):
+        for j, name in enumerate(shake.layers):
+            if name not in names and name != "background":
+                problems.append((f"camera.shake[{i}].layers[{j}]", f"no layer named {name!r} (have: "
+                                 f"{', '.join(sorted(names)) or 'none'}, and \"background\")"))
+    return problems
+
+
 class CameraKey(Strict):
     frame: FrameNumber
     x: Coordinate
@@ -276,7 +462,7 @@ class CameraKey(Strict):
     ease: Ease = "linear"
 
 
-class CameraSection(Strict):
+class CameraSection(CameraWork):
     keys: list[CameraKey] = Field(default_factory=list)
 
     _keys_in_order = field_validator("keys")(_frames_increase)
@@ -289,7 +475,7 @@ class MotionKey(Strict):
     ease: Ease = "linear"
 
 
-class Layer(Strict):
+class Layer(LayerCameraWork):
     name: str = Field(min_length=1)
     cels: str
     timing: str | list[int | str]

@@ -33,13 +33,11 @@ import numpy as np
 from compositor.core import Progress
 from compositor.core.camera import (
     View,
-    canvas_to_screen,
     is_translation,
-    layer_to_screen,
-    motion_position,
     sample,
     shot_views,
 )
+from compositor.core.camera_fx import CutCamera, Look, background_frame, isolated_layer
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
 from compositor.core.digest import content_key
 from compositor.core.io import (
@@ -57,6 +55,7 @@ from compositor.core.io import (
 from compositor.core.kernels import blend_region, copy_clipped
 from compositor.errors import SpecError
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
+from compositor.spec.models import LAYER_CAMERA_KEYS
 from compositor.steps.background import ensure_background
 
 RENDER_VERSION = 2
@@ -226,46 +225,50 @@ class CutRenderer:
     def __init__(self, shot: Shot, background: dict[str, Any] | None = None):
         self.shot = shot
         self.views: list[View] = shot_views(shot)
+        self.camera = CutCamera(shot)  # the keyed camera with its camera work (tracks, shake, follow, blur)
         self.layers = [(layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)]
         self.times = StageTimes()
         self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
-        view, first = self.views[index], self.views[0]
         number = shot.start + index
         for layer, exposure, library in self.layers:
             drawing = exposure[index]
             if drawing is None or layer.opacity == 0:
                 continue
-            position = motion_position(layer.motion, number, layer.position)
-            margin = blur_margin(layer)
-            position = (position[0] - margin, position[1] - margin)
-            yield layer, library, drawing, layer_to_screen(view, first, layer.parallax, position, shot.size)
+            yield layer, library, drawing, self.camera.layer_map(layer, number, blur_margin(layer))
 
     def frame_key(self, index: int) -> str:
         """The key of frame ``index`` (0-based): everything that decides its pixels, and nothing else."""
         shot = self.shot
         effects = [fx.model_dump(mode="json") for fx in shot.spec.effects]
-        return content_key(
-            {
-                "version": RENDER_VERSION,
-                "size": list(shot.size),
-                "background": self.backdrop.key(index),
-                "camera": _matrix(canvas_to_screen(self.views[index], shot.size)),
-                "layers": [
-                    [
-                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "position", "motion"}),
-                        library.digest(drawing),
-                        _matrix(m),
-                    ]
-                    for layer, library, drawing, m in self._layer_maps(index)
-                ],
-                "effects": effects,
-                # grain is seeded per frame; nothing else depends on the frame's number
-                "number": shot.start + index if any(fx.type == "grain" for fx in shot.spec.effects) else None,
-            }
-        )
+        shown = list(self._layer_maps(index))
+        description = {
+            "version": RENDER_VERSION,
+            "size": list(shot.size),
+            "background": self.backdrop.key(index),
+            "camera": _matrix(self.camera.background_map(shot.start + index)),
+            "layers": [
+                [
+                    layer.model_dump(
+                        mode="json", exclude={"name", "cels", "timing", "position", "motion", *LAYER_CAMERA_KEYS}
+                    ),
+                    library.digest(drawing),
+                    _matrix(m),
+                ]
+                for layer, library, drawing, m in shown
+            ],
+            "effects": effects,
+            # grain is seeded per frame; nothing else depends on the frame's number
+            "number": shot.start + index if any(fx.type == "grain" for fx in shot.spec.effects) else None,
+        }
+        # camera work (motion blur over the shutter, depth of field, streak) as it stands on this frame only,
+        # so that a rack focus or a shake re-renders the frames it changes; absent without camera work
+        work = self.camera.frame_key(shot.start + index, [(layer, blur_margin(layer)) for layer, *_ in shown])
+        if work is not None:
+            description["camera_work"] = work
+        return content_key(description)
 
     def frame_keys(self) -> list[str]:
         return [self.frame_key(i) for i in range(self.shot.frames)]
@@ -276,8 +279,10 @@ class CutRenderer:
         clock = time.thread_time
         started = clock()
         decoding = 0.0
-        frame = view_of_canvas(canvas, canvas_to_screen(self.views[index], shot.size), shot.size)
+        frame = self._background(index, canvas)
         for layer, library, drawing, m in self._layer_maps(index):
+            if self._place_with_camera_work(frame, layer, library, drawing, index):
+                continue
             t = clock()
             piece = library.piece(drawing)
             decoding += clock() - t
@@ -295,13 +300,36 @@ class CutRenderer:
     def compose_reference(self, index: int, canvas: np.ndarray) -> np.ndarray:
         """The plain float path: whole drawings, every layer and the background resampled through its map."""
         shot = self.shot
-        frame = sample(canvas, canvas_to_screen(self.views[index], shot.size), shot.size)
-        _clip_premultiplied(frame)
+        look = self.camera.background_look(shot.start + index)
+        frame = background_frame((_clip_premultiplied(sample(canvas, m, shot.size)) for m in look.maps), look)
         for layer, library, drawing, m in self._layer_maps(index):
-            place_layer(frame, library.get(drawing), m, layer.blend, layer.opacity)
+            if not self._place_with_camera_work(frame, layer, library, drawing, index):
+                place_layer(frame, library.get(drawing), m, layer.blend, layer.opacity)
         if shot.spec.effects:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         return frame
+
+    def _background(self, index: int, canvas: np.ndarray) -> np.ndarray:
+        """The camera's view of ``canvas`` on frame ``index``, with its motion blur, streak and defocus."""
+        look: Look = self.camera.background_look(self.shot.start + index)
+        if look.plain:
+            return view_of_canvas(canvas, look.maps[0], self.shot.size)
+        return background_frame((view_of_canvas(canvas, m, self.shot.size) for m in look.maps), look)
+
+    def _place_with_camera_work(self, frame: np.ndarray, layer: Any, library: CelLibrary, drawing: int,
+                                index: int) -> bool:
+        """Lay a layer that is motion-blurred or defocused on this frame (in place); False for a plain one."""
+        if not self.camera.active:
+            return False
+        look = self.camera.layer_look(layer, self.shot.start + index, blur_margin(layer))
+        if look.plain:
+            return False
+        placed = isolated_layer(library.get(drawing), look.maps, look.blur, self.shot.size)
+        if placed is not None:
+            from compositor.core.ops import blend_into  # noqa: PLC0415
+
+            blend_into(frame, placed[0], layer.blend, layer.opacity, placed[1], placed[2])
+        return True
 
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) in memory, premultiplied float32 RGBA ``(H, W, 4)``: nothing is written."""
