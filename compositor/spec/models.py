@@ -292,7 +292,11 @@ class MotionKey(Strict):
 class Layer(Strict):
     name: str = Field(min_length=1)
     cels: str
-    timing: str | list[int | str]
+    timing: str | list[int | str] | None = None
+    """The layer's timesheet (``compositor.core.timesheet``); without it the layer takes its timing from the
+    cut's XDTS ``timesheet``: the cel track named like the layer, or ``track``."""
+    track: str | None = Field(default=None, min_length=1)
+    """The cel track of the cut's XDTS ``timesheet`` that times this layer (default: the layer's ``name``)."""
     key: Literal["alpha", "paper"] = "alpha"
     position: tuple[Coordinate, Coordinate] = (0.0, 0.0)
     """Where the drawing's top-left corner sits on screen at the camera's first key, in frame pixels."""
@@ -311,6 +315,12 @@ class Layer(Strict):
     computed on a reduced copy (``ops.wide_blur``), and the drawing grows by 3 × blur on every side."""
 
     _motion_in_order = field_validator("motion")(_frames_increase)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Layer:
+        if self.timing is not None and self.track is not None:
+            raise ValueError("give `timing` or `track` (a track of the cut's XDTS timesheet), not both")
+        return self
 
 
 TintComponent = Annotated[float, Field(ge=0, le=10)]
@@ -338,6 +348,9 @@ class ShotSpec(Strict):
     effects: list[Effect] = Field(default_factory=list)
     encode: Name | None = None
     """A preset in templates/encode/ for one more movie of this cut, beside the edit's."""
+    timesheet: str | None = None
+    """An XDTS timesheet (``.xdts``, from CLIP STUDIO PAINT, OpenToonz, ...) that times the layers without a
+    ``timing`` (``compositor.core.xdts``)."""
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ class CutRenderer:
                 "camera": _matrix(canvas_to_screen(self.views[index], shot.size)),
                 "layers": [
                     [
-                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "position", "motion"}),
+                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "track", "position", "motion"}),
                         library.digest(drawing),
                         _matrix(m),
                     ]
