@@ -369,6 +369,21 @@ class EditSection(Strict):
     or relative to ``shots/``. Anything else a spec names must lie inside the production."""
     slate: float = Field(default=2.0, ge=0, le=600)
     """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
+    start_timecode: str = Field(default="01:00:00:00", pattern=r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9][:;][0-9]{2}$")
+    """The record timecode of the screening cut's first frame (the slate's) in the EDL and OTIO: productions
+    start at 01:00:00:00."""
+    drop_frame: bool = False
+    """Drop-frame timecode (``FCM: DROP FRAME``) in the EDL and OTIO; only at 29.97 or 59.94 fps."""
+
+    @model_validator(mode="after")
+    def _timecode_fits(self) -> EditSection:
+        nominal = round(self.fps)
+        if self.drop_frame and nominal not in (30, 60) or self.drop_frame and abs(self.fps - nominal) < 1e-3:
+            raise ValueError(f"drop_frame: drop-frame timecode is for 29.97 or 59.94 fps, not {self.fps:g}")
+        hours, frames = int(self.start_timecode[:2]), int(self.start_timecode[9:])
+        if hours > 23 or frames >= nominal:
+            raise ValueError(f"start_timecode: {self.start_timecode!r} is not a timecode at {self.fps:g} fps")
+        return self
 
 
 DEFAULT_MEMORY_GB = 4.0
