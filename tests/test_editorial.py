@@ -187,3 +187,12 @@ def test_drop_frame_at_29_97_and_a_start_timecode_of_ones_own(tmp_path: Path) ->
 def test_timecode_keys_are_checked(tmp_path: Path, extra: str, fps: float, message: str) -> None:
     with pytest.raises(SpecError, match=re.escape(message)):
         load_edit(edit_at(tmp_path, extra, fps))
+
+
+def test_the_review_page_lists_the_dialogue(built) -> None:
+    _, out = built
+    page = out["html"].read_text()
+    # record timecodes as the EDL counts them; the line as written, escaped
+    assert "<td>01:00:00:06 – 01:00:00:12</td>" in page
+    assert '<tr data-start="7"><td>sc010_c010</td><td>2–4</td><td>01:00:00:07</td><td>SERIF</td><td>Where are you going?</td></tr>' in page
+    assert "<td>ねこ</td>" in page
