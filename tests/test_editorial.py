@@ -196,3 +196,27 @@ def test_the_review_page_lists_the_dialogue(built) -> None:
     assert "<td>01:00:00:06 – 01:00:00:12</td>" in page
     assert '<tr data-start="7"><td>sc010_c010</td><td>2–4</td><td>01:00:00:07</td><td>SERIF</td><td>Where are you going?</td></tr>' in page
     assert "<td>ねこ</td>" in page
+
+
+def test_stereo_audio_is_an_aa_event_on_two_tracks(tmp_path: Path) -> None:
+    import wave  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from compositor.steps.edit.editorial import audio_facts  # noqa: PLC0415
+    from compositor.steps.encode import frame_rate  # noqa: PLC0415
+
+    production = edit_at(tmp_path, 'audio = "mix.wav"\n')
+    with wave.open(str(production.shots / "mix.wav"), "wb") as w:  # 0.5 s of stereo silence: 12 frames
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(np.zeros(48000, "<i2").tobytes())
+    edit = load_edit(production)
+    facts = audio_facts(edit.audio, frame_rate(24))
+    assert (facts.frames, facts.channels) == (12, 2)
+    text = edl_text(edit, build_timeline(edit, [], audio=facts))
+    assert "002  AUDIO    AA    C        00:00:00:00 00:00:00:12 01:00:00:00 01:00:00:12" in text.splitlines()
+    back = otio.adapters.read_from_string(text, "cmx_3600", rate=24)
+    assert [t.name for t in back.audio_tracks()] == ["A1", "A2"]
+    assert all(t.find_clips()[0].duration().to_frames() == 12 for t in back.audio_tracks())
