@@ -125,6 +125,10 @@ def validate() -> None:
     problems = validate_production(prod)
     if problems:
         raise SpecError("\n".join(problems))
+    from compositor.validate import timesheet_notes  # noqa: PLC0415
+
+    for line in timesheet_notes(prod):  # read from the XDTS sheets but not used: said, not dropped silently
+        err.print(f"note: {line}", markup=False, highlight=False)
     err.print(f"ok: {len(prod.cut_folders())} cuts valid ({len(load_edit(prod).edit.cuts)} in the edit)")
 
 
@@ -303,6 +307,21 @@ def encode(
     with progress_bar() as update:
         result = render_cut(shot, presets=[name], progress=update, threads=_default_workers())
     err.print(f"wrote {shot.production.rel(result.movies[0])} ({result.segments} segments encoded)")
+
+
+@app.command()
+def xdts(
+    cut: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .xdts file to write.")],
+) -> None:
+    """Write the cut's timings as an XDTS timesheet (CLIP STUDIO PAINT, OpenToonz, TVPaint): one cel track per
+    layer, named like it, with the dialogue and camerawork of the cut's own XDTS sheet if it has one."""
+    from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
+    from compositor.core.xdts import cut_xdts  # noqa: PLC0415
+
+    shot = load_shot(production(), cut)
+    write_bytes_atomic(output, cut_xdts(shot))
+    err.print(f"wrote {output} ({len(shot.spec.layers)} tracks, {shot.frames} frames)")
 
 
 @app.command("cut")

@@ -122,6 +122,8 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
         if key in shot.files:
             bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
+    if "timesheet" in shot.files:
+        comp_inputs.append(shot.files["timesheet"])  # the XDTS sheet that times its layers
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]
         comp_inputs.append(folder)
@@ -147,6 +149,7 @@ def dependency_file(production: Production) -> str:
         "",
     ]
     movies: dict[str, list[Path]] = {}
+    sheets: list[Path] = []
     deps_inputs = [production.shots, production.edit_path, production.templates / "styles", production.templates / "encode"]
     for cut in cuts:
         paths = CutPaths(production.root, cut)
@@ -160,6 +163,8 @@ def dependency_file(production: Production) -> str:
         else:
             bg_inputs, comp_inputs = _cut_inputs(shot)
             movies[cut] = [shot.movie(p) for p in shot.presets]
+            if "timesheet" in shot.files and cut in edit.edit.cuts:
+                sheets.append(shot.files["timesheet"])  # its dialogue: markers in the OTIO and the review page
             deps_inputs.extend(shot.files[f"layers[{i}].cels"] for i in range(len(shot.spec.layers)))
         rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut}")
         rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
@@ -170,6 +175,7 @@ def dependency_file(production: Production) -> str:
     edit_inputs += [production.edit_path, production.preset_path(edit.edit.encode)]
     if edit.audio is not None:
         edit_inputs.append(edit.audio)
+    edit_inputs += sheets
     rules.rule(list(edit_paths.files.values()), edit_inputs, "$(CLI) cut")
     rules.lines.append("")
     # This file is rewritten when a spec changes, a cut folder comes or goes, or a drawing is added to a layer.

@@ -179,6 +179,11 @@ class EditPaths:
     def thumbs(self) -> Path:
         return self._file(".thumbs")
 
+    @property
+    def notes(self) -> Path:
+        """Review notes (a reviewer's, beside the page): markers in the OTIO and EDL."""
+        return self._file(".notes.json")
+
     def thumb(self, cut: str) -> Path:
         return self.thumbs / f"{cut}.png"
 

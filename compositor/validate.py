@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from compositor.core.cels import check_drawings, check_layers
 from compositor.core.io import FrameSource, check_input_image
+from compositor.core.xdts import camerawork_lines
 from compositor.errors import CompositorError
 from compositor.spec import (
     Edit,
@@ -128,3 +129,19 @@ def validate_production(production: Production) -> list[str]:
             continue
         problems.extend(cut_problems(shot))
     return list(dict.fromkeys(problems))
+
+
+def timesheet_notes(production: Production) -> list[str]:
+    """What the cuts' XDTS sheets hold that compositor does not use (camerawork, extra time tables), one line
+    each: reported by ``compositor validate``, never dropped silently."""
+    notes: list[str] = []
+    edit = load_edit(production)
+    for cut in production.cut_folders():
+        try:
+            shot = load_shot(production, cut, edit)
+        except CompositorError:
+            continue  # reported as a problem
+        if shot.timesheet is not None:
+            notes.extend(shot.timesheet.notes)
+            notes.extend(camerawork_lines(shot.timesheet, shot.start))
+    return notes

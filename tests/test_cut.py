@@ -117,16 +117,15 @@ def test_otio_loads_back_with_clips_and_durations(built: tuple[Production, dict[
     production, out = built
     timeline = otio.adapters.read_from_file(str(out["otio"]))
     (track,) = timeline.video_tracks()
-    gap, *clips = list(track)
-    assert isinstance(gap, otio.schema.Gap) and gap.duration().to_frames() == SLATE
+    slate, *clips = list(track)
+    assert isinstance(slate, otio.schema.Clip) and slate.duration().to_frames() == SLATE  # not a Gap: black
     assert [c.name for c in clips] == [c[0] for c in CUTS]
     position = SLATE
     for clip, (name, frames, start, _) in zip(clips, CUTS):
         assert clip.duration() == otio.opentime.RationalTime(frames, 24)
         assert track.range_of_child(clip).start_time.to_frames() == position
         assert clip.metadata["compositor"] == {"cut": name, "frames": frames, "start": start}
-        assert clip.media_reference.target_url == f"{name}/{name}.mp4"
-        assert (production.render / clip.media_reference.target_url).is_file()
+        assert clip.media_reference.target_url == (production.render / name / f"{name}.mp4").as_uri()
         position += frames
     assert track.duration().to_frames() == position
 
@@ -136,16 +135,16 @@ def test_edl_has_one_event_per_cut_with_record_timecodes(built: tuple[Production
     text = out["edl"].read_text()
     assert text.startswith("TITLE: Tiny short")
     events = re.findall(r"^(\d{3})\s+(\S+)\s+V\s+C\s+(\S+) (\S+) (\S+) (\S+)$", text, re.MULTILINE)
-    assert [e[1] for e in events] == [c[0] for c in CUTS]
-    # slate 0-5, then 6 + 4 + 5 frames at 24 fps
-    assert [e[2:] for e in events] == [
-        ("00:00:00:00", "00:00:00:06", "00:00:00:06", "00:00:00:12"),
-        ("00:00:00:00", "00:00:00:04", "00:00:00:12", "00:00:00:16"),
-        ("00:00:00:00", "00:00:00:05", "00:00:00:16", "00:00:00:21"),
+    assert [e[1] for e in events] == ["SLATE", "SC01C010", "SC01C020", "SC02C010"]  # 8-character reels
+    # slate 0-5, then 6 + 4 + 5 frames at 24 fps, from 01:00:00:00
+    assert [e[2:] for e in events][1:] == [
+        ("00:00:00:00", "00:00:00:06", "01:00:00:06", "01:00:00:12"),
+        ("00:00:00:00", "00:00:00:04", "01:00:00:12", "01:00:00:16"),
+        ("00:00:00:00", "00:00:00:05", "01:00:00:16", "01:00:00:21"),
     ]
     read_back = otio.adapters.read_from_string(text, "cmx_3600", rate=24)
     clips = [c for c in read_back.find_clips()]
-    assert [c.duration().to_frames() for c in clips] == [c[1] for c in CUTS]
+    assert [c.duration().to_frames() for c in clips] == [SLATE] + [c[1] for c in CUTS]
 
 
 def test_review_page_lists_cuts_with_ranges_thumbnails_and_qc(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from compositor.core.timesheet import parse_timing
+from compositor.core.xdts import Timesheet, check_fits, read_xdts, timing_text
 from compositor.errors import (
     CompositorError,
     MissingInputError,
@@ -282,6 +283,9 @@ class Shot:
     then the cut's own ``encode`` if it names another."""
     files: dict[str, Path] = field(default_factory=dict)
     """Resolved inputs by key path (``background.plate``, ``layers[0].cels``, ...)."""
+    timesheet: Timesheet | None = None
+    """The cut's XDTS ``timesheet``, read (its dialogue and camerawork too); the layers it times already carry
+    their timing from it in ``spec``."""
 
     @property
     def folder(self) -> Path:
@@ -487,11 +491,35 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
         if not first <= key.frame <= last:
             problems.append(f"{display}: camera.keys[{i}].frame: {key.frame} is outside the cut ({first}-{last})")
 
+    sheet: Timesheet | None = None
+    if spec.timesheet:
+        resolve(spec.timesheet, "timesheet")
+        if "timesheet" in files:
+            try:
+                sheet = read_xdts(files["timesheet"], production.rel(files["timesheet"]))
+                check_fits(sheet, spec.shot.frames)
+            except CompositorError as e:
+                problems.append(f"{display}: timesheet: {e}")
+                sheet = None
+    from_sheet: dict[int, str] = {}
+
     names = [layer.name for layer in spec.layers]
     for i, layer in enumerate(spec.layers):
         if names.count(layer.name) > 1 and names.index(layer.name) == i:
             problems.append(f"{display}: layers[{i}].name: layer name {layer.name!r} is used twice")
         resolve(layer.cels, f"layers[{i}].cels")
+        if layer.timing is None:
+            if not spec.timesheet:
+                problems.append(
+                    f"{display}: layers[{i}].timing: missing (give the layer a timing, or the cut a top-level "
+                    f"`timesheet` with a cel track named {layer.name!r})"
+                )
+            elif sheet is not None:
+                try:
+                    from_sheet[i] = timing_text(sheet.exposure(layer.track or layer.name))
+                except TimesheetError as e:
+                    problems.append(f"{display}: layers[{i}].{'track' if layer.track else 'name'}: {e}")
+            continue
         try:
             parse_timing(layer.timing, spec.shot.frames)
         except TimesheetError as e:
@@ -511,6 +539,10 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
 
     if problems:
         raise SpecError("\n".join(problems))
+    if from_sheet:
+        # Resolved here, once: every step (and every key) sees the sheet's timing as the layer's own.
+        layers = [layer.model_copy(update={"timing": from_sheet[i]}) if i in from_sheet else layer for i, layer in enumerate(spec.layers)]
+        spec = spec.model_copy(update={"layers": layers})
     return Shot(
         name=name,
         production=production,
@@ -525,4 +557,5 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
         diffusion=diffusion,
         presets=presets,
         files=files,
+        timesheet=sheet,
     )

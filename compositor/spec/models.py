@@ -478,7 +478,11 @@ class MotionKey(Strict):
 class Layer(LayerCameraWork):
     name: str = Field(min_length=1)
     cels: str
-    timing: str | list[int | str]
+    timing: str | list[int | str] | None = None
+    """The layer's timesheet (``compositor.core.timesheet``); without it the layer takes its timing from the
+    cut's XDTS ``timesheet``: the cel track named like the layer, or ``track``."""
+    track: str | None = Field(default=None, min_length=1)
+    """The cel track of the cut's XDTS ``timesheet`` that times this layer (default: the layer's ``name``)."""
     key: Literal["alpha", "paper"] = "alpha"
     position: tuple[Coordinate, Coordinate] = (0.0, 0.0)
     """Where the drawing's top-left corner sits on screen at the camera's first key, in frame pixels."""
@@ -497,6 +501,12 @@ class Layer(LayerCameraWork):
     computed on a reduced copy (``ops.wide_blur``), and the drawing grows by 3 × blur on every side."""
 
     _motion_in_order = field_validator("motion")(_frames_increase)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Layer:
+        if self.timing is not None and self.track is not None:
+            raise ValueError("give `timing` or `track` (a track of the cut's XDTS timesheet), not both")
+        return self
 
 
 TintComponent = Annotated[float, Field(ge=0, le=10)]
@@ -524,6 +534,9 @@ class ShotSpec(Strict):
     effects: list[Effect] = Field(default_factory=list)
     encode: Name | None = None
     """A preset in templates/encode/ for one more movie of this cut, beside the edit's."""
+    timesheet: str | None = None
+    """An XDTS timesheet (``.xdts``, from CLIP STUDIO PAINT, OpenToonz, ...) that times the layers without a
+    ``timing`` (``compositor.core.xdts``)."""
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -542,6 +555,21 @@ class EditSection(Strict):
     or relative to ``shots/``. Anything else a spec names must lie inside the production."""
     slate: float = Field(default=2.0, ge=0, le=600)
     """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
+    start_timecode: str = Field(default="01:00:00:00", pattern=r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9][:;][0-9]{2}$")
+    """The record timecode of the screening cut's first frame (the slate's) in the EDL and OTIO: productions
+    start at 01:00:00:00."""
+    drop_frame: bool = False
+    """Drop-frame timecode (``FCM: DROP FRAME``) in the EDL and OTIO; only at 29.97 or 59.94 fps."""
+
+    @model_validator(mode="after")
+    def _timecode_fits(self) -> EditSection:
+        nominal = round(self.fps)
+        if self.drop_frame and nominal not in (30, 60) or self.drop_frame and abs(self.fps - nominal) < 1e-3:
+            raise ValueError(f"drop_frame: drop-frame timecode is for 29.97 or 59.94 fps, not {self.fps:g}")
+        hours, frames = int(self.start_timecode[:2]), int(self.start_timecode[9:])
+        if hours > 23 or frames >= nominal:
+            raise ValueError(f"start_timecode: {self.start_timecode!r} is not a timecode at {self.fps:g} fps")
+        return self
 
 
 DEFAULT_MEMORY_GB = 4.0

@@ -252,7 +252,7 @@ class CutRenderer:
             "layers": [
                 [
                     layer.model_dump(
-                        mode="json", exclude={"name", "cels", "timing", "position", "motion", *LAYER_CAMERA_KEYS}
+                        mode="json", exclude={"name", "cels", "timing", "track", "position", "motion", *LAYER_CAMERA_KEYS}
                     ),
                     library.digest(drawing),
                     _matrix(m),

@@ -7,7 +7,7 @@ renamed:
   demuxer with ``-c copy`` (no cut is encoded twice), then ``edit.audio`` muxed in as AAC and cut (or padded
   with silence) to the picture's length. Its ``comment`` tag carries its key: the cuts' movies' keys, the
   edit's values, the slate's text, the audio's bytes, the preset, the ffmpeg; a fresh movie is not remade.
-- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``), ``<edit>.html`` and ``<edit>.thumbs/`` (``review``).
+- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``; review notes from ``<edit>.notes.json`` become markers), ``<edit>.html`` and ``<edit>.thumbs/`` (``review``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from compositor.core.io import (
 )
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
-from compositor.steps.edit.editorial import build_timeline, edl_text
+from compositor.steps.edit.editorial import audio_facts, build_timeline, edl_text, read_notes
 from compositor.steps.edit.plan import CutEntry, plan_edit
 from compositor.steps.edit.review import review_html, write_thumbnail
 from compositor.steps.edit.slate import encode_slate, slate_date, slate_frames, slate_text
@@ -161,9 +161,10 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
                 output.discard()
             discard(workdir)
 
-    timeline = build_timeline(edit, entries)
+    audio = audio_facts(edit.audio, frame_rate(edit.edit.fps)) if edit.audio is not None else None
+    timeline = build_timeline(edit, entries, read_notes(paths.notes), audio)
     write_bytes_atomic(paths.otio, otio.adapters.write_to_string(timeline, "otio_json").encode("utf-8"))
-    write_bytes_atomic(paths.edl, edl_text(timeline).encode("utf-8"))
+    write_bytes_atomic(paths.edl, edl_text(edit, timeline).encode("ascii"))
 
     thumbs: dict[str, Path | None] = {}
     for i, entry in enumerate(entries):

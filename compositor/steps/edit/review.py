@@ -1,7 +1,8 @@
 """The review page, ``render/<edit>.html``: the screening cut's movie, and a table of its cuts (frame ranges
 on the timesheet and in the screening cut, timecodes, a thumbnail from the middle comp frame, the temporal
 pass's figures from ``qc.json``). While the movie plays, the page shows which cut and timesheet frame is on
-screen. The page is ``review.html.j2`` beside this file, filled in by Jinja2 (every value escaped).
+screen; the dialogue of the cuts' XDTS timesheets is listed below the cuts (a click seeks to its line). The
+page is ``review.html.j2`` beside this file, filled in by Jinja2 (every value escaped).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import cv2
 import jinja2
 import markupsafe
 import numpy as np
-import opentimelineio as otio
 
 from compositor.core.io import read_image, write_image
 from compositor.spec import Edit, TemporalQC
 from compositor.steps.background import read_qc
+from compositor.steps.edit.editorial import record_start, timecode
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.edit.slate import seconds_and_frames, slate_frames
 from compositor.steps.encode import frame_rate
@@ -46,10 +47,6 @@ def write_thumbnail(entry: CutEntry, path: Path) -> Path | None:
     return path
 
 
-def _timecode(frame: int, fps: float) -> str:
-    return otio.opentime.to_timecode(otio.opentime.RationalTime(frame, fps), fps)
-
-
 def _qc(qc: TemporalQC | None) -> dict[str, str] | None:
     if qc is None or qc.e_warp_before is None:
         return None
@@ -73,6 +70,7 @@ def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | No
     def href(path: Path) -> str:
         return path.relative_to(render).as_posix()
 
+    first_record = record_start(edit)
     rows: list[dict[str, Any]] = []
     for e in entries:
         record = read_qc(e.shot)
@@ -87,11 +85,25 @@ def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | No
                 "length": seconds_and_frames(e.frames, fps),
                 "thumb": href(thumb) if thumb else None,
                 "movie": href(e.movie),
-                "tc_in": _timecode(e.record_start, fps),
-                "tc_out": _timecode(e.record_start + e.frames, fps),
+                "tc_in": timecode(first_record + e.record_start, edit),  # as the EDL counts: from start_timecode
+                "tc_out": timecode(first_record + e.record_start + e.frames, edit),
                 "qc": _qc(record.temporal if record else None),
             }
         )
+    # Dialogue from the cuts' XDTS timesheets, as the OTIO's markers place it
+    dialogue = [
+        {
+            "cut": e.name,
+            "sheet": f"{e.shot.start + cue.first}–{e.shot.start + cue.first + cue.frames - 1}",
+            "start": e.record_start + cue.first,
+            "tc": timecode(first_record + e.record_start + cue.first, edit),
+            "track": cue.track,
+            "text": cue.text,
+        }
+        for e in entries
+        if e.shot.timesheet is not None
+        for cue in e.shot.timesheet.dialogue
+    ]
     cuts = [{"cut": e.name, "start": e.record_start, "frames": e.frames, "first": e.shot.start} for e in entries]
     return _TEMPLATES.get_template("review.html.j2").render(
         title=edit.edit.title or edit.edit.name,
@@ -102,6 +114,7 @@ def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | No
         movie=href(paths.movie),
         exports=[("OTIO", href(paths.otio)), ("EDL", href(paths.edl))],
         rows=rows,
+        dialogue=dialogue,
         # JSON inside <script>: no "</" may close the element early
         cuts_json=markupsafe.Markup(json.dumps(cuts).replace("</", "<\\/")),
     )
