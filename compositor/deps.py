@@ -122,6 +122,10 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
         if key in shot.files:
             bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
+    cuts = shot.edit.edit.cuts
+    if shot.name in cuts and any(p.burn_in and p.burn_in_timecode for p in shot.presets.values()):
+        # The record timecode burnt in counts the frames of the cuts before this one.
+        comp_inputs += [production.shot_path(c) for c in cuts[: cuts.index(shot.name)]]
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]
         comp_inputs.append(folder)

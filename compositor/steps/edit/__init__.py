@@ -31,13 +31,13 @@ from compositor.core.io import (
 )
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
+from compositor.steps.burnin import font_of
 from compositor.steps.edit.editorial import build_timeline, edl_text
 from compositor.steps.edit.plan import CutEntry, plan_edit
 from compositor.steps.edit.review import review_html, write_thumbnail
 from compositor.steps.edit.slate import encode_slate, slate_date, slate_frames, slate_text
 from compositor.steps.encode import (
     ENCODE_VERSION,
-    FONT,
     KEY_TAG,
     OutputFile,
     ffmpeg_build,
@@ -102,7 +102,7 @@ def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
             "preset": edit.preset.model_dump(mode="json"),
             "cuts": [[e.name, e.frames, e.key] for e in entries],
             "slate": [title, info, lines, slate_date()] if slate_frames(edit) else None,
-            "font": file_digest(FONT),
+            "font": file_digest(font_of(edit)),
             "audio": file_digest(edit.audio) if edit.audio is not None else None,
             "ffmpeg": ffmpeg_build(),
         }
