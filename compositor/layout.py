@@ -16,7 +16,9 @@ render/
   <cut>/qc.json                      what the temporal pass measured
   <cut>/<cut>.log                    the last run's log lines
   <edit>.mp4 .otio .edl .html        the screening cut, editorial exports, the review page
-  <edit>.thumbs/<cut>.png            the review page's thumbnails
+  <edit>.thumbs/<cut>.png            the review page's thumbnails (<cut>.json: the movie's PSNR, by its key)
+  <edit>.poster.png                  the review page's poster: the screening cut's first frame
+  <edit>.notes.json                  reviewers' notes per frame (`compositor review` writes it)
 ```
 """
 
@@ -165,6 +167,18 @@ class EditPaths:
 
     def thumb(self, cut: str) -> Path:
         return self.thumbs / f"{cut}.png"
+
+    def movie_qc(self, cut: str) -> Path:
+        """The PSNR of the cut's movie against its comp frames, with the movie's key (the review page's)."""
+        return self.thumbs / f"{cut}.json"
+
+    @property
+    def poster(self) -> Path:
+        return self._file(".poster.png")
+
+    @property
+    def notes(self) -> Path:
+        return self._file(".notes.json")
 
     @property
     def files(self) -> dict[str, Path]:

@@ -7,7 +7,8 @@ renamed:
   demuxer with ``-c copy`` (no cut is encoded twice), then ``edit.audio`` muxed in as AAC and cut (or padded
   with silence) to the picture's length. Its ``comment`` tag carries its key: the cuts' movies' keys, the
   edit's values, the slate's text, the audio's bytes, the preset, the ffmpeg; a fresh movie is not remade.
-- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``), ``<edit>.html`` and ``<edit>.thumbs/`` (``review``).
+- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``), ``<edit>.html``, ``<edit>.poster.png`` and
+  ``<edit>.thumbs/`` (``review``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from compositor.spec import Edit, EncodePreset
 from compositor.steps.burnin import font_of
 from compositor.steps.edit.editorial import build_timeline, edl_text
 from compositor.steps.edit.plan import CutEntry, plan_edit
-from compositor.steps.edit.review import review_html, write_thumbnail
+from compositor.steps.edit.review import movie_psnr, review_html, write_poster, write_thumbnail
 from compositor.steps.edit.slate import encode_slate, slate_date, slate_frames, slate_text
 from compositor.steps.encode import (
     ENCODE_VERSION,
@@ -170,5 +171,11 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
         _report(progress, "thumbnails", i, len(entries))
         thumbs[entry.name] = write_thumbnail(entry, paths.thumb(entry.name))
     _report(progress, "thumbnails", len(entries), len(entries))
-    write_bytes_atomic(paths.html, review_html(edit, entries, thumbs).encode("utf-8"))
+    psnr: dict[str, float | None] = {}
+    for i, entry in enumerate(entries):
+        _report(progress, "PSNR of the movies", i, len(entries))
+        psnr[entry.name] = movie_psnr(entry)
+    _report(progress, "PSNR of the movies", len(entries), len(entries))
+    write_poster(edit, paths.movie, paths.poster)
+    write_bytes_atomic(paths.html, review_html(edit, entries, thumbs, psnr).encode("utf-8"))
     return paths.files
