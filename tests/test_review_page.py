@@ -113,6 +113,8 @@ def test_the_page_opens_as_a_file_on_its_poster_with_no_errors(production: Produ
     browser.open(paths.html.as_uri())
     assert browser.evaluate("document.getElementById('movie').getAttribute('poster')") == paths.poster.name
     assert browser.evaluate("document.title").startswith("猫と散歩 </script>")
+    # Japanese shows in the shipped font, which the page loads from beside itself (no font need be installed).
+    assert browser.evaluate("document.fonts.load('16px \"compositor CJK\"', '猫と散歩').then(f => f.length)") == 1
     assert browser.evaluate("document.querySelectorAll('tr[data-start] img').length") == len(CUTS)
     assert browser.evaluate("document.querySelectorAll('script[src], link[href^=http]').length") == 0  # offline
     assert browser.problems() == []

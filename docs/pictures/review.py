@@ -102,7 +102,7 @@ def main() -> None:
         server = make_server(edit)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            with Chromium(exe, 1280, 860) as browser:
+            with Chromium(exe, 1280, 1000) as browser:
                 browser.open(f"http://127.0.0.1:{server.server_address[1]}/{edit.paths.html.name}")
                 browser.evaluate("new Promise(r => setTimeout(r, 500))")
                 browser.press("Home")

@@ -22,6 +22,7 @@ import opentimelineio as otio
 from compositor.core import Progress
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
+    copy_file_atomic,
     discard,
     ensure_folder,
     output_error,
@@ -32,7 +33,7 @@ from compositor.core.io import (
 )
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
-from compositor.steps.burnin import font_of
+from compositor.steps.burnin import FONT, font_of
 from compositor.steps.edit.editorial import build_timeline, edl_text
 from compositor.steps.edit.plan import CutEntry, plan_edit
 from compositor.steps.edit.review import movie_psnr, review_html, write_poster, write_thumbnail
@@ -177,5 +178,8 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
         psnr[entry.name] = movie_psnr(entry)
     _report(progress, "PSNR of the movies", len(entries), len(entries))
     write_poster(edit, paths.movie, paths.poster)
+    page_font = paths.page_font(FONT.name)
+    if not page_font.is_file() or file_digest(page_font) != file_digest(FONT):
+        copy_file_atomic(FONT, page_font)
     write_bytes_atomic(paths.html, review_html(edit, entries, thumbs, psnr).encode("utf-8"))
     return paths.files

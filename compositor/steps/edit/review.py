@@ -32,7 +32,7 @@ from compositor.core.io import read_image, write_bytes_atomic, write_image
 from compositor.errors import EncodeError
 from compositor.spec import Edit, TemporalQC
 from compositor.steps.background import read_qc
-from compositor.steps.burnin import text_layout, timecode, timecode_frames
+from compositor.steps.burnin import FONT, text_layout, timecode, timecode_frames
 from compositor.steps.edit.notes import read_notes
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.edit.slate import seconds_and_frames, slate_frames
@@ -189,6 +189,7 @@ def review_html(
         start_tc=start_tc,
         total=slate + sum(e.frames for e in entries),
         poster=href(paths.poster) if paths.poster.is_file() else None,
+        page_font=href(paths.page_font(FONT.name)),
         notes_file=paths.notes.name,
         notes_json=script_json(notes),
         title=edit.edit.title or edit.edit.name,
