@@ -158,7 +158,7 @@ def test_every_burn_in_setting_enters_the_segment_key(tmp_path: Path) -> None:
         assert segment_keys(production) != keys, what
     layout = two_cut_production(tmp_path / "l")
     preset = layout.root / "templates" / "encode" / "screening.toml"
-    preset.write_text(preset.read_text() + '\nburn_in_band = 0.2\n')
+    preset.write_text(preset.read_text().replace("burn_in_band = 0.06", "burn_in_band = 0.2"))
     assert segment_keys(layout) != keys
     # The cut before grows: this cut's record timecode moves, so does its key.
     longer = two_cut_production(tmp_path / "g")
@@ -180,3 +180,15 @@ def test_bad_burn_in_keys_are_one_line_spec_errors(tmp_path: Path, extra: str, m
     production = two_cut_production(tmp_path / "p", extra)
     with pytest.raises(SpecError, match=message):
         load_shot(production, CUT)
+
+
+def test_make_remakes_a_cut_whose_record_timecode_moved(tmp_path: Path) -> None:
+    """A cut's movie burns in its record timecode: its make rule names the shot.toml of the cuts before it."""
+    from compositor.deps import dependency_file  # noqa: PLC0415
+
+    production = two_cut_production(tmp_path / "p")
+    rules = dependency_file(production).splitlines()
+    (second,) = [r for r in rules if r.startswith(f"render/{CUT}/{CUT}.mp4 ")]
+    (first,) = [r for r in rules if r.startswith("render/sc010_c020/sc010_c020.mp4 ")]
+    assert "shots/sc010_c020/shot.toml" in second.split(":", 1)[1]
+    assert f"shots/{CUT}/shot.toml" not in first.split(":", 1)[1]

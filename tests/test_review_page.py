@@ -146,6 +146,18 @@ def test_the_movie_decodes_and_the_keys_step_one_frame(server: str, browser: Chr
     assert abs(second["rgb"][2] - 255 * level(1, 0)) < 10
     text = browser.evaluate("document.getElementById('where').textContent")
     assert "sc010_c020 frame 101" in text and "01:00:00:12" in text
+    # L plays, K stops; J plays backwards (a step back at a time) until K.
+    browser.press("l", "KeyL", 76)
+    assert browser.evaluate("!document.getElementById('movie').paused")
+    browser.press("k", "KeyK", 75)
+    assert browser.evaluate("document.getElementById('movie').paused")
+    browser.press("End")
+    end = drawn(browser)["frame"]
+    browser.press("j", "KeyJ", 74)
+    browser.evaluate("new Promise(r => setTimeout(r, 400))")
+    browser.press("k", "KeyK", 75)
+    back = drawn(browser)["frame"]
+    assert end == SLATE + CUTS[0][1] + CUTS[1][1] - 1 and back < end
     assert browser.problems() == []
 
 
@@ -196,3 +208,19 @@ def test_the_server_writes_only_checked_notes_and_serves_only_render(production:
     assert request(server, "GET", "/%2e%2e/shots/edit.toml")[0] == 404
     status, body, headers = request(server, "GET", "/short.mp4", headers={"Range": "bytes=0-99"})
     assert status == 206 and len(body) == 100 and headers["Content-Range"].startswith("bytes 0-99/")
+
+
+def test_compositor_review_without_a_page_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compositor import cli  # noqa: PLC0415
+    from compositor.errors import MissingInputError  # noqa: PLC0415
+
+    root = tmp_path / "p"
+    (root / "shots" / "c").mkdir(parents=True)
+    (root / "shots" / "c" / "shot.toml").write_text("[shot]\nframes = 2\n")
+    (root / "templates" / "encode").mkdir(parents=True)
+    shutil.copy(REPO / "templates" / "encode" / "screening.toml", root / "templates" / "encode")
+    (root / "shots" / "edit.toml").write_text('[edit]\nname = "e"\ncuts = ["c"]\n')
+    monkeypatch.chdir(root)
+    monkeypatch.setitem(cli._state, "root", None)
+    with pytest.raises(MissingInputError, match=r"^render/e.html: no review page yet \(run `compositor cut` first\)$"):
+        cli.review(port=0)
