@@ -52,7 +52,8 @@ $(DEPS): | $(RUNTIME)
 validate: $(RUNTIME) ## check every spec, style and preset and report all problems at once
 	$(CLI) validate
 
-test: $(DEVTOOLS) ## run the test suite
+test: $(DEVTOOLS) ## run the test suite (the review page's tests need Chromium: apt-get install chromium)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo "*** make test: no Chromium: the review page tests will FAIL. Install it: apt-get install chromium ***" >&2
 	cd $(HERE) && $(VENV)/bin/python -m pytest -q -n 2
 
 bench: $(DEVTOOLS) ## time the demo short per stage, a one-drawing re-render, the temporal pass, the ffmpeg peer

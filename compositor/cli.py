@@ -352,6 +352,29 @@ def screening_cut() -> None:
 
 
 @app.command()
+def review(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 8765,
+) -> None:
+    """Serve the review page on localhost, where reviewers' notes are saved to render/<edit>.notes.json."""
+    from compositor.errors import MissingInputError  # noqa: PLC0415
+    from compositor.steps.edit.notes import make_server  # noqa: PLC0415
+
+    prod = production()
+    edit = load_edit(prod)
+    if not edit.paths.html.is_file():
+        raise MissingInputError(f"{prod.rel(edit.paths.html)}: no review page yet (run `compositor cut` first)")
+    server = make_server(edit, port)
+    err.print(
+        f"review page: http://127.0.0.1:{server.server_address[1]}/{edit.paths.html.name}  "
+        f"(notes go to {prod.rel(edit.paths.notes)}; Ctrl-C stops)"
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+@app.command()
 def deps(
     output: Annotated[
         Path | None, typer.Option(help="Where to write the make dependency file (default: render/deps.mk).")

@@ -124,6 +124,10 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     if "timesheet" in shot.files:
         comp_inputs.append(shot.files["timesheet"])  # the XDTS sheet that times its layers
+    cuts = shot.edit.edit.cuts
+    if shot.name in cuts and any(p.burn_in and p.burn_in_timecode for p in shot.presets.values()):
+        # The record timecode burnt in counts the frames of the cuts before this one.
+        comp_inputs += [production.shot_path(c) for c in cuts[: cuts.index(shot.name)]]
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]
         comp_inputs.append(folder)

@@ -19,7 +19,10 @@ render/
   <cut>/<cut>.sheet.png              the cut's contact sheet (compositor sheet)
   <cut>/stills/<cut>.<frame>.png     single frames rendered for review (compositor still)
   <edit>.mp4 .otio .edl .html        the screening cut, editorial exports, the review page
-  <edit>.thumbs/<cut>.png            the review page's thumbnails
+  <edit>.thumbs/<cut>.png            the review page's thumbnails (<cut>.json: the movie's PSNR, by its key)
+  <edit>.thumbs/<font>.otf           the review page's font for Japanese
+  <edit>.poster.png                  the review page's poster: the screening cut's first frame
+  <edit>.notes.json                  reviewers' notes per frame (`compositor review` writes it)
   <edit>.run.json                    what the last screening-cut run did and how long it took
 ```
 """
@@ -186,6 +189,18 @@ class EditPaths:
 
     def thumb(self, cut: str) -> Path:
         return self.thumbs / f"{cut}.png"
+
+    def movie_qc(self, cut: str) -> Path:
+        """The PSNR of the cut's movie against its comp frames, with the movie's key (the review page's)."""
+        return self.thumbs / f"{cut}.json"
+
+    def page_font(self, name: str) -> Path:
+        """The font the review page shows Japanese with (a copy of the shipped one: the page works offline)."""
+        return self.thumbs / name
+
+    @property
+    def poster(self) -> Path:
+        return self._file(".poster.png")
 
     @property
     def run_record(self) -> Path:

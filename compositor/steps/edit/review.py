@@ -1,13 +1,26 @@
 """The review page, ``render/<edit>.html``: the screening cut's movie, and a table of its cuts (frame ranges
-on the timesheet and in the screening cut, timecodes, a thumbnail from the middle comp frame, the temporal
-pass's figures from ``qc.json``). While the movie plays, the page shows which cut and timesheet frame is on
-screen; the dialogue of the cuts' XDTS timesheets is listed below the cuts (a click seeks to its line). The
-page is ``review.html.j2`` beside this file, filled in by Jinja2 (every value escaped).
+on the timesheet and in the screening cut, record timecodes, a thumbnail from the middle comp frame, the
+temporal pass's figures from ``qc.json``, the movie's PSNR against its comp frames). While the movie plays,
+the page shows which cut and timesheet frame is on screen; the dialogue of the cuts' XDTS timesheets is
+listed below the cuts (a click seeks to its line). The page is ``review.html.j2`` beside this file,
+filled in by Jinja2 (every value escaped); it loads nothing from the network (no CDN, no web fonts).
+
+- The player opens on ``<edit>.poster.png``, the screening cut's first frame (`write_poster`).
+- Editors' keys: ←/→ and ,/. step one frame, J/K/L play backwards/stop/forwards (again: faster), space
+  plays or pauses, Home/End go to the first/last frame, N writes a note on the frame shown.
+- Notes per frame are kept in ``<edit>.notes.json`` beside the page: served by ``compositor review``
+  (``steps.edit.notes``) the page saves them there itself; opened as a file, it offers them to save
+  (the File System Access API's save dialog where the browser has one, else a download).
+- The PSNR of each cut's movie is measured by ffmpeg's ``psnr`` filter against the comp frames, over the
+  rows the burn-ins leave alone, and kept in ``<edit>.thumbs/<cut>.json`` under the movie's key, so it is
+  measured again only when the movie changes.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +29,16 @@ import jinja2
 import markupsafe
 import numpy as np
 
-from compositor.core.io import read_image, write_image
+from compositor.core.io import read_image, write_bytes_atomic, write_image
+from compositor.errors import EncodeError
 from compositor.spec import Edit, TemporalQC
 from compositor.steps.background import read_qc
+from compositor.steps.burnin import FONT, text_layout, timecode_frames
 from compositor.steps.edit.editorial import record_start, timecode
+from compositor.steps.edit.notes import read_notes
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.edit.slate import seconds_and_frames, slate_frames
-from compositor.steps.encode import frame_rate
+from compositor.steps.encode import even_size, ffmpeg_exe, frame_rate, last_error_line
 
 THUMB_WIDTH = 160
 
@@ -47,6 +63,69 @@ def write_thumbnail(entry: CutEntry, path: Path) -> Path | None:
     return path
 
 
+def write_poster(edit: Edit, movie: Path, path: Path) -> Path:
+    """The movie's first frame as a PNG at ``path`` (the page shows it before the movie loads)."""
+    facts_w, facts_h = _movie_size(movie)
+    done = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(movie), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "pipe:"],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0 or len(done.stdout) != facts_w * facts_h * 3:
+        reason = last_error_line(done.stderr.decode(errors="replace"))
+        raise EncodeError(f"{edit.production.rel(movie)}: cannot decode its first frame for the poster: {reason}")
+    rgb = np.frombuffer(done.stdout, np.uint8).reshape(facts_h, facts_w, 3).astype(np.float32) / 255
+    write_image(path, np.dstack([rgb, np.ones((facts_h, facts_w, 1), np.float32)]))
+    return path
+
+
+def _movie_size(movie: Path) -> tuple[int, int]:
+    from compositor.steps.encode import probe  # noqa: PLC0415
+
+    facts = probe(movie)
+    return int(facts["width"]), int(facts["height"])
+
+
+_PSNR = re.compile(r"PSNR .*average:(\S+)")
+
+
+def movie_psnr(entry: CutEntry) -> float | None:
+    """The PSNR (dB, RGB) of the cut's movie against its comp frames over the rows between the burn-ins; None
+    when comp frames are missing. Kept under the movie's key in ``<edit>.thumbs/<cut>.json``."""
+    shot = entry.shot
+    record = shot.edit.paths.movie_qc(shot.name)
+    try:
+        kept = json.loads(record.read_text(encoding="utf-8"))
+        if kept.get("key") == entry.key and entry.key is not None:
+            return kept.get("psnr")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if any(not shot.paths.comp_frame(n).is_file() for n in shot.frame_numbers()):
+        return None
+    _, preset = shot.preset()
+    w, h = shot.size
+    skip = 0
+    if preset.burn_in:
+        fontsize, band, margin = text_layout(even_size(shot.size, preset)[1], preset)
+        skip = band or margin + 2 * fontsize
+    crop = f"crop={w}:{max(2, h - 2 * skip)}:0:{min(skip, h // 2 - 1)}"
+    graph = f"[0:v]{crop},format=gbrp[a];[1:v]{crop},format=gbrp[b];[a][b]psnr"
+    args = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(entry.movie),
+        "-framerate", str(frame_rate(shot.fps)), "-start_number", str(shot.start), "-i", str(shot.paths.comp_pattern),
+        "-lavfi", graph, "-f", "null", "-",
+    ]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
+    found = _PSNR.search(done.stderr)
+    if done.returncode != 0 or not found:
+        raise EncodeError(f"{shot.production.rel(entry.movie)}: cannot measure PSNR: {last_error_line(done.stderr)}")
+    value = found.group(1)
+    psnr = 100.0 if value == "inf" else round(float(value), 3)
+    write_bytes_atomic(record, json.dumps({"cut": shot.name, "key": entry.key, "psnr": psnr}).encode("utf-8"))
+    return psnr
+
+
 def _qc(qc: TemporalQC | None) -> dict[str, str] | None:
     if qc is None or qc.e_warp_before is None:
         return None
@@ -61,11 +140,15 @@ def _qc(qc: TemporalQC | None) -> dict[str, str] | None:
     }
 
 
-def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | None]) -> str:
+def review_html(
+    edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | None], psnr: dict[str, float | None] | None = None
+) -> str:
     paths = edit.paths
     render = edit.production.render
     fps = float(frame_rate(edit.edit.fps))
     slate = slate_frames(edit)
+    start_tc = edit.edit.start_timecode
+    psnr = psnr or {}
 
     def href(path: Path) -> str:
         return path.relative_to(render).as_posix()
@@ -88,6 +171,7 @@ def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | No
                 "tc_in": timecode(first_record + e.record_start, edit),  # as the EDL counts: from start_timecode
                 "tc_out": timecode(first_record + e.record_start + e.frames, edit),
                 "qc": _qc(record.temporal if record else None),
+                "psnr": None if psnr.get(e.name) is None else f"{psnr[e.name]:.2f}",
             }
         )
     # Dialogue from the cuts' XDTS timesheets, as the OTIO's markers place it
@@ -105,16 +189,31 @@ def review_html(edit: Edit, entries: list[CutEntry], thumbs: dict[str, Path | No
         for cue in e.shot.timesheet.dialogue
     ]
     cuts = [{"cut": e.name, "start": e.record_start, "frames": e.frames, "first": e.shot.start} for e in entries]
+    notes = read_notes(paths.notes)
+
+    def script_json(value: Any) -> markupsafe.Markup:
+        # JSON inside <script>: no "</" may close the element early
+        return markupsafe.Markup(json.dumps(value, ensure_ascii=False).replace("</", "<\\/"))
+
     return _TEMPLATES.get_template("review.html.j2").render(
+        edit_name=edit.edit.name,
+        version=edit.edit.version,
+        start_tc=start_tc,
+        total=slate + sum(e.frames for e in entries),
+        poster=href(paths.poster) if paths.poster.is_file() else None,
+        page_font=href(paths.page_font(FONT.name)),
+        notes_file=paths.notes.name,
+        notes_json=script_json(notes),
         title=edit.edit.title or edit.edit.name,
         frames=sum(e.frames for e in entries),
         slate=slate,
         fps=repr(fps),
         fps_label=f"{edit.edit.fps:g}",
-        movie=href(paths.movie),
+        sources=[(href(paths.movie), "video/mp4")],
         exports=[("OTIO", href(paths.otio)), ("EDL", href(paths.edl))],
         rows=rows,
         dialogue=dialogue,
-        # JSON inside <script>: no "</" may close the element early
-        cuts_json=markupsafe.Markup(json.dumps(cuts).replace("</", "<\\/")),
+        cuts_json=script_json(cuts),
+        start_frame=timecode_frames(start_tc, fps),
+        tc_rate=max(1, round(fps)),
     )

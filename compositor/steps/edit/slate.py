@@ -16,9 +16,9 @@ import ffmpeg
 
 from compositor.core import Progress
 from compositor.spec import Edit, EncodePreset
+from compositor.steps.burnin import font_of, text_width
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.encode import (
-    FONT,
     OutputFile,
     ffmpeg_exe,
     finish_video,
@@ -60,7 +60,8 @@ def slate_text(
     title = edit.edit.title or edit.edit.name
     info = "\n".join(
         [
-            f"{edit.edit.name}   {slate_date()}   {fps:g} fps   {size[0]}x{size[1]}   {preset_name}",
+            f"{edit.edit.name}   {edit.edit.version + '   ' if edit.edit.version else ''}{slate_date()}   "
+            f"{fps:g} fps   {size[0]}x{size[1]}   {preset_name}   TC {edit.edit.start_timecode}",
             f"{len(entries)} cuts   {total} frames ({seconds_and_frames(total, fps)})",
         ]
     )
@@ -92,8 +93,8 @@ def encode_slate(
     frames = slate_frames(edit)
     title, info, lines = slate_text(edit, preset_name, size, entries)
     left, top = round(w * 0.06), round(h * 0.08)
-    # A long title gets smaller rather than running off the frame (a monospace glyph is 0.6 em wide).
-    title_size = max(8, min(round(h * 0.07), round((w - 2 * left) / (0.62 * max(1, len(title))))))
+    # A long title gets smaller rather than running off the frame (Latin is half an em wide, CJK a whole em).
+    title_size = max(8, min(round(h * 0.07), round((w - 2 * left) / (1.04 * max(0.5, text_width(title))))))
     body = max(8, round(h * 0.032))
     list_top = top + round(title_size * 1.6) + round(body * 1.4) * 2 + body
     # Shrink the list's text until its columns fit across the frame (a short with many cuts).
@@ -101,7 +102,7 @@ def encode_slate(
         step = math.ceil(body * 1.6)  # drawtext advances about 1.17 x the font size, plus line_spacing
         rows = max(1, (round(h * 0.94) - list_top) // step - 1)  # one row for the header
         columns = math.ceil(len(lines) / rows)
-        column_width = round((len(lines[0]) + 4) * body * 0.62)
+        column_width = round((text_width(lines[0]) + 2) * body * 1.04)
         if columns * column_width <= w - 2 * left or body <= 8:
             break
         body -= 1
@@ -112,7 +113,7 @@ def encode_slate(
         texts.append(("\n".join(chunk), left + c * column_width, list_top, body))
 
     stream = ffmpeg.input(f"color=c=0x1a1a1a:s={w}x{h}:r={frame_rate(edit.edit.fps)}", f="lavfi")
-    common = {"fontfile": str(FONT), "expansion": "none", "fontcolor": "white"}
+    common = {"fontfile": str(font_of(edit)), "expansion": "none", "fontcolor": "white"}
     title_file = workdir / "slate-title.txt"
     write_text_file(title_file, title)
     stream = stream.filter("drawtext", textfile=str(title_file), x=left, y=top, fontsize=title_size, **common)
