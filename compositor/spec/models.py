@@ -555,7 +555,7 @@ class EditSection(Strict):
     or relative to ``shots/``. Anything else a spec names must lie inside the production."""
     slate: float = Field(default=2.0, ge=0, le=600)
     """Seconds of slate (title, date, cut list) before the first cut; 0 for none, at most 10 minutes."""
-    start_timecode: str = Field(default="01:00:00:00", pattern=r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9][:;][0-9]{2}$")
+    start_timecode: str = Field(default="01:00:00:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][:;][0-9]{2}$")
     """The record timecode of the screening cut's first frame (the slate's) in the EDL and OTIO: productions
     start at 01:00:00:00. Burn-ins show record timecode from it."""
     drop_frame: bool = False
