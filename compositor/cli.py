@@ -235,6 +235,11 @@ def render(
         f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}; {ffmpeg_summary()}"
     )
     err.print(summary)
+    if shot.timesheet is not None:  # what the XDTS sheet says that the render does not do: said, not dropped
+        from compositor.core.xdts import camerawork_lines  # noqa: PLC0415
+
+        for line in (*shot.timesheet.notes, *camerawork_lines(shot.timesheet, shot.start)):
+            err.print(f"note: {line}", markup=False, highlight=False)
     _write_log(
         shot,
         [

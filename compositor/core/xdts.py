@@ -29,10 +29,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compositor.core.timesheet import Exposure, parse_timing
 from compositor.errors import CompositorError, TimesheetError
+
+if TYPE_CHECKING:  # the spec imports this module: no import of it at run time
+    from compositor.spec import Shot
 
 IDENTIFIER = "exchangeDigitalTimeSheet Save Data"
 VERSION = 5
@@ -393,8 +396,8 @@ def timing_text(exposure: Exposure) -> str:
     return " ".join(tokens)
 
 
-def cut_xdts(shot: Any) -> bytes:
-    """A cut's timings (a `compositor.spec.Shot`) as an XDTS file: one cel track per layer, named like the
+def cut_xdts(shot: Shot) -> bytes:
+    """A cut's timings as an XDTS file: one cel track per layer, named like the
     layer, and the dialogue and camerawork of the cut's own sheet, if it has one."""
     tracks = [(layer.name, parse_timing(layer.timing, shot.frames)) for layer in shot.spec.layers]
     sheet: Timesheet | None = shot.timesheet
