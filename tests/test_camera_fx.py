@@ -350,3 +350,34 @@ def test_a_shake_naming_no_layer_and_a_custom_curve_without_points_are_errors(pr
         load_shot(Production(root), "sc010_c010")
     with pytest.raises(SpecError, match=r"(?m)^shots/sc010_c020/shot.toml: camera.tracks\[0\]: `points` goes with"):
         load_shot(Production(root), "sc010_c020")
+
+
+def test_the_fast_path_and_the_plain_path_agree_under_camera_work(production_factory):
+    camera = """
+    [[camera.tracks]]
+    start = 1
+    end = 8
+    zoom = 1.2
+    curve = "sine-in-out"
+
+    [[camera.shake]]
+    amplitude = 1.5
+    seed = 9
+    layers = ["book", "background"]
+
+    [camera.follow]
+    speed = [-1.5, 0.5]
+
+    [camera.motion_blur]
+    samples = 3
+
+    [camera.focus]
+    keys = [ { frame = 1, depth = 0.0 }, { frame = 8, depth = 1.5 } ]
+    blur = 1.0
+    """
+    shot = _shot(production_factory, camera)
+    renderer = CutRenderer(shot)
+    canvas = renderer.backdrop.canvas(0)
+    for index in (0, 4, 7):
+        fast, plain = renderer.compose(index, canvas), renderer.compose_reference(index, canvas)
+        assert np.abs(fast - plain).max() <= 1e-5, f"frame {index + 1}"
