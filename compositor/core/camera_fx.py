@@ -362,7 +362,7 @@ class Look:
         return {
             "maps": [[round(float(v), 9) for v in m.ravel()] for m in self.maps] if len(self.maps) > 1 else None,
             "blur": self.blur,
-            "streak": None if self.streak is None else [round(v, 6) for v in self.streak],
+            "streak": None if self.streak is None else list(self.streak),
         }
 
 
@@ -474,7 +474,7 @@ class CutCamera:
             return None
         if s.angle is not None:
             r = math.radians(s.angle)
-            return (s.length * math.cos(r), s.length * math.sin(r))
+            return (round(s.length * math.cos(r), 6), round(s.length * math.sin(r), 6))
         # the way the background moves on screen: the canvas point under the frame's centre, half a frame
         # either side
         centre = np.array([self.size[0] / 2, self.size[1] / 2, 1.0])
@@ -484,7 +484,8 @@ class CutCamera:
         speed = float(np.hypot(*velocity))
         if speed < 1e-3:
             return None
-        return (s.length * float(velocity[0]) / speed, s.length * float(velocity[1]) / speed)
+        # rounded as the frame's key holds it
+        return (round(s.length * float(velocity[0]) / speed, 6), round(s.length * float(velocity[1]) / speed, 6))
 
     def frame_key(self, number: int, layers: Sequence[tuple[Layer, int]]) -> dict | None:
         """What camera work adds to the key of frame ``number`` (None without camera work): the background's
