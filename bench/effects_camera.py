@@ -60,6 +60,10 @@ def rows(width: int, height: int) -> list[tuple[str, Callable[[], object]]]:
     size = (width, height)
     canvas = _canvas(width + width // 4, height)
     cel = _cel()
+
+    def view(m: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+        return view_of_canvas(canvas, m, frame_size)
+
     still = np.array([[1.0, 0, -100], [0, 1, 0]])
     moved = screen_move(still, 3.37, -2.61, 0.8, size)  # a shake's sub-pixel move and turn
     pan = [np.array([[1.0, 0, -100 - 24 * (t - 10)], [0, 1, 0]]) for t in shutter_times(10, MotionBlur())]
@@ -67,13 +71,13 @@ def rows(width: int, height: int) -> list[tuple[str, Callable[[], object]]]:
     return [
         ("view, whole-pixel copy (no camera work)", lambda: view_of_canvas(canvas, still, size)),
         ("track / shake / follow: resampled view", lambda: view_of_canvas(canvas, moved, size)),
-        ("motion blur, background, 8 samples", lambda: background_frame(
-            [view_of_canvas(canvas, m, size) for m in pan], Look(pan))),
+        ("motion blur, background pan, 8 samples", lambda: background_frame(view, Look(pan), size)),
+        ("motion blur, background, 8 samples resampled", lambda: background_frame(view, Look(pan), size, exact=True)),
         ("motion blur, 400 px layer, 8 samples", lambda: isolated_layer(cel, layer_maps, 0.0, size)),
         ("streak (流背) 60 px along x", lambda: streak(canvas[:height, :width], 60, 0)),
         ("streak (流背) 60 px at 30°", lambda: streak(canvas[:height, :width], 52, 30)),
-        ("defocus, background 8 px", lambda: background_frame([canvas[:height, :width]], Look([still], 8.0))),
-        ("defocus, background 40 px", lambda: background_frame([canvas[:height, :width]], Look([still], 40.0))),
+        ("defocus, background 8 px", lambda: background_frame(view, Look([still], 8.0), size)),
+        ("defocus, background 40 px", lambda: background_frame(view, Look([still], 40.0), size)),
         ("rack focus, 400 px layer 12 px", lambda: isolated_layer(cel, layer_maps[:1], 12.0, size)),
     ]
 

@@ -350,3 +350,57 @@ def test_a_shake_naming_no_layer_and_a_custom_curve_without_points_are_errors(pr
         load_shot(Production(root), "sc010_c010")
     with pytest.raises(SpecError, match=r"(?m)^shots/sc010_c020/shot.toml: camera.tracks\[0\]: `points` goes with"):
         load_shot(Production(root), "sc010_c020")
+
+
+def test_the_fast_path_and_the_plain_path_agree_under_camera_work(production_factory):
+    camera = """
+    [[camera.tracks]]
+    start = 1
+    end = 8
+    zoom = 1.2
+    curve = "sine-in-out"
+
+    [[camera.shake]]
+    amplitude = 1.5
+    seed = 9
+    layers = ["book", "background"]
+
+    [camera.follow]
+    speed = [-1.5, 0.5]
+
+    [camera.motion_blur]
+    samples = 3
+
+    [camera.focus]
+    keys = [ { frame = 1, depth = 0.0 }, { frame = 8, depth = 1.5 } ]
+    blur = 1.0
+    """
+    shot = _shot(production_factory, camera)
+    renderer = CutRenderer(shot)
+    canvas = renderer.backdrop.canvas(0)
+    for index in (0, 4, 7):
+        fast, plain = renderer.compose(index, canvas), renderer.compose_reference(index, canvas)
+        assert np.abs(fast - plain).max() <= 1e-5, f"frame {index + 1}"
+
+
+def test_a_pans_motion_blur_by_one_view_and_a_filter_matches_a_view_per_sample():
+    from compositor.core.camera_fx import Look, background_frame, shutter_times
+    from compositor.spec.models import MotionBlur
+    from compositor.steps.composite import view_of_canvas
+
+    rng = np.random.default_rng(3)
+    canvas = cv2.resize(rng.random((12, 20, 4), dtype=np.float32), (160, 96), interpolation=cv2.INTER_CUBIC)
+    canvas = np.clip(canvas, 0, 1)
+    canvas[:, :, 3] = 1
+    canvas[:, :, :3] = np.minimum(canvas[:, :, :3], 1)
+    maps = [np.array([[1.0, 0, -40 - 7.3 * (t - 5)], [0, 1, -20 + 2.1 * (t - 5)]])
+            for t in shutter_times(5, MotionBlur(samples=7, shutter=300))]
+
+    def view(m, size):
+        return view_of_canvas(canvas, m, size)
+
+    fast = background_frame(view, Look(maps), (64, 48))
+    exact = background_frame(view, Look(maps), (64, 48), exact=True)
+    assert fast.shape == exact.shape == (48, 64, 4)
+    assert np.abs(fast - exact).max() < 0.02 and np.abs(fast - exact).mean() < 0.002
+    assert np.abs(exact - view(maps[3], (64, 48))).mean() > 10 * np.abs(fast - exact).mean()  # it did blur

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -362,7 +362,7 @@ class Look:
         return {
             "maps": [[round(float(v), 9) for v in m.ravel()] for m in self.maps] if len(self.maps) > 1 else None,
             "blur": self.blur,
-            "streak": None if self.streak is None else [round(v, 6) for v in self.streak],
+            "streak": None if self.streak is None else list(self.streak),
         }
 
 
@@ -474,7 +474,7 @@ class CutCamera:
             return None
         if s.angle is not None:
             r = math.radians(s.angle)
-            return (s.length * math.cos(r), s.length * math.sin(r))
+            return (round(s.length * math.cos(r), 6), round(s.length * math.sin(r), 6))
         # the way the background moves on screen: the canvas point under the frame's centre, half a frame
         # either side
         centre = np.array([self.size[0] / 2, self.size[1] / 2, 1.0])
@@ -484,7 +484,8 @@ class CutCamera:
         speed = float(np.hypot(*velocity))
         if speed < 1e-3:
             return None
-        return (s.length * float(velocity[0]) / speed, s.length * float(velocity[1]) / speed)
+        # rounded as the frame's key holds it
+        return (round(s.length * float(velocity[0]) / speed, 6), round(s.length * float(velocity[1]) / speed, 6))
 
     def frame_key(self, number: int, layers: Sequence[tuple[Layer, int]]) -> dict | None:
         """What camera work adds to the key of frame ``number`` (None without camera work): the background's
@@ -497,10 +498,60 @@ class CutCamera:
         return {"background": looks[0].key(), "layers": [look.key() for look in looks[1:]]}
 
 
-def background_frame(views: Iterable[np.ndarray], look: Look) -> np.ndarray:
-    """The background of a frame from its ``views`` (the canvas seen through each of ``look.maps``, as the
-    compositor samples them; a generator keeps one in memory at a time): averaged, streaked, defocused. Pure."""
-    frame = average(views)
+Sampler = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+"""``view(m, (W, H))``: the background canvas seen through the map ``m`` into a frame of that size."""
+
+
+def translation_offsets(maps: Sequence[np.ndarray], eps: float = 1e-9) -> list[tuple[float, float]] | None:
+    """When ``maps`` differ only by where they put things (a pan, a slide, a shake without a turn): each one's
+    screen offset from the first; else None."""
+    a = maps[0][:, :2]
+    if any(not np.allclose(m[:, :2], a, rtol=0, atol=eps) for m in maps[1:]):
+        return None
+    return [(float(m[0, 2] - maps[0][0, 2]), float(m[1, 2] - maps[0][1, 2])) for m in maps]
+
+
+def smear(view: Sampler, m: np.ndarray, offsets: Sequence[tuple[float, float]], size: tuple[int, int]) -> np.ndarray:
+    """The mean of the views through ``m`` moved by each of ``offsets`` (screen px), for the cost of one view
+    and one filter: the view is sampled once with a margin as wide as the moves, then convolved with a kernel
+    holding ``1 / len(offsets)`` at each offset (split bilinearly between pixels). Equals averaging the moved
+    views up to the resampling of the sub-pixel parts of the moves."""
+    width, height = size
+    ox = sum(dx for dx, _ in offsets) / len(offsets)
+    oy = sum(dy for _, dy in offsets) / len(offsets)
+    centred = [(dx - ox, dy - oy) for dx, dy in offsets]
+    rx = int(math.ceil(max(abs(dx) for dx, _ in centred))) + 1
+    ry = int(math.ceil(max(abs(dy) for _, dy in centred))) + 1
+    kernel = np.zeros((2 * ry + 1, 2 * rx + 1), np.float64)
+    for dx, dy in centred:
+        # filter2D correlates (out(x) = sum K(k) src(x + k - anchor)); a view moved by d reads src(x - d)
+        x, y = rx - dx, ry - dy
+        x0, y0 = math.floor(x), math.floor(y)
+        fx, fy = x - x0, y - y0
+        for yy, wy in ((y0, 1 - fy), (y0 + 1, fy)):
+            for xx, wx in ((x0, 1 - fx), (x0 + 1, fx)):
+                if wx > 0 and wy > 0:
+                    kernel[yy, xx] += wx * wy / len(centred)
+    padded_map = m.copy()
+    padded_map[:, 2] += (ox + rx, oy + ry)
+    padded = view(padded_map, (width + 2 * rx, height + 2 * ry))
+    out = cv2.filter2D(padded, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT_101)
+    return np.ascontiguousarray(out[ry : ry + height, rx : rx + width])
+
+
+def background_frame(view: Sampler, look: Look, size: tuple[int, int], exact: bool = False) -> np.ndarray:
+    """The background of a frame of ``size`` (W, H), seen through ``look.maps`` by ``view``: averaged over the
+    shutter, streaked, defocused. Pure.
+
+    Maps that differ only by a move (a pan, a follow slide) are averaged by ``smear`` (one view and a filter
+    instead of a view per sample) unless ``exact``; others view the canvas once per sample, one view held at
+    a time.
+    """
+    offsets = None if exact or len(look.maps) == 1 else translation_offsets(look.maps)
+    if offsets is not None:
+        frame = smear(view, look.maps[0], offsets, size)
+    else:
+        frame = average(view(m, size) for m in look.maps)
     if look.streak is not None:
         frame = streak(frame, *look.streak)
     return defocus(frame, look.blur)

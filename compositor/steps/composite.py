@@ -301,7 +301,7 @@ class CutRenderer:
         """The plain float path: whole drawings, every layer and the background resampled through its map."""
         shot = self.shot
         look = self.camera.background_look(shot.start + index)
-        frame = background_frame((_clip_premultiplied(sample(canvas, m, shot.size)) for m in look.maps), look)
+        frame = background_frame(lambda m, size: _clip_premultiplied(sample(canvas, m, size)), look, shot.size, exact=True)
         for layer, library, drawing, m in self._layer_maps(index):
             if not self._place_with_camera_work(frame, layer, library, drawing, index):
                 place_layer(frame, library.get(drawing), m, layer.blend, layer.opacity)
@@ -314,7 +314,7 @@ class CutRenderer:
         look: Look = self.camera.background_look(self.shot.start + index)
         if look.plain:
             return view_of_canvas(canvas, look.maps[0], self.shot.size)
-        return background_frame((view_of_canvas(canvas, m, self.shot.size) for m in look.maps), look)
+        return background_frame(lambda m, size: view_of_canvas(canvas, m, size), look, self.shot.size)
 
     def _place_with_camera_work(self, frame: np.ndarray, layer: Any, library: CelLibrary, drawing: int,
                                 index: int) -> bool:
