@@ -29,6 +29,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
+from compositor.core.timecode import to_frames, to_timecode
 from compositor.errors import CorruptInputError
 from compositor.spec import Edit
 from compositor.steps.edit.plan import CutEntry
@@ -91,7 +92,7 @@ def file_url(path: Path) -> str:
 
 def record_start(edit: Edit) -> int:
     """``edit.start_timecode`` in frames."""
-    return int(otio.opentime.from_timecode(edit.edit.start_timecode, _rate(edit)).to_frames())
+    return to_frames(edit.edit.start_timecode, edit.edit.fps, edit.edit.drop_frame)
 
 
 def _rate(edit: Edit) -> float:
@@ -99,8 +100,8 @@ def _rate(edit: Edit) -> float:
 
 
 def timecode(frame: int, edit: Edit) -> str:
-    rate = _rate(edit)
-    return otio.opentime.to_timecode(otio.opentime.RationalTime(frame, rate), rate, edit.edit.drop_frame)
+    """Record frame ``frame`` (counted from 00:00:00:00) as the edit's timecode (drop-frame where it says)."""
+    return to_timecode(frame, edit.edit.fps, edit.edit.drop_frame)
 
 
 def audio_facts(path: Path, fps: Fraction) -> AudioFacts:
