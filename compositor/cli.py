@@ -282,6 +282,8 @@ def review(
     )
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        err.print("stopped serving the review page")  # nothing was being made: nothing to resume
     finally:
         server.server_close()
 
