@@ -234,3 +234,10 @@ def draw(
             **{**common, "fontsize": title_size},
         )
     return stream
+
+
+def draw_cut(stream: Any, shot: Shot, preset: EncodePreset) -> Any:
+    """The burn-ins of the whole cut from its first frame (what an encoder of all its frames at once draws)."""
+    sx, sy = preset.subsampling
+    size = (-(-shot.size[0] // sx) * sx, -(-shot.size[1] // sy) * sy)
+    return draw(stream, size, preset, BurnIn.of(shot, preset), 0, shot.start)
