@@ -33,20 +33,21 @@ def level(cut: int, index: int) -> float:
     return 0.2 + 0.06 * (index + 1) + 0.3 * cut
 
 
-def make_production(root: Path) -> Production:
+def make_production(root: Path, encode: str = "screening", cuts: list | None = None) -> Production:
+    cuts = cuts or CUTS
     (root / "templates" / "styles").mkdir(parents=True)
     (root / "templates" / "styles" / "dusk.toml").write_text('description = "x"\n')
     shutil.copytree(REPO / "templates" / "encode", root / "templates" / "encode")
-    for name, frames, start in CUTS:
+    for name, frames, start in cuts:
         (root / "shots" / name).mkdir(parents=True)
         (root / "shots" / name / "shot.toml").write_text(f"[shot]\nframes = {frames}\nstart = {start}\n")
-    names = ", ".join(f'"{c[0]}"' for c in CUTS)
+    names = ", ".join(f'"{c[0]}"' for c in cuts)
     (root / "shots" / "edit.toml").write_text(
         f'[edit]\nname = "short"\ntitle = "猫と散歩 </script>"\nfps = 24\nsize = [{SIZE[0]}, {SIZE[1]}]\n'
-        f'slate = 0.25\nversion = "v002"\ncuts = [{names}]\n'
+        f'slate = 0.25\nversion = "v002"\nencode = "{encode}"\ncuts = [{names}]\n'
     )
     production = Production(root)
-    for c, (name, _, _) in enumerate(CUTS):
+    for c, (name, _, _) in enumerate(cuts):
         shot = load_shot(production, name)
         for i, n in enumerate(shot.frame_numbers()):
             frame = np.zeros((SIZE[1], SIZE[0], 4), np.float32)
@@ -159,6 +160,23 @@ def test_the_movie_decodes_and_the_keys_step_one_frame(server: str, browser: Chr
     back = drawn(browser)["frame"]
     assert end == SLATE + CUTS[0][1] + CUTS[1][1] - 1 and back < end
     assert browser.problems() == []
+
+
+def test_a_movie_browsers_cannot_play_gets_a_vp9_proxy_that_plays(tmp_path: Path, browser: Chromium) -> None:
+    """The master preset (H.264 4:4:4 10-bit): the page's first source is a VP9 copy, and it decodes."""
+    production = make_production(tmp_path / "m", encode="master", cuts=CUTS[:1])
+    paths = load_edit(production).paths
+    assert paths.proxy.is_file()
+    browser.open(paths.html.as_uri())
+    assert browser.evaluate("document.querySelector('video source').getAttribute('src')") == paths.proxy.name
+    assert browser.evaluate(SETTLED)
+    assert browser.evaluate("document.getElementById('movie').currentSrc").endswith(".proxy.webm")
+    assert browser.evaluate("document.getElementById('movie').videoWidth") == SIZE[0]
+    assert browser.problems() == []
+    # Made again only when the movie changes.
+    stamp = paths.proxy.stat().st_mtime_ns
+    build_edit(load_edit(production))
+    assert paths.proxy.stat().st_mtime_ns == stamp
 
 
 def test_a_note_is_saved_beside_the_page(production: Production, server: str, browser: Chromium) -> None:
