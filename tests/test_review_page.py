@@ -242,3 +242,35 @@ def test_compositor_review_without_a_page_says_what_to_run(tmp_path: Path, monke
     monkeypatch.setitem(cli._state, "root", None)
     with pytest.raises(MissingInputError, match=r"^render/e.html: no review page yet \(run `compositor cut` first\)$"):
         cli.review(port=0)
+
+
+def test_opened_as_a_file_the_notes_are_offered_as_a_download(
+    production: Production, browser: Chromium, tmp_path: Path
+) -> None:
+    """A static page cannot write beside itself: without a save dialog (the File System Access API) it
+    downloads ``<edit>.notes.json``, holding the notes the page was made with and the new one."""
+    paths = load_edit(production).paths
+    browser.open(paths.html.as_uri())
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.send(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True},
+        browser=True,
+    )
+    browser.evaluate("window.showSaveFilePicker = undefined")
+    browser.press("End")
+    assert browser.evaluate(SETTLED)  # (a file's frames cannot be read back here: the canvas is cross-origin)
+    browser.evaluate("document.getElementById('text').value = 'last frame: hold'")
+    browser.evaluate("document.getElementById('add').click()")
+    assert "not saved yet" in browser.evaluate("document.getElementById('status').textContent")
+    browser.evaluate("document.getElementById('save').click()")
+    while True:
+        event = browser.wait_for("Browser.downloadProgress", timeout=20)
+        browser.events.remove(event)
+        if event["params"]["state"] == "completed":
+            break
+    saved = json.loads((downloads / paths.notes.name).read_text(encoding="utf-8"))
+    assert saved["edit"] == "short"
+    assert saved["notes"][-1]["text"] == "last frame: hold"
+    assert saved["notes"][-1]["frame"] == SLATE + CUTS[0][1] + CUTS[1][1]
+    assert browser.problems() == []
