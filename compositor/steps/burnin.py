@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,20 +78,36 @@ def nominal_rate(fps: float) -> int:
     return max(1, round(fps))
 
 
+def _dropped(fps: float) -> int:
+    """Frame numbers dropped a minute (but every tenth) in drop-frame timecode: 2 at 29.97, 4 at 59.94."""
+    return 2 * (nominal_rate(fps) // 30)
+
+
 def timecode_frames(timecode: str, fps: float) -> int:
-    """``HH:MM:SS:FF`` (or ``;``) as a frame count at the nominal rate."""
+    """``HH:MM:SS:FF`` (non-drop-frame) or ``HH:MM:SS;FF`` (drop-frame) as a frame count."""
     hh, mm, ss, ff = (int(x) for x in timecode.replace(";", ":").split(":"))
     rate = nominal_rate(fps)
-    return ((hh * 60 + mm) * 60 + ss) * rate + ff
+    frames = ((hh * 60 + mm) * 60 + ss) * rate + ff
+    if ";" in timecode:
+        minutes = hh * 60 + mm
+        frames -= _dropped(fps) * (minutes - minutes // 10)
+    return frames
 
 
-def timecode(frames: int, fps: float) -> str:
-    """A frame count as non-drop-frame ``HH:MM:SS:FF`` at the nominal rate, wrapping at 24 hours."""
+def timecode(frames: int, fps: float, drop_frame: bool = False) -> str:
+    """A frame count as ``HH:MM:SS:FF`` at the nominal rate (23.976 counts as 24), wrapping at 24 hours; with
+    ``drop_frame`` (29.97, 59.94) as ``HH:MM:SS;FF``, skipping the numbers drop-frame skips."""
     rate = nominal_rate(fps)
+    sep = ":"
+    if drop_frame and _dropped(fps):
+        drop = _dropped(fps)
+        ten_minutes, rest = divmod(frames % round(24 * 3600 * rate * 1000 / 1001), rate * 600 - 9 * drop)
+        frames = ten_minutes * rate * 600 + rest + (drop * ((rest - drop) // (rate * 60 - drop)) if rest > drop else 0)
+        sep = ";"
     frames %= 24 * 3600 * rate
     ff = frames % rate
     seconds = frames // rate
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}{sep}{ff:02d}"
 
 
 def slate_frame_count(edit: Edit) -> int:
@@ -131,6 +146,8 @@ class BurnIn:
     start_timecode: str
     record_start: int | None
     """Record frame of the cut's first frame (None: no record timecode)."""
+    drop_frame: bool = False
+    """Drop-frame timecode (``edit.drop_frame``, at 29.97 or 59.94 fps)."""
 
     @classmethod
     def of(cls, shot: Shot, preset: EncodePreset) -> BurnIn:
@@ -143,6 +160,7 @@ class BurnIn:
             fps=shot.fps,
             start_timecode=edit.start_timecode,
             record_start=record_start(shot) if preset.burn_in_timecode else None,
+            drop_frame=bool(getattr(edit, "drop_frame", False)),  # the editorial exports' key, where there is one
         )
 
     def settings(self, preset: EncodePreset) -> dict[str, Any]:
@@ -154,6 +172,7 @@ class BurnIn:
             "font": file_digest(self.font),
             "start_timecode": self.start_timecode,
             "record_start": self.record_start,
+            "drop_frame": self.drop_frame,
             "layout": [preset.burn_in_layout, preset.burn_in_band, preset.burn_in_size],
         }
 
@@ -161,7 +180,10 @@ class BurnIn:
         """The record timecode of the cut's frame ``index`` (0-based)."""
         if self.record_start is None:
             return None
-        return timecode(timecode_frames(self.start_timecode, self.fps) + self.record_start + index, self.fps)
+        # The start is a label in the edit's kind of timecode, whichever separator it was written with.
+        label = self.start_timecode[:8] + (";" if self.drop_frame else ":") + self.start_timecode[9:]
+        start = timecode_frames(label, self.fps)
+        return timecode(start + self.record_start + index, self.fps, self.drop_frame)
 
 
 def burn_in_font_size(height: int, preset: EncodePreset) -> int:
@@ -212,7 +234,9 @@ def draw(
     reserved = 0.0
     tc = burn.record_timecode(first)
     if tc is not None:
-        rate = Fraction(burn.fps).limit_denominator(1001)
+        from compositor.steps.encode import frame_rate  # noqa: PLC0415 (encode imports this module)
+
+        rate = frame_rate(burn.fps)  # 30000/1001 at 29.97: what drawtext's drop-frame counting needs
         stream = stream.filter(
             "drawtext",
             timecode=tc,

@@ -162,9 +162,19 @@ def movie_psnr(entry: CutEntry) -> float | None:
     return psnr
 
 
-def _timecode(frame: int, fps: float, start: str) -> str:
+def _drop_frame(edit: Edit) -> bool:
+    return bool(getattr(edit.edit, "drop_frame", False))  # the editorial exports' key, where there is one
+
+
+def _start_frame(edit: Edit, fps: float) -> int:
+    """``start_timecode`` as a frame count, read as a label of the edit's kind of timecode."""
+    start = edit.edit.start_timecode
+    return timecode_frames(start[:8] + (";" if _drop_frame(edit) else ":") + start[9:], fps)
+
+
+def _timecode(frame: int, fps: float, edit: Edit) -> str:
     """Record timecode of screening-cut frame ``frame`` (0-based) from the edit's start timecode."""
-    return timecode(timecode_frames(start, fps) + frame, fps)
+    return timecode(_start_frame(edit, fps) + frame, fps, _drop_frame(edit))
 
 
 def _qc(qc: TemporalQC | None) -> dict[str, str] | None:
@@ -208,8 +218,8 @@ def review_html(
                 "length": seconds_and_frames(e.frames, fps),
                 "thumb": href(thumb) if thumb else None,
                 "movie": href(e.movie),
-                "tc_in": _timecode(e.record_start, fps, start_tc),
-                "tc_out": _timecode(e.record_start + e.frames, fps, start_tc),
+                "tc_in": _timecode(e.record_start, fps, edit),
+                "tc_out": _timecode(e.record_start + e.frames, fps, edit),
                 "qc": _qc(record.temporal if record else None),
                 "psnr": None if psnr.get(e.name) is None else f"{psnr[e.name]:.2f}",
             }
@@ -241,6 +251,7 @@ def review_html(
         exports=[("OTIO", href(paths.otio)), ("EDL", href(paths.edl))],
         rows=rows,
         cuts_json=script_json(cuts),
-        start_frame=timecode_frames(start_tc, fps),
+        start_frame=_start_frame(edit, fps),
         tc_rate=max(1, round(fps)),
+        drop=2 * (max(1, round(fps)) // 30) if _drop_frame(edit) else 0,
     )
