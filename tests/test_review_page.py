@@ -121,6 +121,16 @@ def test_the_page_opens_as_a_file_on_its_poster_with_no_errors(production: Produ
     assert browser.problems() == []
 
 
+def test_each_cut_shows_its_movie_psnr_measured_between_the_burn_ins(production: Production) -> None:
+    edit = load_edit(production)
+    page = edit.paths.html.read_text(encoding="utf-8")
+    for name, _, _ in CUTS:
+        kept = json.loads(edit.paths.movie_qc(name).read_text(encoding="utf-8"))
+        # Flat frames come back nearly exact; the black letterbox bands, were they counted, would give under 25 dB.
+        assert kept["cut"] == name and kept["psnr"] > 35
+        assert f"<td>{kept['psnr']:.2f} dB</td>" in page
+
+
 def test_the_movie_decodes_and_the_keys_step_one_frame(server: str, browser: Chromium) -> None:
     browser.open(f"{server}/short.html")
     assert browser.evaluate("document.getElementById('movie').canPlayType('video/mp4; codecs=\"avc1.64001f\"')")

@@ -128,7 +128,8 @@ _PSNR = re.compile(r"PSNR .*average:(\S+)")
 
 def movie_psnr(entry: CutEntry) -> float | None:
     """The PSNR (dB, RGB) of the cut's movie against its comp frames over the rows between the burn-ins; None
-    when comp frames are missing. Kept under the movie's key in ``<edit>.thumbs/<cut>.json``."""
+    when comp frames are missing or ffmpeg cannot compare them. Kept under the movie's key in
+    ``<edit>.thumbs/<cut>.json``."""
     shot = entry.shot
     record = shot.edit.paths.movie_qc(shot.name)
     try:
@@ -155,7 +156,7 @@ def movie_psnr(entry: CutEntry) -> float | None:
     done = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
     found = _PSNR.search(done.stderr)
     if done.returncode != 0 or not found:
-        raise EncodeError(f"{shot.production.rel(entry.movie)}: cannot measure PSNR: {last_error_line(done.stderr)}")
+        return None  # a figure for the page, not a reason to refuse the screening cut: the page shows "—"
     value = found.group(1)
     psnr = 100.0 if value == "inf" else round(float(value), 3)
     write_bytes_atomic(record, json.dumps({"cut": shot.name, "key": entry.key, "psnr": psnr}).encode("utf-8"))
