@@ -217,7 +217,7 @@ class WholeMoviePipe:
     def __init__(self, shot, out: Path):
         import ffmpeg  # noqa: PLC0415
 
-        from compositor.steps import encode  # noqa: PLC0415
+        from compositor.steps import burnin, encode  # noqa: PLC0415
 
         _, preset = shot.preset(shot.own_preset)
         width, height = shot.size
@@ -225,9 +225,7 @@ class WholeMoviePipe:
             "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(encode.frame_rate(shot.fps))
         )
         if preset.burn_in:
-            stream = encode.draw_burn_ins(
-                stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, shot.title
-            )
+            stream = burnin.draw_cut(stream, shot, preset)
         stream = encode.finish_video(stream, preset)
         cmd = (
             stream.output(str(out), f="mp4", **encode.video_output_args(preset, shot.frames))

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compositor.spec import Shot  # noqa: E402
-from compositor.steps import encode  # noqa: E402
+from compositor.steps import burnin, encode  # noqa: E402
 
 SCRIPT = r"""
 import bpy, json, sys
@@ -188,9 +188,7 @@ def encode_frames(shot: Shot, pattern: Path, out: Path) -> None:
         str(pattern), f="image2", framerate=str(encode.frame_rate(shot.fps)), start_number=1
     )
     if preset.burn_in:
-        stream = encode.draw_burn_ins(
-            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, shot.title
-        )
+        stream = burnin.draw_cut(stream, shot, preset)
     stream = encode.finish_video(stream, preset)
     cmd = (
         stream.output(str(out), **encode.video_output_args(preset, shot.frames))

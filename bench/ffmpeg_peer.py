@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from compositor.core.camera import canvas_to_screen, layer_to_screen, motion_position, shot_views  # noqa: E402
 from compositor.core.cels import drawings_in, exposure_of  # noqa: E402
 from compositor.spec import Production, Shot, load_shot  # noqa: E402
-from compositor.steps import encode  # noqa: E402
+from compositor.steps import burnin, encode  # noqa: E402
 
 CUT = "bench_c010"
 
@@ -145,9 +145,7 @@ def movie_command(shot: Shot, out: Path, folder: Path) -> list[str]:
     _, preset = shot.preset(shot.own_preset)
     stream = composite_stream(shot, folder)
     if preset.burn_in:
-        stream = encode.draw_burn_ins(
-            stream, encode.even_size(shot.size, preset)[1], preset, shot.name, shot.start, shot.title
-        )
+        stream = burnin.draw_cut(stream, shot, preset)
     stream = encode.finish_video(stream, preset)
     args = stream.output(str(out), **encode.video_output_args(preset, shot.frames)).overwrite_output()
     return args.compile(cmd=encode.ffmpeg_exe())

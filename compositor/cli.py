@@ -375,6 +375,10 @@ def review(
     )
     try:
         server.serve_forever()
+    except (KeyboardInterrupt, Terminated) as stop:
+        if getattr(stop, "signum", signal.SIGINT) != signal.SIGINT:
+            raise
+        err.print("stopped serving the review page")  # nothing was being made: nothing to resume
     finally:
         server.server_close()
 

@@ -22,6 +22,7 @@ render/
   <edit>.thumbs/<cut>.png            the review page's thumbnails (<cut>.json: the movie's PSNR, by its key)
   <edit>.thumbs/<font>.otf           the review page's font for Japanese
   <edit>.poster.png                  the review page's poster: the screening cut's first frame
+  <edit>.proxy.webm                  VP9 for the review page when the edit's preset is not 8-bit 4:2:0 H.264
   <edit>.notes.json                  reviewers' notes per frame (`compositor review` writes it)
   <edit>.run.json                    what the last screening-cut run did and how long it took
 ```
@@ -197,6 +198,11 @@ class EditPaths:
     def page_font(self, name: str) -> Path:
         """The font the review page shows Japanese with (a copy of the shipped one: the page works offline)."""
         return self.thumbs / name
+
+    @property
+    def proxy(self) -> Path:
+        """A VP9 copy of the screening cut for browsers, when its own preset is not one they play."""
+        return self._file(".proxy.webm")
 
     @property
     def poster(self) -> Path:

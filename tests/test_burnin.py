@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from compositor.core.timecode import to_frames
 from compositor.errors import SpecError
 from compositor.spec import EncodePreset, Production, load_shot
 from compositor.steps import burnin
@@ -105,12 +106,32 @@ def test_record_timecode_burnt_in_is_the_frames_own() -> None:
     assert np.array_equal(frames[0][corner], literal("01:00:02:10"))
 
 
-def test_timecode_arithmetic() -> None:
-    assert burnin.timecode(burnin.timecode_frames("01:00:00:00", 24), 24) == "01:00:00:00"
-    assert burnin.timecode_frames("00:00:01:00", 23.976) == 24  # non-drop-frame at the nominal rate
-    assert burnin.timecode(24 * 3600 * 25 + 3, 25) == "00:00:00:03"  # wraps at 24 hours
-    for n in (0, 1, 23, 24, 1439, 86399):
-        assert burnin.timecode_frames(burnin.timecode(n, 24), 24) == n
+def test_drop_frame_timecode_burnt_in_skips_as_drop_frame_does() -> None:
+    """At 29.97 drop-frame, the frame after 00:00:59;29 is 00:01:00;02: drawtext counts as we do."""
+    size = (320, 180)
+    preset = EncodePreset.model_validate({"burn_in": True, "burn_in_size": 0.08})
+    start = to_frames("00:00:59;28", 29.97, drop_frame=True)
+    burn = burnin.BurnIn("c", "", "", burnin.FONT, 29.97, "00:00:00;00", start, drop_frame=True)
+    assert [burn.record_timecode(i) for i in range(4)] == ["00:00:59;28", "00:00:59;29", "00:01:00;02", "00:01:00;03"]
+
+    def bottom_right(filters) -> np.ndarray:  # noqa: ANN001
+        w, h = size
+        stream = filters(ffmpeg.input(f"color=c=black:s={w}x{h}:r=30000/1001", f="lavfi"))
+        args = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", frames=4).compile(cmd=ffmpeg_exe())
+        done = subprocess.run(args, capture_output=True, check=True)
+        return np.frombuffer(done.stdout, np.uint8).reshape(4, h, w, 3)[:, h // 2 :, w // 2 :]
+
+    burnt = bottom_right(lambda s: burnin.draw(s, size, preset, burn, 0, 1))
+    fontsize = burnin.burn_in_font_size(size[1], preset)
+    margin = max(2, fontsize // 2)
+    common = {
+        "fontfile": str(burnin.FONT), "fontsize": fontsize, "fontcolor": "white", "box": 1,
+        "boxcolor": "black@0.55", "boxborderw": max(1, fontsize // 5), "x": f"w-tw-{margin}", "y": f"h-th-{margin}",
+    }
+    for i in range(4):
+        text = burn.record_timecode(i)
+        literal = bottom_right(lambda s, t=text: s.filter("drawtext", text=t, expansion="none", **common))
+        assert np.array_equal(burnt[i], literal[i]), text
 
 
 def test_a_long_title_gets_smaller_rather_than_running_into_the_timecode() -> None:

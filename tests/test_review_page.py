@@ -33,20 +33,21 @@ def level(cut: int, index: int) -> float:
     return 0.2 + 0.06 * (index + 1) + 0.3 * cut
 
 
-def make_production(root: Path) -> Production:
+def make_production(root: Path, encode: str = "screening", cuts: list | None = None) -> Production:
+    cuts = cuts or CUTS
     (root / "templates" / "styles").mkdir(parents=True)
     (root / "templates" / "styles" / "dusk.toml").write_text('description = "x"\n')
     shutil.copytree(REPO / "templates" / "encode", root / "templates" / "encode")
-    for name, frames, start in CUTS:
+    for name, frames, start in cuts:
         (root / "shots" / name).mkdir(parents=True)
         (root / "shots" / name / "shot.toml").write_text(f"[shot]\nframes = {frames}\nstart = {start}\n")
-    names = ", ".join(f'"{c[0]}"' for c in CUTS)
+    names = ", ".join(f'"{c[0]}"' for c in cuts)
     (root / "shots" / "edit.toml").write_text(
         f'[edit]\nname = "short"\ntitle = "猫と散歩 </script>"\nfps = 24\nsize = [{SIZE[0]}, {SIZE[1]}]\n'
-        f'slate = 0.25\nversion = "v002"\ncuts = [{names}]\n'
+        f'slate = 0.25\nversion = "v002"\nencode = "{encode}"\ncuts = [{names}]\n'
     )
     production = Production(root)
-    for c, (name, _, _) in enumerate(CUTS):
+    for c, (name, _, _) in enumerate(cuts):
         shot = load_shot(production, name)
         for i, n in enumerate(shot.frame_numbers()):
             frame = np.zeros((SIZE[1], SIZE[0], 4), np.float32)
@@ -120,6 +121,16 @@ def test_the_page_opens_as_a_file_on_its_poster_with_no_errors(production: Produ
     assert browser.problems() == []
 
 
+def test_each_cut_shows_its_movie_psnr_measured_between_the_burn_ins(production: Production) -> None:
+    edit = load_edit(production)
+    page = edit.paths.html.read_text(encoding="utf-8")
+    for name, _, _ in CUTS:
+        kept = json.loads(edit.paths.movie_qc(name).read_text(encoding="utf-8"))
+        # Flat frames come back nearly exact; the black letterbox bands, were they counted, would give under 25 dB.
+        assert kept["cut"] == name and kept["psnr"] > 35
+        assert f"<td>{kept['psnr']:.2f} dB</td>" in page
+
+
 def test_the_movie_decodes_and_the_keys_step_one_frame(server: str, browser: Chromium) -> None:
     browser.open(f"{server}/short.html")
     assert browser.evaluate("document.getElementById('movie').canPlayType('video/mp4; codecs=\"avc1.64001f\"')")
@@ -161,6 +172,23 @@ def test_the_movie_decodes_and_the_keys_step_one_frame(server: str, browser: Chr
     assert browser.problems() == []
 
 
+def test_a_movie_browsers_cannot_play_gets_a_vp9_proxy_that_plays(tmp_path: Path, browser: Chromium) -> None:
+    """The master preset (H.264 4:4:4 10-bit): the page's first source is a VP9 copy, and it decodes."""
+    production = make_production(tmp_path / "m", encode="master", cuts=CUTS[:1])
+    paths = load_edit(production).paths
+    assert paths.proxy.is_file()
+    browser.open(paths.html.as_uri())
+    assert browser.evaluate("document.querySelector('video source').getAttribute('src')") == paths.proxy.name
+    assert browser.evaluate(SETTLED)
+    assert browser.evaluate("document.getElementById('movie').currentSrc").endswith(".proxy.webm")
+    assert browser.evaluate("document.getElementById('movie').videoWidth") == SIZE[0]
+    assert browser.problems() == []
+    # Made again only when the movie changes.
+    stamp = paths.proxy.stat().st_mtime_ns
+    build_edit(load_edit(production))
+    assert paths.proxy.stat().st_mtime_ns == stamp
+
+
 def test_a_note_is_saved_beside_the_page(production: Production, server: str, browser: Chromium) -> None:
     notes = load_edit(production).paths.notes
     browser.open(f"{server}/short.html")
@@ -176,7 +204,7 @@ def test_a_note_is_saved_beside_the_page(production: Production, server: str, br
     )
     saved = json.loads(notes.read_text(encoding="utf-8"))
     assert saved["edit"] == "short"
-    (note,) = saved["notes"]
+    (note,) = [n for n in saved["notes"] if n["text"] == "the cat's ear pops"]  # with any another test left
     assert (note["frame"], note["cut"], note["cut_frame"], note["timecode"], note["text"]) == (
         SLATE + 2, "sc010_c010", 2, "01:00:00:07", "the cat's ear pops",
     )
@@ -224,3 +252,35 @@ def test_compositor_review_without_a_page_says_what_to_run(tmp_path: Path, monke
     monkeypatch.setitem(cli._state, "root", None)
     with pytest.raises(MissingInputError, match=r"^render/e.html: no review page yet \(run `compositor cut` first\)$"):
         cli.review(port=0)
+
+
+def test_opened_as_a_file_the_notes_are_offered_as_a_download(
+    production: Production, browser: Chromium, tmp_path: Path
+) -> None:
+    """A static page cannot write beside itself: without a save dialog (the File System Access API) it
+    downloads ``<edit>.notes.json``, holding the notes the page was made with and the new one."""
+    paths = load_edit(production).paths
+    browser.open(paths.html.as_uri())
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.send(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True},
+        browser=True,
+    )
+    browser.evaluate("window.showSaveFilePicker = undefined")
+    browser.press("End")
+    assert browser.evaluate(SETTLED)  # (a file's frames cannot be read back here: the canvas is cross-origin)
+    browser.evaluate("document.getElementById('text').value = 'last frame: hold'")
+    browser.evaluate("document.getElementById('add').click()")
+    assert "not saved yet" in browser.evaluate("document.getElementById('status').textContent")
+    browser.evaluate("document.getElementById('save').click()")
+    while True:
+        event = browser.wait_for("Browser.downloadProgress", timeout=20)
+        browser.events.remove(event)
+        if event["params"]["state"] == "completed":
+            break
+    saved = json.loads((downloads / paths.notes.name).read_text(encoding="utf-8"))
+    assert saved["edit"] == "short"
+    assert saved["notes"][-1]["text"] == "last frame: hold"
+    assert saved["notes"][-1]["frame"] == SLATE + CUTS[0][1] + CUTS[1][1]
+    assert browser.problems() == []

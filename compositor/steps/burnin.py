@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from compositor.core.digest import file_digest
+from compositor.core.timecode import to_frames, to_timecode
 from compositor.spec import Edit, EncodePreset, Shot, ShotSpec, parse_model, read_toml
 
 FONTS = Path(__file__).resolve().parents[1] / "fonts"
@@ -74,25 +74,7 @@ def text_width(text: str) -> float:
 # Timecode
 
 
-def nominal_rate(fps: float) -> int:
-    """Frames per timecode second: 23.976 counts as 24, 29.97 as 30 (non-drop-frame)."""
-    return max(1, round(fps))
-
-
-def timecode_frames(timecode: str, fps: float) -> int:
-    """``HH:MM:SS:FF`` (or ``;``) as a frame count at the nominal rate."""
-    hh, mm, ss, ff = (int(x) for x in timecode.replace(";", ":").split(":"))
-    rate = nominal_rate(fps)
-    return ((hh * 60 + mm) * 60 + ss) * rate + ff
-
-
-def timecode(frames: int, fps: float) -> str:
-    """A frame count as non-drop-frame ``HH:MM:SS:FF`` at the nominal rate, wrapping at 24 hours."""
-    rate = nominal_rate(fps)
-    frames %= 24 * 3600 * rate
-    ff = frames % rate
-    seconds = frames // rate
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
+# (the arithmetic lives in compositor.core.timecode)
 
 
 def slate_frame_count(edit: Edit) -> int:
@@ -131,6 +113,8 @@ class BurnIn:
     start_timecode: str
     record_start: int | None
     """Record frame of the cut's first frame (None: no record timecode)."""
+    drop_frame: bool = False
+    """Drop-frame timecode (``edit.drop_frame``, at 29.97 or 59.94 fps)."""
 
     @classmethod
     def of(cls, shot: Shot, preset: EncodePreset) -> BurnIn:
@@ -143,6 +127,7 @@ class BurnIn:
             fps=shot.fps,
             start_timecode=edit.start_timecode,
             record_start=record_start(shot) if preset.burn_in_timecode else None,
+            drop_frame=bool(getattr(edit, "drop_frame", False)),  # the editorial exports' key, where there is one
         )
 
     def settings(self, preset: EncodePreset) -> dict[str, Any]:
@@ -154,6 +139,7 @@ class BurnIn:
             "font": file_digest(self.font),
             "start_timecode": self.start_timecode,
             "record_start": self.record_start,
+            "drop_frame": self.drop_frame,
             "layout": [preset.burn_in_layout, preset.burn_in_band, preset.burn_in_size],
         }
 
@@ -161,7 +147,9 @@ class BurnIn:
         """The record timecode of the cut's frame ``index`` (0-based)."""
         if self.record_start is None:
             return None
-        return timecode(timecode_frames(self.start_timecode, self.fps) + self.record_start + index, self.fps)
+        # The start is a label in the edit's kind of timecode, whichever separator it was written with.
+        start = to_frames(self.start_timecode, self.fps, self.drop_frame)
+        return to_timecode(start + self.record_start + index, self.fps, self.drop_frame)
 
 
 def burn_in_font_size(height: int, preset: EncodePreset) -> int:
@@ -212,7 +200,9 @@ def draw(
     reserved = 0.0
     tc = burn.record_timecode(first)
     if tc is not None:
-        rate = Fraction(burn.fps).limit_denominator(1001)
+        from compositor.steps.encode import frame_rate  # noqa: PLC0415 (encode imports this module)
+
+        rate = frame_rate(burn.fps)  # 30000/1001 at 29.97: what drawtext's drop-frame counting needs
         stream = stream.filter(
             "drawtext",
             timecode=tc,
@@ -234,3 +224,10 @@ def draw(
             **{**common, "fontsize": title_size},
         )
     return stream
+
+
+def draw_cut(stream: Any, shot: Shot, preset: EncodePreset) -> Any:
+    """The burn-ins of the whole cut from its first frame (what an encoder of all its frames at once draws)."""
+    sx, sy = preset.subsampling
+    size = (-(-shot.size[0] // sx) * sx, -(-shot.size[1] // sy) * sy)
+    return draw(stream, size, preset, BurnIn.of(shot, preset), 0, shot.start)

@@ -36,7 +36,14 @@ from compositor.spec import Edit, EncodePreset
 from compositor.steps.burnin import FONT, font_of
 from compositor.steps.edit.editorial import audio_facts, build_timeline, edl_text, read_notes
 from compositor.steps.edit.plan import CutEntry, plan_edit
-from compositor.steps.edit.review import movie_psnr, review_html, write_poster, write_thumbnail
+from compositor.steps.edit.review import (
+    movie_psnr,
+    needs_proxy,
+    review_html,
+    write_poster,
+    write_proxy,
+    write_thumbnail,
+)
 from compositor.steps.edit.slate import encode_slate, slate_date, slate_frames, slate_text
 from compositor.steps.encode import (
     ENCODE_VERSION,
@@ -179,6 +186,8 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
         psnr[entry.name] = movie_psnr(entry)
     _report(progress, "PSNR of the movies", len(entries), len(entries))
     write_poster(edit, paths.movie, paths.poster)
+    if needs_proxy(edit):
+        write_proxy(edit, paths.movie, key, progress)
     page_font = paths.page_font(FONT.name)
     if not page_font.is_file() or file_digest(page_font) != file_digest(FONT):
         copy_file_atomic(FONT, page_font)

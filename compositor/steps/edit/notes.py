@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import sys
 import threading
 import urllib.parse
 from http import HTTPStatus
@@ -79,6 +80,16 @@ def write_notes(edit: Edit, notes: list[dict[str, Any]]) -> Path:
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser drops the rest of a movie it has buffered enough of: not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(edit: Edit, port: int = 0) -> ThreadingHTTPServer:
     """An HTTP server on 127.0.0.1:``port`` (0: any free port) for ``render/`` and the edit's notes."""
     render = edit.production.render.resolve()
@@ -91,16 +102,34 @@ def make_server(edit: Edit, port: int = 0) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # the terminal stays quiet; failures are answered to the page
 
-        def _send(self, status: int, body: bytes, kind: str = "application/json", extra: dict | None = None) -> None:
+        def _head(self, status: int, length: int, kind: str, extra: dict | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(length))
             self.send_header("Cache-Control", "no-store")
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
+
+        def _send(self, status: int, body: bytes, kind: str = "application/json", extra: dict | None = None) -> None:
+            self._head(status, len(body), kind, extra)
             if self.command != "HEAD":
                 self.wfile.write(body)
+
+        def _send_file(self, target: Path, start: int, end: int, status: int, kind: str, extra: dict) -> None:
+            """Bytes ``start`` to ``end`` (inclusive) of ``target``, read a piece at a time (a movie may be big)."""
+            self._head(status, end - start + 1, kind, extra)
+            if self.command == "HEAD":
+                return
+            with open(target, "rb") as f:
+                f.seek(start)
+                left = end - start + 1
+                while left > 0:
+                    piece = f.read(min(left, 1 << 20))
+                    if not piece:
+                        break
+                    self.wfile.write(piece)
+                    left -= len(piece)
 
         def _file(self) -> Path | None:
             path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
@@ -119,27 +148,22 @@ def make_server(edit: Edit, port: int = 0) -> ThreadingHTTPServer:
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
                 return
-            data = target.read_bytes()
+            size = target.stat().st_size
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             if kind.startswith("text/") or target.suffix == ".json":
                 kind += "; charset=utf-8"
             wanted = _RANGE.match(self.headers.get("Range", ""))
             if wanted and (wanted.group(1) or wanted.group(2)):
                 lo, hi = wanted.groups()
-                size = len(data)
                 start = int(lo) if lo else max(0, size - int(hi))
                 end = min(size - 1, int(hi)) if lo and hi else size - 1
                 if start >= size or start > end:
                     self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", kind, {"Content-Range": f"bytes */{size}"})
                     return
-                self._send(
-                    HTTPStatus.PARTIAL_CONTENT,
-                    data[start : end + 1],
-                    kind,
-                    {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"},
-                )
+                extra = {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"}
+                self._send_file(target, start, end, HTTPStatus.PARTIAL_CONTENT, kind, extra)
                 return
-            self._send(HTTPStatus.OK, data, kind, {"Accept-Ranges": "bytes"})
+            self._send_file(target, 0, size - 1, HTTPStatus.OK, kind, {"Accept-Ranges": "bytes"})
 
         do_HEAD = do_GET  # noqa: N815
 
@@ -164,4 +188,4 @@ def make_server(edit: Edit, port: int = 0) -> ThreadingHTTPServer:
                 return
             self._send(HTTPStatus.OK, json.dumps({"saved": len(notes), "file": edit.paths.notes.name}).encode())
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return _Server(("127.0.0.1", port), Handler)

@@ -6,6 +6,9 @@ listed below the cuts (a click seeks to its line). The page is ``review.html.j2`
 filled in by Jinja2 (every value escaped); it loads nothing from the network (no CDN, no web fonts).
 
 - The player opens on ``<edit>.poster.png``, the screening cut's first frame (`write_poster`).
+- Debian's Chromium plays the screening preset's 8-bit 4:2:0 H.264 (the headless test shows it), as do the
+  other common browsers; an edit whose preset they cannot play (4:4:4, 10-bit, another codec) gets a VP9
+  copy, ``<edit>.proxy.webm``, as the page's first source (`write_proxy`).
 - Editors' keys: ←/→ and ,/. step one frame, J/K/L play backwards/stop/forwards (again: faster), space
   plays or pauses, Home/End go to the first/last frame, N writes a note on the frame shown.
 - Notes per frame are kept in ``<edit>.notes.json`` beside the page: served by ``compositor review``
@@ -29,16 +32,17 @@ import jinja2
 import markupsafe
 import numpy as np
 
-from compositor.core.io import read_image, write_bytes_atomic, write_image
+from compositor.core import Progress
+from compositor.core.io import ensure_folder, read_image, temp_name, write_bytes_atomic, write_image
 from compositor.errors import EncodeError
 from compositor.spec import Edit, TemporalQC
 from compositor.steps.background import read_qc
-from compositor.steps.burnin import FONT, text_layout, timecode_frames
+from compositor.steps.burnin import FONT, text_layout
 from compositor.steps.edit.editorial import record_start, timecode
 from compositor.steps.edit.notes import read_notes
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.edit.slate import seconds_and_frames, slate_frames
-from compositor.steps.encode import even_size, ffmpeg_exe, frame_rate, last_error_line
+from compositor.steps.encode import OutputFile, even_size, ffmpeg_exe, frame_rate, last_error_line, run_ffmpeg
 
 THUMB_WIDTH = 160
 
@@ -80,6 +84,40 @@ def write_poster(edit: Edit, movie: Path, path: Path) -> Path:
     return path
 
 
+def needs_proxy(edit: Edit) -> bool:
+    """Whether browsers cannot play the screening cut as encoded: they play 8-bit 4:2:0 H.264 (Debian's
+    Chromium included), not 4:4:4, 10-bit or an editorial codec."""
+    preset = edit.preset
+    return preset.pix_fmt != "yuv420p" or getattr(preset, "codec", "libx264") != "libx264"
+
+
+def write_proxy(edit: Edit, movie: Path, key: str, progress: Progress | None = None) -> Path:
+    """``<edit>.proxy.webm``: the screening cut as VP9 4:2:0 (Opus sound) for the review page, remade only
+    when the movie's key changed (kept in ``<edit>.thumbs/proxy.json``)."""
+    paths = edit.paths
+    record = paths.thumbs / "proxy.json"
+    try:
+        if paths.proxy.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+            return paths.proxy
+    except (OSError, ValueError, AttributeError):
+        pass
+    ensure_folder(paths.thumbs)
+    output = OutputFile(temp_name(paths.proxy), paths.proxy)
+    try:
+        args = [
+            ffmpeg_exe(), "-i", str(movie), "-map", "0:v:0", "-map", "0:a?", "-c:v", "libvpx-vp9",
+            "-pix_fmt", "yuv420p", "-crf", "32", "-b:v", "0", "-deadline", "good", "-cpu-used", "5", "-row-mt", "1",
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+            "-c:a", "libopus", "-b:a", "128k", "-f", "webm", "-y", output.target,
+        ]  # fmt: skip
+        run_ffmpeg(args, edit.production.rel(paths.proxy), "review proxy (VP9)", 0, progress, output)
+        output.keep()
+    finally:
+        output.discard()
+    write_bytes_atomic(record, json.dumps({"key": key}).encode("utf-8"))
+    return paths.proxy
+
+
 def _movie_size(movie: Path) -> tuple[int, int]:
     from compositor.steps.encode import probe  # noqa: PLC0415
 
@@ -92,7 +130,8 @@ _PSNR = re.compile(r"PSNR .*average:(\S+)")
 
 def movie_psnr(entry: CutEntry) -> float | None:
     """The PSNR (dB, RGB) of the cut's movie against its comp frames over the rows between the burn-ins; None
-    when comp frames are missing. Kept under the movie's key in ``<edit>.thumbs/<cut>.json``."""
+    when comp frames are missing or ffmpeg cannot compare them. Kept under the movie's key in
+    ``<edit>.thumbs/<cut>.json``."""
     shot = entry.shot
     record = shot.edit.paths.movie_qc(shot.name)
     try:
@@ -119,7 +158,7 @@ def movie_psnr(entry: CutEntry) -> float | None:
     done = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
     found = _PSNR.search(done.stderr)
     if done.returncode != 0 or not found:
-        raise EncodeError(f"{shot.production.rel(entry.movie)}: cannot measure PSNR: {last_error_line(done.stderr)}")
+        return None  # a figure for the page, not a reason to refuse the screening cut: the page shows "—"
     value = found.group(1)
     psnr = 100.0 if value == "inf" else round(float(value), 3)
     write_bytes_atomic(record, json.dumps({"cut": shot.name, "key": entry.key, "psnr": psnr}).encode("utf-8"))
@@ -209,11 +248,14 @@ def review_html(
         slate=slate,
         fps=repr(fps),
         fps_label=f"{edit.edit.fps:g}",
-        sources=[(href(paths.movie), "video/mp4")],
+        # The VP9 proxy first where there is one: a browser takes the first source it can play.
+        sources=([(href(paths.proxy), "video/webm")] if needs_proxy(edit) and paths.proxy.is_file() else [])
+        + [(href(paths.movie), "video/mp4")],
         exports=[("OTIO", href(paths.otio)), ("EDL", href(paths.edl))],
         rows=rows,
         dialogue=dialogue,
         cuts_json=script_json(cuts),
-        start_frame=timecode_frames(start_tc, fps),
+        start_frame=first_record,
         tc_rate=max(1, round(fps)),
+        drop=2 * (max(1, round(fps)) // 30) if edit.edit.drop_frame else 0,
     )
