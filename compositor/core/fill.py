@@ -3,15 +3,16 @@
 The method, on arrays:
 
 1. **Lines.** A pixel is line where the drawing's alpha is at least ``threshold``.
-2. **Gaps.** A morphological closing with a disc of diameter ``gap + 1`` bridges breaks in the line up to
-   ``gap`` pixels (a pencil line that does not quite meet itself), without thickening the lines elsewhere.
-3. **Regions.** The connected areas (4-connected) of what is not line. Those that reach the sheet's edge are
-   outside the drawing and stay empty; the others are closed regions and are filled.
+2. **Gaps.** The lines are grown by ``ceil(gap / 2)`` pixels, which bridges breaks up to ``gap`` pixels (a
+   pencil line that does not quite meet itself; an odd ``gap`` closes the next even one too).
+3. **Regions.** The connected areas (4-connected) of what is not (grown) line. Those that reach the sheet's
+   edge are outside the drawing and stay empty; the others are closed regions and are filled. The outside,
+   grown back by as much, ends at the line's outer edge: the fill never goes past it.
 4. **Colour.** One ``colour`` for every region, or, from a colour-key drawing (a rough scribble of colours on
    the same sheet), the mean colour painted inside each region; a region the key leaves blank takes
    ``colour`` (or stays empty without one).
-5. **Under the lines.** Each region's fill spreads a few pixels into the (closed) line around it, so no paper
-   shows between the fill and the line, and stops at the line's outer edge; the lines, recoloured or not,
+5. **Under the lines.** Each region's fill spreads back over the growth and into the line around it, so no
+   paper shows between the fill and the line, and stops at the line's outer edge; the lines, recoloured or not,
    are laid over the fill, so a fully opaque line pixel keeps exactly its colour.
 """
 
@@ -23,30 +24,32 @@ import numpy as np
 __all__ = ["closed_regions", "fill_drawing"]
 
 
-def _disc(diameter: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def closed_regions(line: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """The closed regions of a line mask: ``(labels, closed)``.
+    """The closed regions of a line mask: ``(labels, inside)``.
 
-    ``line``: bool or uint8 ``(H, W)``, true on the line. ``gap``: breaks up to this many pixels are bridged.
-    ``labels``: int32 ``(H, W)``, 0 on the lines and outside, 1..n on each closed region; ``closed``: uint8
-    ``(H, W)``, the line mask with its gaps bridged.
+    ``line``: bool or uint8 ``(H, W)``, true on the line. ``gap``: breaks up to this many pixels are bridged
+    (the lines are grown by ``ceil(gap / 2)`` px for finding regions, so an odd gap rounds up to the next
+    even one). ``labels``: int32 ``(H, W)``, 0 on the lines and outside, 1..n on each closed region (shrunk
+    by the growth); ``inside``: bool ``(H, W)``, everything not outside the drawing (regions, lines between
+    them, bridged gaps), bounded by the line's outer edge.
     """
     mask = np.ascontiguousarray(line, dtype=np.uint8)
-    if gap > 0:
-        # Pad so the closing does not glue a line to the sheet's edge.
-        pad = gap + 2
-        padded = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        mask = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, _disc(gap + 1))[pad:-pad, pad:-pad]
+    grow = (gap + 1) // 2
+    if grow > 0:
+        mask = cv2.dilate(mask, _disc(grow))
     open_area = cv2.copyMakeBorder((mask == 0).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
     _, padded_labels = cv2.connectedComponents(open_area, connectivity=4)
     ring = padded_labels[0, 0]  # the padded border is one component: the outside and all that reaches it
+    outside = (padded_labels == ring).astype(np.uint8)
+    if grow > 0:  # back to the line's outer edge
+        outside = cv2.dilate(outside, _disc(grow))
     labels = padded_labels[1:-1, 1:-1].astype(np.int32)
-    labels[labels == ring] = 0
-    labels[mask != 0] = 0
-    return labels, mask
+    labels[(labels == ring) | (mask != 0)] = 0
+    return labels, outside[1:-1, 1:-1] == 0
 
 
 def _spread(labels: np.ndarray, into: np.ndarray, steps: int) -> np.ndarray:
@@ -81,7 +84,7 @@ def fill_drawing(cel: np.ndarray, gap: int = 3, threshold: float = 0.4, colour: 
         out_lines[:, :, :3] = alpha[:, :, None] * np.asarray(lines, dtype=np.float32)
     if colour is None and key is None:
         return out_lines
-    labels, closed = closed_regions(alpha >= np.float32(threshold), gap)
+    labels, inside = closed_regions(alpha >= np.float32(threshold), gap)
     count = int(labels.max())
     if count == 0:
         return out_lines
@@ -103,8 +106,8 @@ def fill_drawing(cel: np.ndarray, gap: int = 3, threshold: float = 0.4, colour: 
             palette[hits > 0, channel] = (sums[hits > 0] / hits[hits > 0]).astype(np.float32)
         known |= hits > 0
     known[0] = False
-    # Under the lines: as far as the closing reached, plus the line's own width beyond the threshold.
-    regions = _spread(np.where(known[labels], labels, 0), closed, gap + 3)
+    # Under the lines, up to their outer edge: back over the growth, then across the line itself.
+    regions = _spread(np.where(known[labels], labels, 0), inside.view(np.uint8), gap + 8)
     filled = known[regions]
     out = np.zeros_like(img)
     out[:, :, :3] = np.where(filled[:, :, None], palette[regions], 0)

@@ -55,8 +55,10 @@ from compositor.core.io import (
     write_image,
 )
 from compositor.core.kernels import blend_region, copy_clipped
+from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
+from compositor.spec.models import TONE_LAYER_KEYS
 from compositor.steps.background import ensure_background
 
 RENDER_VERSION = 2
@@ -156,6 +158,27 @@ def apply_effects(frame: np.ndarray, effects: Iterable[Effect], number: int) -> 
     return frame
 
 
+class AlphaAddGroup:
+    """Consecutive ``alpha-add`` layers, summed (coverage too) on their own and then laid over the frame as
+    one: two cels of a dissolve at 50% each cover fully, where laying each over would let 25% through."""
+
+    def __init__(self) -> None:
+        self.sum: np.ndarray | None = None
+
+    def add(self, image: np.ndarray, opacity: float) -> None:
+        from compositor.core.photography.tone import alpha_add  # noqa: PLC0415
+
+        self.sum = alpha_add(np.zeros_like(image) if self.sum is None else self.sum, image, opacity)
+
+    def flush(self, frame: np.ndarray) -> None:
+        """Lay the group's sum over ``frame`` in place and empty the group."""
+        if self.sum is not None:
+            from compositor.core.ops import blend_into  # noqa: PLC0415
+
+            blend_into(frame, self.sum, "over")
+            self.sum = None
+
+
 class StageTimes:
     """CPU seconds spent per stage (``decode``, ``composite``, ``write``, ...), summed over every thread, so
     that frames composited side by side (or an encoder sharing the cores) do not blur where the time goes.
@@ -229,6 +252,7 @@ class CutRenderer:
         self.layers = [(layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)]
         self.times = StageTimes()
         self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
+        self.tone = CutTone(shot)
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -247,15 +271,15 @@ class CutRenderer:
         """The key of frame ``index`` (0-based): everything that decides its pixels, and nothing else."""
         shot = self.shot
         effects = [fx.model_dump(mode="json") for fx in shot.spec.effects]
-        return content_key(
-            {
+        key = {
                 "version": RENDER_VERSION,
                 "size": list(shot.size),
                 "background": self.backdrop.key(index),
                 "camera": _matrix(canvas_to_screen(self.views[index], shot.size)),
                 "layers": [
                     [
-                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "position", "motion"}),
+                        layer.model_dump(mode="json", exclude={"name", "cels", "timing", "position", "motion"}
+                                         | {k for k in TONE_LAYER_KEYS if k not in layer.model_fields_set}),
                         library.digest(drawing),
                         _matrix(m),
                     ]
@@ -265,7 +289,10 @@ class CutRenderer:
                 # grain is seeded per frame; nothing else depends on the frame's number
                 "number": shot.start + index if any(fx.type == "grain" for fx in shot.spec.effects) else None,
             }
-        )
+        tone = self.tone.key(index)
+        if tone is not None:  # only for cuts using light and tone, so other cuts keep their keys
+            key["tone"] = tone
+        return content_key(key)
 
     def frame_keys(self) -> list[str]:
         return [self.frame_key(i) for i in range(self.shot.frames)]
@@ -277,7 +304,15 @@ class CutRenderer:
         started = clock()
         decoding = 0.0
         frame = view_of_canvas(canvas, canvas_to_screen(self.views[index], shot.size), shot.size)
+        group = AlphaAddGroup()
         for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer):
+                t = clock()
+                whole = library.get(drawing)
+                decoding += clock() - t
+                self._lay_toned(frame, group, layer, whole, m, index)
+                continue
+            group.flush(frame)
             t = clock()
             piece = library.piece(drawing)
             decoding += clock() - t
@@ -286,6 +321,9 @@ class CutRenderer:
                 whole = library.get(drawing)
                 decoding += clock() - t
                 place_layer(frame, whole, m, layer.blend, layer.opacity)
+        group.flush(frame)
+        if self.tone.used:
+            frame = self.tone.finish(frame, index)
         if shot.spec.effects:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         self.times.add("decode", decoding)
@@ -297,11 +335,28 @@ class CutRenderer:
         shot = self.shot
         frame = sample(canvas, canvas_to_screen(self.views[index], shot.size), shot.size)
         _clip_premultiplied(frame)
+        group = AlphaAddGroup()
         for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer):
+                self._lay_toned(frame, group, layer, library.get(drawing), m, index)
+                continue
+            group.flush(frame)
             place_layer(frame, library.get(drawing), m, layer.blend, layer.opacity)
+        group.flush(frame)
+        if self.tone.used:
+            frame = self.tone.finish(frame, index)
         if shot.spec.effects:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         return frame
+
+    def _lay_toned(self, frame: np.ndarray, group: AlphaAddGroup, layer: Any, cel: np.ndarray, m: np.ndarray,
+                   index: int) -> None:
+        """A layer with light and tone (``CutTone``): alpha-add layers join the group, the rest flush it."""
+        if layer.blend == "alpha-add" and layer.light is None:
+            group.add(self.tone.layer_image(layer, cel, m, index), layer.opacity)
+            return
+        group.flush(frame)
+        self.tone.lay(frame, layer, cel, m, index)
 
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) in memory, premultiplied float32 RGBA ``(H, W, 4)``: nothing is written."""

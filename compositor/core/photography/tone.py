@@ -183,7 +183,8 @@ def transmitted_light(matte: np.ndarray, colour: np.ndarray, strength: float = 1
     m = np.asarray(matte, dtype=np.float32)
     c = np.asarray(colour, dtype=np.float32)
     s = np.float32(strength)
-    hot = gaussian_blur(m, core, edge="transparent") if core > 0 else m
+    # A small source blurred by the core's radius peaks near 1/2: doubled, its middle burns white.
+    hot = np.minimum(gaussian_blur(m, core, edge="transparent") * np.float32(2), _ONE) if core > 0 else m
     wide = wide_blur(m, halo, edge="transparent")
     # A Gaussian halo of a thin source peaks far below 1; lift it by its own scale so it reads at any size.
     wide = np.minimum(wide * np.float32(min(4.0, 1.0 + halo / 20.0)), _ONE)
