@@ -233,6 +233,7 @@ colours = ["#ff0000", "#0000ff"]
 opacity = 0.0
 """
     shot = _toned(production_factory, lit)
+    assert shot.name == "c" and shot.paths.comp_frame(1).parent.parent.name == "c"
     renderer = CutRenderer(shot)
     frames = [renderer.frame(i) for i in range(4)]
     assert frames[0][:, :, :3].sum() > frames[1][:, :, :3].sum() > frames[3][:, :, :3].sum()

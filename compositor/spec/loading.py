@@ -505,9 +505,9 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
         if layer.fill is not None:
             resolve(layer.fill.key, f"layers[{i}].fill.key")
     for i, para in enumerate(spec.para):
-        for name in para.layers:
-            if name not in names:
-                problems.append(f"{display}: para[{i}].layers: no layer named {name!r}")
+        for layer_name in para.layers:
+            if layer_name not in names:
+                problems.append(f"{display}: para[{i}].layers: no layer named {layer_name!r}")
 
     presets = {edit.edit.encode: edit.preset}
     if spec.encode and spec.encode not in presets:
