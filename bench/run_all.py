@@ -27,6 +27,7 @@ ORDER = [
     "flow_presets.py",
     "temporal_bench.py",
     "diffusion_cuda.py",
+    "effects_tone.py",
 ]
 """The benchmarks, in the order they run."""
 HELPERS = {"run_all.py", "make_bench_cut.py", "ffmpeg_peer.py", "blender_peer.py"}

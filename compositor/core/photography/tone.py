@@ -55,19 +55,6 @@ def _with_alpha(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out
 
 
-def _blend_colour(base: np.ndarray, colour: np.ndarray, mode: str) -> np.ndarray:
-    """Straight colours ``base`` and ``colour`` (broadcastable to ``base``) combined by ``mode``."""
-    if mode == "multiply":
-        return base * colour
-    if mode == "screen":
-        return _ONE - (_ONE - base) * (_ONE - colour)
-    if mode == "add":
-        return np.minimum(base + colour, _ONE)
-    if mode == "over":
-        return np.broadcast_to(colour, base.shape)
-    raise ValueError(f"unknown tone blend {mode!r}; known: multiply, screen, add, over")
-
-
 def matte_weight(matte: np.ndarray) -> np.ndarray:
     """Where a matte drawing says "here": float32 ``(H, W)`` in ``[0, 1]``.
 
@@ -87,21 +74,49 @@ def tone(cel: np.ndarray, colour: np.ndarray, weight: np.ndarray | None = None, 
 
     ``cel``: premultiplied RGBA ``(H, W, 4)``. ``colour``: straight RGB ``(3,)`` or ``(H, W, 3)`` (a
     gradient). ``weight``: ``(H, W)`` in ``[0, 1]`` where the colour goes (None: everywhere), blurred by
-    ``softness`` pixels first. In straight colour ``C' = C + opacity · w · (blend(C, colour) - C)``; the
-    result has the cel's alpha exactly, so nothing reaches outside the cel. Returns float32 ``(H, W, 4)``.
+    ``softness`` pixels first. In straight colour ``C' = C + k · (blend(C, colour) - C)`` with ``k = opacity ·
+    w``; the result has the cel's alpha exactly, so nothing reaches outside the cel. Returns float32
+    ``(H, W, 4)``.
     """
     img = np.asarray(cel, dtype=np.float32)
+    if mode not in ("multiply", "screen", "add", "over"):
+        raise ValueError(f"unknown tone blend {mode!r}; known: multiply, screen, add, over")
     if opacity <= 0:
         return img.copy()
-    straight = _straight(img)
-    target = _blend_colour(straight, np.asarray(colour, dtype=np.float32), mode)
-    amount = np.float32(opacity)
+    col = np.asarray(colour, dtype=np.float32)
+    amount: np.ndarray | np.float32 = np.float32(opacity)
     if weight is not None:
         w = np.asarray(weight, dtype=np.float32)
         if softness > 0:
             w = gaussian_blur(w, softness, edge="transparent")
-        amount = (np.clip(w, 0, 1) * amount)[:, :, None]
-    return _with_alpha(straight + (target - straight) * amount, img[:, :, 3:4])
+        amount = np.clip(w, 0, 1) * np.float32(opacity)
+        amount = amount[:, :, None]
+    # The same formula on premultiplied colour c = a·C (no division): each mode's blend(C, col) times a.
+    c, alpha = img[:, :, :3], img[:, :, 3:4]
+    out = np.empty_like(img)
+    colour_rgb = out[:, :, :3]
+    if mode == "multiply":  # c + k (c col - c) = c (1 + k (col - 1))
+        np.multiply(c, _ONE + amount * (col - _ONE), out=colour_rgb)
+    elif mode == "screen":  # c + k col (a - c)
+        np.subtract(alpha, c, out=colour_rgb)
+        colour_rgb *= col
+        colour_rgb *= amount
+        colour_rgb += c
+    elif mode == "add":  # c + k (min(c + col a, a) - c)
+        np.multiply(col, alpha, out=colour_rgb)
+        colour_rgb += c
+        np.minimum(colour_rgb, alpha, out=colour_rgb)
+        colour_rgb -= c
+        colour_rgb *= amount
+        colour_rgb += c
+    else:  # over: c + k (col a - c)
+        np.multiply(col, alpha, out=colour_rgb)
+        colour_rgb -= c
+        colour_rgb *= amount
+        colour_rgb += c
+    np.clip(colour_rgb, 0, alpha, out=colour_rgb)
+    out[:, :, 3:4] = alpha
+    return out
 
 
 def gradient(size: tuple[int, int], shape: str, start: tuple[float, float], end: tuple[float, float],
@@ -203,6 +218,22 @@ def lens_light(size: tuple[int, int], x: float, y: float, colour: np.ndarray, ra
     from ``(x, y)`` (a light leak at the frame's edge). Zero at ``strength`` 0.
     """
     width, height = size
+    # Light is smooth: made at a quarter of the size (in each direction, while its glow spans a few pixels
+    # there) and enlarged.
+    factor = 4 if radius >= 32 and min(width, height) >= 64 else 1
+    if factor > 1:
+        small = _lens_light((width // factor + 1, height // factor + 1), x / factor, y / factor, colour,
+                            radius / factor, strength, kind, (width / factor / 2, height / factor / 2))
+        big = cv2.resize(small, ((width // factor + 1) * factor, (height // factor + 1) * factor),
+                         interpolation=cv2.INTER_LINEAR)
+        # the pixel (i, j) of the frame samples the small picture at (i + 0.5) / factor - 0.5
+        return np.ascontiguousarray(big[:height, :width])
+    return _lens_light(size, x, y, colour, radius, strength, kind, (width / 2.0, height / 2.0))
+
+
+def _lens_light(size: tuple[int, int], x: float, y: float, colour: np.ndarray, radius: float, strength: float,
+                kind: str, centre: tuple[float, float]) -> np.ndarray:
+    width, height = size
     c = np.asarray(colour, dtype=np.float32)
     xs = np.arange(width, dtype=np.float32) + np.float32(0.5) - np.float32(x)
     ys = np.arange(height, dtype=np.float32) + np.float32(0.5) - np.float32(y)
@@ -217,7 +248,7 @@ def lens_light(size: tuple[int, int], x: float, y: float, colour: np.ndarray, ra
     streak = np.exp(-(ys[:, None] / (r * np.float32(0.04))) ** 2) * np.exp(-np.abs(xs[None, :]) / (r * np.float32(4)))
     light = (glow[:, :, None] * (c + (_ONE - c) * np.exp(-d2 * np.float32(8))[:, :, None])
              + streak[:, :, None] * c * np.float32(0.6))
-    cx, cy = width / 2.0, height / 2.0
+    cx, cy = centre
     for t, scale, amount in ((0.6, 0.25, 0.25), (1.3, 0.4, 0.18), (1.8, 0.15, 0.3)):
         gx, gy = x + (cx - x) * 2 * t, y + (cy - y) * 2 * t
         gr = float(r) * scale
