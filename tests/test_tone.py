@@ -283,3 +283,17 @@ def test_para_and_lens_spec_errors_name_the_file_and_key(production_factory, tab
     with pytest.raises(SpecError) as e:
         load_shot(Production(root), "c")
     assert f"shots/c/shot.toml: {where}" in str(e.value)
+
+
+def test_validate_and_make_know_the_mattes(production_factory):
+    from compositor.deps import dependency_file
+    from compositor.validate import validate_production
+
+    shot = _toned(production_factory)
+    root = shot.production.root
+    assert "cels/shadow/s_0002.png" in dependency_file(Production(root))
+    assert validate_production(Production(root)) == []
+    (root / "shots/c/cels/shadow/s_0002.png").unlink()
+    problems = validate_production(Production(root))
+    assert len(problems) == 1 and "shots/c/shot.toml: layers[0].shade[0].timing" in problems[0]
+    assert "matte drawing 2 has no file" in problems[0]

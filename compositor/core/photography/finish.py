@@ -18,7 +18,7 @@ import numpy as np
 
 from compositor.core.photography import tone
 from compositor.core.timesheet import parse_timing
-from compositor.errors import CorruptInputError, MissingInputError
+from compositor.errors import CorruptInputError, MissingInputError, SpecError
 from compositor.spec import Layer, Shot
 
 
@@ -66,6 +66,39 @@ def uses_tone(shot: Shot) -> bool:
     return bool(spec.para or spec.lens) or any(
         layer.shade or layer.light is not None or layer.blend == "alpha-add" for layer in spec.layers
     )
+
+
+def check_mattes(shot: Shot) -> None:
+    """Every shade matte drawing a timesheet uses and every fill colour-key drawing has a file that decodes;
+    reports all problems at once, in the words a render uses (`compositor validate`)."""
+    from compositor.core.cels import drawings_in  # noqa: PLC0415
+    from compositor.core.io import decode_problem  # noqa: PLC0415
+
+    problems: list[str] = []
+    missing = False
+    try:
+        tone_of_cut = CutTone(shot)
+    except (MissingInputError, SpecError) as e:
+        raise MissingInputError(str(e)) from None
+    for i, layer in enumerate(shot.spec.layers):
+        for j, (_, exposure, _files, where) in enumerate(tone_of_cut.mattes.get(layer.name, [])):
+            for index in sorted({exposure.index(d) for d in exposure if d is not None}):
+                try:
+                    path = tone_of_cut._matte_path(layer, j, index)
+                except MissingInputError as e:
+                    problems.append(str(e))
+                    missing = True
+                    continue
+                if path is not None and (problem := decode_problem(path)) is not None:
+                    problems.append(f"{shot.production.rel(path)}: {where}: cannot decode matte ({problem.reason})")
+        key_folder = shot.files.get(f"layers[{i}].fill.key")
+        if key_folder is not None:
+            for path in drawings_in(key_folder).values():
+                if (problem := decode_problem(path)) is not None:
+                    problems.append(f"{shot.production.rel(path)}: layers[{i}].fill.key: cannot decode "
+                                    f"({problem.reason})")
+    if problems:
+        raise (MissingInputError if missing else CorruptInputError)("\n".join(problems))
 
 
 class CutTone:
