@@ -253,6 +253,8 @@ opacity = 0.0
         ('shade = [ { cels = "cels/nowhere" } ]', "layers[0].shade[0].cels"),
         ('shade = [ { cels = "cels/A", blend = "dodge" } ]', "layers[0].shade[0].blend"),
         ('light = { halo = 0 }', "layers[0].light.halo"),
+        ('shade = [ { cels = "cels/A", timing = "1@9" } ]', "layers[0].shade[0].timing"),
+        ('light = { flicker = [ { frame = 3, value = 1 }, { frame = 2, value = 1 } ] }', "layers[0].light.flicker"),
         ('blend = "plus"', "layers[0].blend"),
     ],
 )

@@ -295,7 +295,6 @@ class MotionKey(Strict):
 # and compositor.core.fill do the work; here are their keys.
 
 TintComponent = Annotated[float, Field(ge=0, le=10)]
-TONE_BLENDS = ("multiply", "screen", "add", "over")
 Timing = str | list[int | str]
 
 
