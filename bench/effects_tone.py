@@ -6,7 +6,7 @@ is printed in CPU milliseconds per frame (CPU time, so that a machine shared wit
 figures near those of an idle one; OpenCV on one thread). What a cut pays on top of compositing for each key:
 
 - ``shade``: one ``[[layers.shade]]`` matte on a cel (the matte carried to the screen, softened, toned), and
-  the layer laid through the toned path (``CutTone.layer_image``: the cel on a frame-sized sheet);
+  the layer laid through the toned path (``CutTone.layer_image``: the cel on a sheet the size of its box);
 - ``para linear`` / ``para radial``: a ``[[para]]`` on a frame (its gradient is made once per cut; both
   with and without it are printed);
 - ``transmitted light``: a layer's ``light`` (core, halo, added);
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from compositor.core.fill import fill_drawing  # noqa: E402
 from compositor.core.io import read_image  # noqa: E402
 from compositor.core.keying import key_paper  # noqa: E402
-from compositor.core.ops import blend  # noqa: E402
+from compositor.core.ops import blend, blend_into  # noqa: E402
 from compositor.core.photography import tone  # noqa: E402
 
 SIZES = [(1280, 720), (1920, 1080)]
@@ -80,11 +80,18 @@ def operations(size: tuple[int, int], s: dict[str, np.ndarray]) -> list[tuple[st
     identity = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
     linear = tone.gradient(size, "linear", (0, 0), (width, height), [warm, cool])
 
+    # the cel's box on screen (as ``CutTone.layer_image`` works on it), with the reach of the softness
+    x0, y0, x1, y1 = width * 3 // 10 - 7, height // 6 - 7, width * 7 // 10 + 7, height * 5 // 6 + 7
+    box_map = identity.copy()
+    box_map[:, 2] -= (x0, y0)
+
     def shade() -> object:
-        sheet = np.zeros_like(s["frame"])
-        place_layer(sheet, s["cel"], identity, "over", 1.0)
-        weight = tone.place_matte(s["matte"], identity, size)
-        return blend(s["frame"], tone.tone(sheet, shadow, weight, 0.6, "multiply", 1.5))
+        sheet = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
+        place_layer(sheet, s["cel"], box_map, "over", 1.0)
+        weight = tone.place_matte(s["matte"], box_map, (x1 - x0, y1 - y0))
+        out = s["frame"].copy()
+        blend_into(out, tone.tone(sheet, shadow, weight, 0.6, "multiply", 1.5), "over", 1.0, x0, y0)
+        return out
 
     return [
         ("shade (matte, softness 1.5)", shade),

@@ -165,10 +165,15 @@ class AlphaAddGroup:
     def __init__(self) -> None:
         self.sum: np.ndarray | None = None
 
-    def add(self, image: np.ndarray, opacity: float) -> None:
+    def add(self, shape: tuple[int, ...], image: np.ndarray, x: int, y: int, opacity: float) -> None:
+        """Add ``image`` (premultiplied, its top-left corner at ``(x, y)``, inside a frame of ``shape``)."""
         from compositor.core.photography.tone import alpha_add  # noqa: PLC0415
 
-        self.sum = alpha_add(np.zeros_like(image) if self.sum is None else self.sum, image, opacity)
+        if self.sum is None:
+            self.sum = np.zeros(shape, np.float32)
+        h, w = image.shape[:2]
+        region = self.sum[y : y + h, x : x + w]
+        region[:] = alpha_add(region, image, opacity)
 
     def flush(self, frame: np.ndarray) -> None:
         """Lay the group's sum over ``frame`` in place and empty the group."""
@@ -353,7 +358,9 @@ class CutRenderer:
                    index: int) -> None:
         """A layer with light and tone (``CutTone``): alpha-add layers join the group, the rest flush it."""
         if layer.blend == "alpha-add" and layer.light is None:
-            group.add(self.tone.layer_image(layer, cel, m, index), layer.opacity)
+            placed = self.tone.layer_image(layer, cel, m, index)
+            if placed is not None:
+                group.add(frame.shape, *placed, layer.opacity)
             return
         group.flush(frame)
         self.tone.lay(frame, layer, cel, m, index)

@@ -8,6 +8,7 @@ the frame before the effects. Its ``key`` is the part of a frame's key these dec
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -216,38 +217,63 @@ class CutTone:
                 self._gradients[key] = cached
         return cached
 
-    def layer_image(self, layer: Layer, cel: np.ndarray, m: np.ndarray, index: int) -> np.ndarray:
-        """The layer alone on a transparent frame ``(H, W, 4)``: the prepared drawing ``cel`` laid through
-        its map ``m``, its shades and para on it, clipped to it."""
+    def _reach(self, layer: Layer) -> int:
+        """How far past the drawing's box on screen its toned image can reach (blurs), in pixels."""
+        reach = max((shade.softness for shade in layer.shade), default=0.0) * 3
+        if layer.light is not None:
+            reach = max(reach, 3 * (layer.light.halo + layer.light.core))
+        return int(math.ceil(reach)) + 2
+
+    def layer_image(self, layer: Layer, cel: np.ndarray, m: np.ndarray,
+                    index: int) -> tuple[np.ndarray, int, int] | None:
+        """The layer alone on a transparent sheet: the prepared drawing ``cel`` laid through its map ``m``, its
+        shades and para on it, clipped to it. Returns ``(image, x, y)``: the sheet covers the drawing's box on
+        screen (grown by what its blurs reach, clipped to the frame) and its top-left corner is ``(x, y)`` of
+        the frame; None when the drawing is off screen. Working on the box only, a small cel costs little."""
         from compositor.steps.composite import place_layer  # noqa: PLC0415
 
         width, height = self.shot.size
-        image = np.zeros((height, width, 4), np.float32)
-        place_layer(image, cel, m, "over", 1.0)
+        h, w = cel.shape[:2]
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64) @ m.T
+        reach = self._reach(layer)
+        x0 = max(0, math.floor(corners[:, 0].min()) - reach)
+        y0 = max(0, math.floor(corners[:, 1].min()) - reach)
+        x1 = min(width, math.ceil(corners[:, 0].max()) + reach)
+        y1 = min(height, math.ceil(corners[:, 1].max()) + reach)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        local = m.copy()
+        local[:, 2] -= (x0, y0)
+        box = (x1 - x0, y1 - y0)
+        image = np.zeros((box[1], box[0], 4), np.float32)
+        place_layer(image, cel, local, "over", 1.0)
         for j, (shade, _, _, _) in enumerate(self.mattes.get(layer.name, [])):
             path = self._matte_path(layer, j, index)
             if path is None or shade.opacity <= 0:
                 continue
-            weight = tone.place_matte(self._weight(layer, j, path), m, (width, height))
+            weight = tone.place_matte(self._weight(layer, j, path), local, box)
             image = tone.tone(image, tone.hex_colour(shade.colour), weight, shade.opacity, shade.blend,
                               shade.softness)
         for para in self.layer_para.get(layer.name, []):
-            image = tone.tone(image, self._gradient(para), None, para.opacity, para.blend)
-        return image
+            image = tone.tone(image, self._gradient(para)[y0:y1, x0:x1], None, para.opacity, para.blend)
+        return image, x0, y0
 
     def lay(self, frame: np.ndarray, layer: Layer, cel: np.ndarray, m: np.ndarray, index: int) -> None:
-        """Lay a layer this handles (not alpha-add: see `AlphaAddGroup`) onto ``frame`` in place."""
+        """Lay a layer this handles (not alpha-add: see ``AlphaAddGroup``) onto ``frame`` in place."""
         from compositor.core.ops import blend_into  # noqa: PLC0415
 
-        image = self.layer_image(layer, cel, m, index)
+        placed = self.layer_image(layer, cel, m, index)
+        if placed is None:
+            return
+        image, x, y = placed
         if layer.light is not None:
             light = layer.light
             image = tone.transmitted_light(image[:, :, 3], tone.hex_colour(light.colour),
                                            self.light_strength(layer, self.shot.start + index),
                                            light.core, light.halo)
-            blend_into(frame, image, "add", layer.opacity)
+            blend_into(frame, image, "add", layer.opacity, x, y)
             return
-        blend_into(frame, image, layer.blend, layer.opacity)
+        blend_into(frame, image, layer.blend, layer.opacity, x, y)
 
     def finish(self, frame: np.ndarray, index: int) -> np.ndarray:
         """The frame-wide para and the lens lights, in the spec's order (before the effects). Pure."""
