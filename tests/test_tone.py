@@ -160,9 +160,9 @@ def _toned(production_factory, text=TONED):
     write_flat(root / "shots/c/plates/bg.png", (16, 12), (0, 255, 0))
     write_grid(root / "shots/c/cels/A/A_0001.png", "WWWW\nWWWW\nWWWW\nWWWW")
     write_grid(root / "shots/c/cels/B/B_0001.png", "RRRR\nRRRR\nRRRR\nRRRR")
-    # matte 1 covers the whole sheet and more than the cel; matte 2 nothing
-    write_grid(root / "shots/c/cels/shadow/s_0001.png", "KKKKKK\nKKKKKK\nKKKKKK\nKKKKKK\nKKKKKK")
-    write_grid(root / "shots/c/cels/shadow/s_0002.png", "......\n......")
+    # matte 1 covers the whole sheet (and, softened, spreads past the cel); matte 2 nothing
+    write_grid(root / "shots/c/cels/shadow/s_0001.png", "KKKK\nKKKK\nKKKK\nKKKK")
+    write_grid(root / "shots/c/cels/shadow/s_0002.png", "....\n....\n....\n....")
     shot = load_shot(Production(root), "c")
     ensure_background(shot)
     return shot
@@ -299,3 +299,13 @@ def test_validate_and_make_know_the_mattes(production_factory):
     problems = validate_production(Production(root))
     assert len(problems) == 1 and "shots/c/shot.toml: layers[0].shade[0].timing" in problems[0]
     assert "matte drawing 2 has no file" in problems[0]
+
+
+def test_a_matte_not_drawn_on_its_cels_sheet_is_a_one_line_error(production_factory):
+    shot = _toned(production_factory)
+    write_grid(shot.production.root / "shots/c/cels/shadow/s_0002.png", "KKK\nKKK")
+    renderer = CutRenderer(shot)
+    with pytest.raises(SpecError) as e:
+        renderer.frame(2)
+    assert str(e.value).startswith("shots/c/cels/shadow/s_0002.png: layers[0].shade[0].cels: the matte is 3x2 px")
+    assert "\n" not in str(e.value)

@@ -251,7 +251,14 @@ class CutTone:
             path = self._matte_path(layer, j, index)
             if path is None or shade.opacity <= 0:
                 continue
-            weight = tone.place_matte(self._weight(layer, j, path), local, box)
+            prepared = self._weight(layer, j, path)
+            if prepared.shape[:2] != cel.shape[:2]:  # a matte is drawn on its cel's sheet, registered with it
+                where = self.mattes[layer.name][j][3]
+                raise SpecError(
+                    f"{self.shot.production.rel(path)}: {where}.cels: the matte is {prepared.shape[1]}x"
+                    f"{prepared.shape[0]} px once prepared, but layer {layer.name!r}'s drawing is {cel.shape[1]}x"
+                    f"{cel.shape[0]}: draw it on the same sheet (the same size)")
+            weight = tone.place_matte(prepared, local, box)
             image = tone.tone(image, tone.hex_colour(shade.colour), weight, shade.opacity, shade.blend,
                               shade.softness)
         for para in self.layer_para.get(layer.name, []):
