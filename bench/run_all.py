@@ -28,6 +28,7 @@ ORDER = [
     "temporal_bench.py",
     "diffusion_cuda.py",
     "effects_camera.py",
+    "effects_tone.py",
 ]
 """The benchmarks, in the order they run."""
 HELPERS = {"run_all.py", "make_bench_cut.py", "ffmpeg_peer.py", "blender_peer.py"}

@@ -135,7 +135,19 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
             comp_inputs.extend(drawings_in(folder).values())
         except CompositorError:  # reported by the render (and by validate)
             pass
+    for folder in tone_folders(shot):  # shade mattes and fill colour keys: drawings the render reads too
+        comp_inputs.append(folder)
+        try:
+            comp_inputs.extend(drawings_in(folder).values())
+        except CompositorError:
+            pass
     return bg_inputs, comp_inputs
+
+
+def tone_folders(shot: Shot) -> list[Path]:
+    """The folders of drawings a cut's light and tone read: shade mattes, fill colour keys."""
+    return [p for k, p in shot.files.items() if k.startswith("layers[") and k.endswith((".cels", ".key"))
+            and re.search(r"\.(shade\[\d+\]\.cels|fill\.key)$", k)]
 
 
 def dependency_file(production: Production) -> str:
@@ -170,6 +182,7 @@ def dependency_file(production: Production) -> str:
             if "timesheet" in shot.files and cut in edit.edit.cuts:
                 sheets.append(shot.files["timesheet"])  # its dialogue: markers in the OTIO and the review page
             deps_inputs.extend(shot.files[f"layers[{i}].cels"] for i in range(len(shot.spec.layers)))
+            deps_inputs.extend(tone_folders(shot))
         rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut}")
         rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
         rules.lines.append(f".PHONY: {cut}")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from compositor.core.cels import check_drawings, check_layers
 from compositor.core.io import FrameSource, check_input_image
+from compositor.core.photography.finish import check_mattes
 from compositor.core.xdts import camerawork_lines
 from compositor.errors import CompositorError
 from compositor.spec import (
@@ -84,7 +85,7 @@ def _check_retouch(shot: Shot) -> None:
 def cut_problems(shot: Shot) -> list[str]:
     """Every problem with the inputs of one cut that a render would meet, one line each."""
     problems: list[str] = []
-    checks: list[Callable[[Shot], None]] = [check_layers, check_drawings]
+    checks: list[Callable[[Shot], None]] = [check_layers, check_drawings, check_mattes]
     source = shot.spec.background.source
     if source == "plate":
         checks.append(_check_plate)

@@ -154,11 +154,13 @@ def blur_margin(layer: Layer) -> int:
     return int(layer.blur * 3) + 1 if layer.blur > 0 else 0
 
 
-def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
-    """A decoded drawing made ready to composite: keyed if on paper, scaled, blurred. Pure.
+def prepare_cel(image: np.ndarray, layer: Layer, colour_key: np.ndarray | None = None) -> np.ndarray:
+    """A decoded drawing made ready to composite: keyed if on paper, filled and colour-corrected (its
+    ``fill`` and ``adjust``), scaled, blurred. Pure.
 
-    ``image`` and the result are premultiplied float32 RGBA ``(H, W, 4)``. Raises ``SpecError`` when the
-    result would be over ``MAX_PREPARED_PIXELS`` (see ``oversize``).
+    ``image`` and the result are premultiplied float32 RGBA ``(H, W, 4)``; ``colour_key`` is the fill's
+    colour-key drawing, if any. Raises ``SpecError`` when the result would be over ``MAX_PREPARED_PIXELS``
+    (see ``oversize``).
     """
     if too_large := oversize((image.shape[1], image.shape[0]), layer):
         raise SpecError(f"layer {layer.name!r}: {too_large[0]}: {too_large[1]}")
@@ -167,6 +169,10 @@ def prepare_cel(image: np.ndarray, layer: Layer) -> np.ndarray:
         from compositor.core.keying import key_paper  # noqa: PLC0415 (keying is only needed for paper layers)
 
         cel = key_paper(cel)
+    if layer.fill is not None or layer.adjust is not None:
+        from compositor.core.photography.finish import finish_cel  # noqa: PLC0415
+
+        cel = finish_cel(cel, layer, colour_key)
     if layer.scale != 1.0:
         h, w = cel.shape[:2]
         size = (max(1, round(w * layer.scale)), max(1, round(h * layer.scale)))
@@ -236,6 +242,8 @@ class CelLibrary:
         self.display = f"{shot.display}: layers[{index}]"
         self.rel = shot.production.rel
         self.files = drawings_in(self.folder)
+        key_folder = shot.files.get(f"layers[{index}].fill.key")
+        self.key_files = drawings_in(key_folder) if key_folder is not None else None
         self.capacity = capacity
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._pieces: OrderedDict[int, CelPiece] = OrderedDict()
@@ -250,8 +258,19 @@ class CelLibrary:
         return path
 
     def digest(self, drawing: int) -> str:
-        """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it."""
-        return file_digest(self._path(drawing))
+        """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it
+        (with its fill's colour-key drawing's, when it has one)."""
+        digest = file_digest(self._path(drawing))
+        key_path = self._colour_key_path(drawing)
+        return digest if key_path is None else f"{digest}+{file_digest(key_path)}"
+
+    def _colour_key_path(self, drawing: int) -> Path | None:
+        """The fill's colour-key drawing for ``drawing``: the key with its number, else the folder's first."""
+        if self.key_files is None:
+            return None
+        if drawing in self.key_files:
+            return self.key_files[drawing]
+        return self.key_files[min(self.key_files)] if self.key_files else None
 
     def _corrupt(self, path: Path, drawing: int, error: CorruptInputError) -> CorruptInputError:
         return CorruptInputError(_cannot_decode(self.rel(path), drawing, self.layer, error.reason))
@@ -264,7 +283,14 @@ class CelLibrary:
             raise self._corrupt(path, drawing, e) from None
         if too_large := oversize((image.shape[1], image.shape[0]), self.layer):
             raise SpecError(f"{self.display}.{too_large[0]}: drawing {drawing}: {too_large[1]}")
-        return prepare_cel(image, self.layer)
+        key_path = self._colour_key_path(drawing)
+        colour_key = None
+        if key_path is not None:
+            try:
+                colour_key = read_image(key_path)
+            except CorruptInputError as e:
+                raise CorruptInputError(f"{self.rel(key_path)}: fill.key: cannot decode ({e.reason})") from None
+        return prepare_cel(image, self.layer, colour_key)
 
     def get(self, drawing: int) -> np.ndarray:
         with self._lock:
@@ -282,7 +308,9 @@ class CelLibrary:
     @property
     def as_drawn(self) -> bool:
         """Whether preparing changes nothing, so the decoded ``rgba8`` pixels can be laid as they are."""
-        return self.layer.key == "alpha" and self.layer.scale == 1.0 and self.layer.blur == 0
+        layer = self.layer
+        return (layer.key == "alpha" and layer.scale == 1.0 and layer.blur == 0
+                and layer.fill is None and layer.adjust is None)
 
     def piece(self, drawing: int) -> CelPiece:
         """The covered part of ``drawing``, prepared (see ``CelPiece``); decoded once and kept, even when

@@ -534,6 +534,19 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
             parse_timing(layer.timing, spec.shot.frames)
         except TimesheetError as e:
             problems.append(f"{display}: layers[{i}].timing: {e}")
+        for j, shade in enumerate(layer.shade):  # light and tone: the mattes and colour keys are files too
+            resolve(shade.cels, f"layers[{i}].shade[{j}].cels")
+            if shade.timing is not None:
+                try:
+                    parse_timing(shade.timing, spec.shot.frames)
+                except TimesheetError as e:
+                    problems.append(f"{display}: layers[{i}].shade[{j}].timing: {e}")
+        if layer.fill is not None:
+            resolve(layer.fill.key, f"layers[{i}].fill.key")
+    for i, para in enumerate(spec.para):
+        for layer_name in para.layers:
+            if layer_name not in names:
+                problems.append(f"{display}: para[{i}].layers: no layer named {layer_name!r}")
 
     problems += [f"{display}: {key}: {problem}" for key, problem in camera_work_problems(spec)]
 

@@ -27,7 +27,7 @@ from pydantic import (
 from compositor.errors import SpecError
 
 EASES = ("linear", "in", "out", "in-out", "hold")
-BLENDS = ("over", "multiply", "screen", "add")
+BLENDS = ("over", "multiply", "screen", "add", "alpha-add")
 EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
@@ -475,6 +475,141 @@ class MotionKey(Strict):
     ease: Ease = "linear"
 
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Light, tone and finishing on cels (影・ハイライト, 透過光, パラ, 入射光, 仕上げ): compositor.core.photography.tone
+# and compositor.core.fill do the work; here are their keys.
+
+TintComponent = Annotated[float, Field(ge=0, le=10)]
+Timing = str | list[int | str]
+
+
+class ValueKey(Strict):
+    """A keyed number over the cut (a light's flicker): interpolated like camera keys, with the next key's
+    ``ease``."""
+
+    frame: FrameNumber
+    value: float = Field(ge=0, le=10)
+    ease: Ease = "linear"
+
+
+class Shade(Strict):
+    """A shadow or highlight (影・ハイライト) of a layer: a matte drawing laid on the cel it belongs to and
+    clipped to that cel's alpha; the matte's alpha (or, for a drawing with no transparency, its darkness)
+    says where."""
+
+    cels: str
+    """A folder of matte drawings, drawn on the same sheet as the layer's (same size and registration)."""
+    timing: Timing | None = None
+    """The matte's own timing; default: the layer's."""
+    colour: Colour = "#4a3d6b"
+    opacity: Unit = 0.6
+    blend: Literal["multiply", "screen", "add", "over"] = "multiply"
+    """``multiply`` for a shadow, ``screen`` or ``add`` for a highlight, ``over`` paints the colour."""
+    softness: float = Field(default=0.0, ge=0, le=100)
+    """Blur of the matte's edge in pixels (0: as drawn)."""
+
+
+class Fill(Strict):
+    """Finishing the drawing (仕上げ): the closed regions of its line art filled, the lines recoloured."""
+
+    colour: Colour | None = None
+    """One colour for every closed region (and for regions the colour key leaves unpainted)."""
+    key: str | None = None
+    """A folder of colour-key drawings (a rough colour scribble on the same sheet): each region takes the
+    colour painted inside it. Drawing N uses key N, else the folder's first key."""
+    gap: int = Field(default=3, ge=0, le=64)
+    """Gaps in the line up to this many pixels are closed before the regions are found."""
+    threshold: float = Field(default=0.4, gt=0, le=1)
+    """A pixel is line where the drawing's alpha is at least this."""
+    lines: Colour | None = None
+    """Recolour the lines (色トレス), keeping their alpha; default: as drawn."""
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Fill:
+        if self.colour is None and self.key is None and self.lines is None:
+            raise ValueError("a fill needs `colour`, `key` or `lines`")
+        return self
+
+
+class Adjust(Strict):
+    """Per-layer colour correction, beside the frame-wide grade: levels, then tint, then saturation."""
+
+    black: Unit = 0.0
+    """Input level mapped to black."""
+    white: Unit = 1.0
+    """Input level mapped to white (above ``black``)."""
+    gamma: float = Field(default=1.0, ge=0.1, le=10)
+    tint: tuple[TintComponent, TintComponent, TintComponent] = (1.0, 1.0, 1.0)
+    saturation: float = Field(default=1.0, ge=0, le=4)
+
+    @model_validator(mode="after")
+    def _levels_in_order(self) -> Adjust:
+        if self.white <= self.black:
+            raise ValueError(f"white ({self.white}) must be above black ({self.black})")
+        return self
+
+
+class TransmittedLight(Strict):
+    """Transmitted light (透過光): the layer's drawings are light sources (a matte: where alpha is), which
+    glow with a hot core and a wide halo and are added to the frame instead of laid over it."""
+
+    colour: Colour = "#ffe6b0"
+    strength: float = Field(default=1.0, ge=0, le=10)
+    core: float = Field(default=2.0, ge=0, le=200)
+    """Radius in pixels of the white-hot core."""
+    halo: float = Field(default=40.0, gt=0, le=2000)
+    """Radius in pixels of the coloured halo."""
+    flicker: list[ValueKey] = Field(default_factory=list)
+    """Keys multiplying ``strength`` over the cut (1 = as set)."""
+    jitter: Unit = 0.0
+    """A seeded random flicker on top: each frame's strength is scaled by 1 - jitter · u, u in [0, 1)."""
+    seed: Seed = 0
+
+    _flicker_in_order = field_validator("flicker")(_frames_increase)
+
+
+class Para(Strict):
+    """Para (パラ): a linear or radial gradient over chosen layers (clipped to them) or the whole frame."""
+
+    layers: list[str] = Field(default_factory=list)
+    """Layer names; empty: the whole frame (background included)."""
+    shape: Literal["linear", "radial"] = "linear"
+    start: tuple[Coordinate, Coordinate] = (0.0, 0.0)
+    """In frame pixels: where the first colour is (linear), or the centre (radial)."""
+    end: tuple[Coordinate, Coordinate] = (0.0, 720.0)
+    """Where the last colour is (linear), or a point on the outer rim (radial)."""
+    colours: list[Colour] = Field(default_factory=lambda: ["#ffb070", "#304080"], min_length=2, max_length=8)
+    opacity: Unit = 0.5
+    blend: Literal["multiply", "screen", "add", "over"] = "multiply"
+
+    @model_validator(mode="after")
+    def _has_length(self) -> Para:
+        if self.start == self.end:
+            raise ValueError("`start` and `end` must differ")
+        return self
+
+
+class LensKey(Strict):
+    frame: FrameNumber
+    x: Coordinate
+    y: Coordinate
+    strength: float = Field(default=1.0, ge=0, le=10)
+    ease: Ease = "linear"
+
+
+class LensLight(Strict):
+    """Lens light (入射光): a flare or a light leak at a keyed place on screen (frame pixels), added."""
+
+    kind: Literal["flare", "leak"] = "flare"
+    keys: list[LensKey] = Field(min_length=1)
+    colour: Colour = "#ffd9a0"
+    size: float = Field(default=160.0, gt=0, le=8000)
+    """Radius in pixels of the flare's glow or the leak's wash."""
+
+    _keys_in_order = field_validator("keys")(_frames_increase)
+
+
 class Layer(LayerCameraWork):
     name: str = Field(min_length=1)
     cels: str
@@ -495,10 +630,21 @@ class Layer(LayerCameraWork):
     """1 moves with the background, 0 is fixed to the screen, 1.3 a BOOK in front; within ±10, so that even
     the widest zoom range raised to it (10^4 ** 10) stays a finite scale."""
     opacity: float = Field(default=1.0, ge=0, le=1)
-    blend: Literal["over", "multiply", "screen", "add"] = "over"
+    blend: Literal["over", "multiply", "screen", "add", "alpha-add"] = "over"
+    """``alpha-add``: consecutive such layers are summed, coverage too (two 50% cels in a dissolve make full
+    coverage), and laid over what is under them as one."""
     blur: float = Field(default=0.0, ge=0, le=500)
     """Gaussian blur radius in pixels (depth of field on a BOOK layer or a far layer), 0 to 500: wide blurs are
     computed on a reduced copy (``ops.wide_blur``), and the drawing grows by 3 × blur on every side."""
+
+    shade: list[Shade] = Field(default_factory=list)
+    """Shadows and highlights on this layer's cels (影・ハイライト)."""
+    fill: Fill | None = None
+    """Fill the closed regions of the line art, recolour the lines (仕上げ)."""
+    adjust: Adjust | None = None
+    """Colour correction of this layer alone."""
+    light: TransmittedLight | None = None
+    """The drawings are light sources (透過光): they glow and are added."""
 
     _motion_in_order = field_validator("motion")(_frames_increase)
 
@@ -509,7 +655,8 @@ class Layer(LayerCameraWork):
         return self
 
 
-TintComponent = Annotated[float, Field(ge=0, le=10)]
+TONE_LAYER_KEYS = ("shade", "fill", "adjust", "light")
+"""Layer keys of light and tone: left out of a frame's key while unset, so older cuts keep their keys."""
 
 
 class Effect(Strict):
@@ -532,6 +679,10 @@ class ShotSpec(Strict):
     camera: CameraSection = Field(default_factory=CameraSection)
     layers: list[Layer] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
+    para: list[Para] = Field(default_factory=list)
+    """Gradients over layers or the whole frame (パラ), in order, before the effects."""
+    lens: list[LensLight] = Field(default_factory=list)
+    """Lens flares and light leaks (入射光), after the para, before the effects."""
     encode: Name | None = None
     """A preset in templates/encode/ for one more movie of this cut, beside the edit's."""
     timesheet: str | None = None

@@ -53,9 +53,10 @@ from compositor.core.io import (
     write_image,
 )
 from compositor.core.kernels import blend_region, copy_clipped
+from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
-from compositor.spec.models import LAYER_CAMERA_KEYS
+from compositor.spec.models import LAYER_CAMERA_KEYS, TONE_LAYER_KEYS
 from compositor.steps.background import ensure_background
 
 RENDER_VERSION = 2
@@ -155,6 +156,32 @@ def apply_effects(frame: np.ndarray, effects: Iterable[Effect], number: int) -> 
     return frame
 
 
+class AlphaAddGroup:
+    """Consecutive ``alpha-add`` layers, summed (coverage too) on their own and then laid over the frame as
+    one: two cels of a dissolve at 50% each cover fully, where laying each over would let 25% through."""
+
+    def __init__(self) -> None:
+        self.sum: np.ndarray | None = None
+
+    def add(self, shape: tuple[int, ...], image: np.ndarray, x: int, y: int, opacity: float) -> None:
+        """Add ``image`` (premultiplied, its top-left corner at ``(x, y)``, inside a frame of ``shape``)."""
+        from compositor.core.photography.tone import alpha_add  # noqa: PLC0415
+
+        if self.sum is None:
+            self.sum = np.zeros(shape, np.float32)
+        h, w = image.shape[:2]
+        region = self.sum[y : y + h, x : x + w]
+        region[:] = alpha_add(region, image, opacity)
+
+    def flush(self, frame: np.ndarray) -> None:
+        """Lay the group's sum over ``frame`` in place and empty the group."""
+        if self.sum is not None:
+            from compositor.core.ops import blend_into  # noqa: PLC0415
+
+            blend_into(frame, self.sum, "over")
+            self.sum = None
+
+
 class StageTimes:
     """CPU seconds spent per stage (``decode``, ``composite``, ``write``, ...), summed over every thread, so
     that frames composited side by side (or an encoder sharing the cores) do not blur where the time goes.
@@ -229,6 +256,7 @@ class CutRenderer:
         self.layers = [(layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)]
         self.times = StageTimes()
         self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
+        self.tone = CutTone(shot)
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -252,7 +280,9 @@ class CutRenderer:
             "layers": [
                 [
                     layer.model_dump(
-                        mode="json", exclude={"name", "cels", "timing", "track", "position", "motion", *LAYER_CAMERA_KEYS}
+                        mode="json",
+                        exclude={"name", "cels", "timing", "track", "position", "motion", *LAYER_CAMERA_KEYS}
+                        | {k for k in TONE_LAYER_KEYS if k not in layer.model_fields_set},
                     ),
                     library.digest(drawing),
                     _matrix(m),
@@ -268,6 +298,9 @@ class CutRenderer:
         work = self.camera.frame_key(shot.start + index, [(layer, blur_margin(layer)) for layer, *_ in shown])
         if work is not None:
             description["camera_work"] = work
+        tone = self.tone.key(index)
+        if tone is not None:  # only for cuts using light and tone, so other cuts keep their keys
+            description["tone"] = tone
         return content_key(description)
 
     def frame_keys(self) -> list[str]:
@@ -280,7 +313,15 @@ class CutRenderer:
         started = clock()
         decoding = 0.0
         frame = self._background(index, canvas)
+        group = AlphaAddGroup()
         for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer):
+                t = clock()
+                whole = library.get(drawing)
+                decoding += clock() - t
+                self._lay_toned(frame, group, layer, whole, m, index)
+                continue
+            group.flush(frame)
             if self._place_with_camera_work(frame, layer, library, drawing, index):
                 continue
             t = clock()
@@ -291,6 +332,9 @@ class CutRenderer:
                 whole = library.get(drawing)
                 decoding += clock() - t
                 place_layer(frame, whole, m, layer.blend, layer.opacity)
+        group.flush(frame)
+        if self.tone.used:
+            frame = self.tone.finish(frame, index)
         if shot.spec.effects:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         self.times.add("decode", decoding)
@@ -302,12 +346,31 @@ class CutRenderer:
         shot = self.shot
         look = self.camera.background_look(shot.start + index)
         frame = background_frame(lambda m, size: _clip_premultiplied(sample(canvas, m, size)), look, shot.size, exact=True)
+        group = AlphaAddGroup()
         for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer):
+                self._lay_toned(frame, group, layer, library.get(drawing), m, index)
+                continue
+            group.flush(frame)
             if not self._place_with_camera_work(frame, layer, library, drawing, index):
                 place_layer(frame, library.get(drawing), m, layer.blend, layer.opacity)
+        group.flush(frame)
+        if self.tone.used:
+            frame = self.tone.finish(frame, index)
         if shot.spec.effects:
             frame = apply_effects(frame, shot.spec.effects, shot.start + index)
         return frame
+
+    def _lay_toned(self, frame: np.ndarray, group: AlphaAddGroup, layer: Any, cel: np.ndarray, m: np.ndarray,
+                   index: int) -> None:
+        """A layer with light and tone (``CutTone``): alpha-add layers join the group, the rest flush it."""
+        if layer.blend == "alpha-add" and layer.light is None:
+            placed = self.tone.layer_image(layer, cel, m, index)
+            if placed is not None:
+                group.add(frame.shape, *placed, layer.opacity)
+            return
+        group.flush(frame)
+        self.tone.lay(frame, layer, cel, m, index)
 
     def _background(self, index: int, canvas: np.ndarray) -> np.ndarray:
         """The camera's view of ``canvas`` on frame ``index``, with its motion blur, streak and defocus."""

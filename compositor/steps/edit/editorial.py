@@ -18,7 +18,6 @@ source timecode from 00:00:00:00 at each movie's first frame.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -32,6 +31,7 @@ import opentimelineio as otio
 from compositor.core.timecode import to_frames, to_timecode
 from compositor.errors import CorruptInputError
 from compositor.spec import Edit
+from compositor.steps.edit.notes import read_notes as notes_in
 from compositor.steps.edit.plan import CutEntry
 from compositor.steps.edit.slate import slate_frames
 from compositor.steps.encode import ffmpeg_exe, frame_rate
@@ -120,22 +120,9 @@ def audio_facts(path: Path, fps: Fraction) -> AudioFacts:
 
 
 def read_notes(path: Path) -> list[Note]:
-    """The review notes beside the page: a JSON list (or ``{"notes": [...]}``) of ``{"frame", "text"}`` with
-    ``frame`` counted from 1 in the screening cut, as the review page shows; none if there is no file."""
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CorruptInputError(f"{path}: not readable as review notes ({e})") from None
-    items = data.get("notes", []) if isinstance(data, dict) else data
-    notes = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("frame"), int) and item["frame"] >= 1:
-            text = item.get("text", item.get("note", ""))
-            if isinstance(text, str) and text.strip():
-                notes.append(Note(item["frame"] - 1, text.strip()))
-    return notes
+    """The review notes beside the page (``steps.edit.notes``: frames counted from 1 in the screening cut, as
+    the page shows them), as markers want them; a file that is not a notes file is a `CorruptInputError`."""
+    return [Note(n["frame"] - 1, n["text"].strip()) for n in notes_in(path, strict=True)]
 
 
 def _range(start: int, frames: int, rate: float) -> otio.opentime.TimeRange:

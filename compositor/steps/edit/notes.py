@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from compositor.core.io import write_bytes_atomic
+from compositor.errors import CorruptInputError
 from compositor.spec import Edit
 
 MAX_NOTES_BYTES = 4 << 20
@@ -34,8 +35,9 @@ _FIELDS = {"frame": int, "cut": str, "cut_frame": int, "timecode": str, "text": 
 
 def clean(data: Any) -> list[dict[str, Any]]:
     """The notes of a posted (or read) notes document, checked and sorted by frame; ValueError says what is
-    wrong. Unknown fields are dropped; ``frame`` (>= 1) and ``text`` are required."""
-    items = data.get("notes") if isinstance(data, dict) else None
+    wrong. Unknown fields are dropped; ``frame`` (>= 1) and ``text`` are required. A bare list of notes (as a
+    script may write it) is taken too."""
+    items = data.get("notes") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValueError('expected {"notes": [...]}')
     notes = []
@@ -62,11 +64,17 @@ def clean(data: Any) -> list[dict[str, Any]]:
     return sorted(notes, key=lambda n: (n["frame"], n.get("time", "")))
 
 
-def read_notes(path: Path) -> list[dict[str, Any]]:
-    """The notes in ``path``; none when it is missing or not a notes file (the page must still open)."""
+def read_notes(path: Path, strict: bool = False) -> list[dict[str, Any]]:
+    """The notes in ``path`` (none when there is no file). A file that is not a notes file gives none too (the
+    review page must still open), or with ``strict`` (the editorial exports, which would silently lose them)
+    a `CorruptInputError` saying what is wrong."""
+    if not path.is_file():
+        return []
     try:
         return clean(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        if strict:
+            raise CorruptInputError(f"{path}: not readable as review notes ({e})") from None
         return []
 
 
