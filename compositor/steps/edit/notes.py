@@ -35,9 +35,8 @@ _FIELDS = {"frame": int, "cut": str, "cut_frame": int, "timecode": str, "text": 
 
 def clean(data: Any) -> list[dict[str, Any]]:
     """The notes of a posted (or read) notes document, checked and sorted by frame; ValueError says what is
-    wrong. Unknown fields are dropped; ``frame`` (>= 1) and ``text`` are required. A bare list of notes (as a
-    script may write it) is taken too."""
-    items = data.get("notes") if isinstance(data, dict) else data
+    wrong. Unknown fields are dropped; ``frame`` (>= 1) and ``text`` are required."""
+    items = data.get("notes") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError('expected {"notes": [...]}')
     notes = []
@@ -71,7 +70,8 @@ def read_notes(path: Path, strict: bool = False) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     try:
-        return clean(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return clean({"notes": data} if isinstance(data, list) else data)  # a bare list, as a script may write
     except (OSError, ValueError) as e:
         if strict:
             raise CorruptInputError(f"{path}: not readable as review notes ({e})") from None
