@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -292,9 +293,14 @@ def test_variants_on_the_command_line(prod):
     assert isinstance(bad.exception, SpecError) and "--variants: 0 variants" in str(bad.exception)
 
 
-def test_a_wrong_sized_mask_is_one_line_naming_the_key(prod):
+def test_a_wrong_sized_mask_is_one_line_naming_the_key_in_validate_and_render(prod):
+    from compositor.validate import validate_production  # noqa: PLC0415
+
     cv2.imwrite(str(prod / "shots" / CUT / "plates" / "fix.png"), np.zeros((10, 10), np.uint8))
-    with pytest.raises(CompositorError, match=r"background.inpaint\[0\].mask: 10x10 mask, but the canvas is 64x64"):
+    (prod / "shots" / CUT / "shot.toml").write_text(BASE + f"inpaint = {inpaint_pass()}\n")
+    line = rf"shots/{CUT}/shot.toml: background.inpaint\[0\].mask: 10x10 mask, but the canvas is 64x64"
+    assert any(re.match(line, p) for p in validate_production(Production(prod)))
+    with pytest.raises(CompositorError, match=line):
         render(prod, f"inpaint = {inpaint_pass()}\n")
 
 

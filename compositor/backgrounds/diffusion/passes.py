@@ -192,7 +192,7 @@ def _full_plan(shot: Shot, index: int) -> Plan:
     return _plan(shot, index)
 
 
-def _mask_weight(shot: Shot, index_in_list: int) -> tuple[np.ndarray, str]:
+def mask_weight(shot: Shot, index_in_list: int) -> tuple[np.ndarray, str]:
     """An inpaint pass's blend weight ``(H, W)`` at the canvas size, and the sha256 of the mask file."""
     key = f"background.inpaint[{index_in_list}].mask"
     path = shot.files.get(key)
@@ -214,7 +214,7 @@ def _mask_weight(shot: Shot, index_in_list: int) -> tuple[np.ndarray, str]:
     return feather_mask(drawn, spec.feather), file_digest(path)
 
 
-def _reference_weights(shot: Shot) -> tuple[Path, str]:
+def reference_weights(shot: Shot) -> tuple[Path, str]:
     """The IP-Adapter folder of ``reference.weights`` and the name of its one weight file."""
     ref = shot.spec.background.reference
     assert ref is not None
@@ -246,7 +246,7 @@ def _reference_description(shot: Shot) -> dict[str, Any] | None:
     ref = shot.spec.background.reference
     if ref is None:
         return None
-    folder, weight_name = _reference_weights(shot)
+    folder, weight_name = reference_weights(shot)
     image = shot.files["background.reference.image"]
     return {
         "image": {"file": shot.production.rel(image), "sha256": file_digest(image)},
@@ -425,7 +425,7 @@ def _ip_adapter(loaded: Any, shot: Shot, plan: Plan) -> Iterator[dict[str, Any]]
     ``added_cond_kwargs`` (the reference's image embeddings). The pipeline is left as it was found."""
     ref = shot.spec.background.reference
     assert ref is not None
-    folder, weight_name = _reference_weights(shot)
+    folder, weight_name = reference_weights(shot)
     pipe = loaded.pipe
     where = f"{shot.display}: background.reference.weights"
     from diffusers.utils import logging as diffusers_logging  # noqa: PLC0415
@@ -491,7 +491,7 @@ def _run_inpaint(shot: Shot, step: Pass, image: np.ndarray, progress: Progress |
 
     plan = step.plan
     assert step.inpaint is not None
-    weight, _ = _mask_weight(shot, step.inpaint)
+    weight, _ = mask_weight(shot, step.inpaint)
     w, h = plan.canvas
     pw, ph = plan.size
     padded = ctl.pad_to(image[:, :, :3], plan.size)
