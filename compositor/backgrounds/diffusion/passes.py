@@ -35,6 +35,7 @@ from compositor.backgrounds.diffusion.models import (
     _read_json,
     _require,
     _resolve_model,
+    _sampled_digest,
     _where,
     model_fingerprint,
 )
@@ -214,32 +215,46 @@ def mask_weight(shot: Shot, index_in_list: int) -> tuple[np.ndarray, str]:
     return feather_mask(drawn, spec.feather), file_digest(path)
 
 
+_WEIGHT_FILES = {".safetensors", ".bin"}
+
+
 def reference_weights(shot: Shot) -> tuple[Path, str]:
-    """The IP-Adapter folder of ``reference.weights`` and the name of its one weight file."""
+    """The IP-Adapter of ``reference.weights``: its folder and the name of its weight file.
+
+    ``weights`` names the weight file itself (``models/IP-Adapter/models/ip-adapter_sd15.safetensors``) or a folder
+    holding exactly one; either way the folder holds the ``image_encoder/`` it was trained with.
+    """
     ref = shot.spec.background.reference
     assert ref is not None
     where = f"{shot.display}: background.reference.weights"
     path = Path(ref.weights).expanduser()
     candidates = [path] if path.is_absolute() else [shot.production.root / path, shot.folder / path]
-    folder = next((c.resolve() for c in candidates if c.is_dir()), None)
-    if folder is None:
+    found = next((c.resolve() for c in candidates if c.exists()), None)
+    if found is None:
         raise MissingInputError(
-            f"{where}: no IP-Adapter folder at {ref.weights!r} (looked in {shot.production.rel(candidates[0])}); "
-            "it holds one ip-adapter .safetensors (or .bin) file and an image_encoder/ folder"
+            f"{where}: no IP-Adapter at {ref.weights!r} (looked in {shot.production.rel(candidates[0])}); name its "
+            "weight file (ip-adapter*.safetensors or .bin) or a folder holding it and an image_encoder/ folder"
         )
-    weights = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".safetensors", ".bin"})
-    if len(weights) != 1:
-        found = ", ".join(weights) or "none"
-        raise MissingInputError(
-            f"{where}: {ref.weights!r} must hold exactly one IP-Adapter weight file (.safetensors or .bin); "
-            f"found {found}"
-        )
+    if found.is_file():
+        if found.suffix not in _WEIGHT_FILES:
+            raise SpecError(f"{where}: {ref.weights!r} is no IP-Adapter weight file (.safetensors or .bin)")
+        folder, name = found.parent, found.name
+    else:
+        folder = found
+        weights = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix in _WEIGHT_FILES)
+        if len(weights) != 1:
+            listed = ", ".join(weights) or "none"
+            raise MissingInputError(
+                f"{where}: {ref.weights!r} must hold exactly one IP-Adapter weight file (.safetensors or .bin), "
+                f"found {listed}; name the file itself"
+            )
+        name = weights[0]
     if not (folder / "image_encoder" / "config.json").is_file():
         raise MissingInputError(
-            f"{where}: {ref.weights!r} has no image_encoder/ folder (the CLIP vision model the IP-Adapter was "
-            "trained with, in diffusers layout)"
+            f"{where}: {shot.production.rel(folder)} has no image_encoder/ folder (the CLIP vision model the "
+            "IP-Adapter was trained with, in diffusers layout) beside the weights"
         )
-    return folder, weights[0]
+    return folder, name
 
 
 def _reference_description(shot: Shot) -> dict[str, Any] | None:
@@ -251,7 +266,12 @@ def _reference_description(shot: Shot) -> dict[str, Any] | None:
     return {
         "image": {"file": shot.production.rel(image), "sha256": file_digest(image)},
         "scale": ref.scale,
-        "weights": {"source": ref.weights, "file": weight_name, "fingerprint": model_fingerprint(folder)},
+        "weights": {
+            "source": ref.weights,
+            "file": weight_name,
+            "sha256": _sampled_digest(folder / weight_name, (folder / weight_name).stat().st_size),
+            "image_encoder": model_fingerprint(folder / "image_encoder"),
+        },
     }
 
 
@@ -361,6 +381,7 @@ def passes(shot: Shot, index: int) -> list[Pass]:
                         "sha256": file_digest(path) if path else None,
                     },
                     "feather": spec.feather,
+                    "window": {"tile": plan.tile, "context": INPAINT_CONTEXT},
                     "model": model.identity,
                     "prompt": prompt,
                     "negative_prompt": negative if plan.guided else None,
