@@ -227,19 +227,26 @@ def test_a_changed_refine_strength_reruns_the_refine_pass_only(prod):
 
 def test_hires_generates_small_then_adds_detail_over_tiles_without_seams(prod):
     wide = f"canvas = [{3 * TINY_SIZE}, {TINY_SIZE}]\nhires = {{ scale = 2, strength = 0.5 }}\n"
-    image = render(prod, wide).astype(np.float32)
+    (prod / "shots" / CUT / "shot.toml").write_text(BASE + wide)
+    seen: list[str] = []
+    ensure_background(load_shot(Production(prod), CUT), lambda what, done, total: seen.append(what))
+    image = cv2.imread(str(prod / "render" / CUT / "bg" / "bg.0001.png")).astype(np.float32)
     assert image.shape[:2] == (TINY_SIZE, 3 * TINY_SIZE)
+    assert any("txt2img 96x32" in line for line in seen)  # the base, at half the canvas, in one tile
+    assert any("img2img 192x64, 5 tiles" in line for line in seen)  # detail added over MultiDiffusion tiles
     record = next(r for r in provenance(prod) if r.get("passes"))
-    assert record["canvas"] == [3 * TINY_SIZE // 2, TINY_SIZE // 2]  # the base, at half the canvas
+    assert record["canvas"] == [3 * TINY_SIZE // 2, TINY_SIZE // 2]
     step = record["passes"][0]
     assert step["pass"] == "hires" and step["tiles"]["count"] == 5 and step["canvas"] == [3 * TINY_SIZE, TINY_SIZE]
     # Tile windows are 64 px wide every 32 px: their edges lie at x = 32, 64, ..., 160. A seam would show as a
-    # jump across those columns larger than between neighbouring columns elsewhere.
+    # jump across those columns larger than across the columns at the same place of the VAE's 8 px cells
+    # elsewhere. (Random weights predict nearly the same noise for a latent whatever window it is seen in, so this
+    # guards against gross seams; that overlapping windows are averaged is test_diffusion's to show.)
     jumps = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))  # jumps[x - 1]: between columns x - 1 and x
     edges = [x - 1 for x in range(32, 3 * TINY_SIZE, 32)]
-    inside = np.delete(jumps, edges)
-    assert jumps[edges].max() < np.percentile(inside, 95) * 1.5
-    assert jumps[edges].mean() < inside.mean() * 1.5
+    interior = [x for x in range(7, 3 * TINY_SIZE - 1, 8) if x not in edges]
+    assert jumps[edges].max() <= 1.25 * jumps[interior].max()
+    assert jumps[edges].mean() <= 1.25 * jumps[interior].mean()
 
 
 def test_style_reference_steers_the_image_and_leaves_the_pipeline_as_it_was(prod, models):
@@ -259,6 +266,28 @@ def test_style_reference_steers_the_image_and_leaves_the_pipeline_as_it_was(prod
     for p in (prod / "render" / "cache").rglob("*.*"):
         p.unlink()
     assert np.array_equal(render(prod), plain)
+
+
+def test_reference_weights_name_a_file_or_a_folder_holding_one(prod, models, tmp_path):
+    import shutil  # noqa: PLC0415
+
+    from compositor.backgrounds.diffusion.passes import reference_weights  # noqa: PLC0415
+
+    def shot_with(weights: Path):
+        text = BASE + f'reference = {{ image = "plates/script.png", weights = "{weights}" }}\n'
+        (prod / "shots" / CUT / "shot.toml").write_text(text)
+        return load_shot(Production(prod), CUT)
+
+    assert reference_weights(shot_with(models["ip"])) == (models["ip"].resolve(), "ip-adapter.safetensors")
+    several = tmp_path / "IP-Adapter" / "models"
+    shutil.copytree(models["ip"], several)
+    shutil.copy(several / "ip-adapter.safetensors", several / "ip-adapter-plus.safetensors")
+    with pytest.raises(CompositorError, match="exactly one IP-Adapter weight file.*name the file itself"):
+        reference_weights(shot_with(several))
+    assert reference_weights(shot_with(several / "ip-adapter-plus.safetensors"))[1] == "ip-adapter-plus.safetensors"
+    shutil.rmtree(several / "image_encoder")
+    with pytest.raises(CompositorError, match="has no image_encoder/ folder"):
+        reference_weights(shot_with(several / "ip-adapter-plus.safetensors"))
 
 
 def test_variants_are_distinct_seeds_on_a_sheet_and_the_chosen_seed_is_reused(prod):
