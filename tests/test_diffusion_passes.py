@@ -93,6 +93,8 @@ def test_pass_keys_are_checked_with_their_key_path(tmp_path):
     assert "background.refine.stength: unknown key" in problems("refine = { stength = 0.3 }\n")
     assert "background.reference.weights: missing" in problems('reference = "m.png"\n')
     assert "outside" in problems('inpaint = { mask = "../../../elsewhere.png" }\n')
+    assert "background.hires: expected a table like { scale = 2" in problems("hires = true\n")
+    assert "background.inpaint: expected a table like { mask = " in problems('inpaint = "plates/fix.png"\n')
     text = BASE.replace('"diffusion"', '"procedural"') + 'hires = { scale = 2 }\n'
     (root / "shots" / CUT / "shot.toml").write_text(text)
     with pytest.raises(SpecError, match='hires.*only applies to source = "diffusion"'):

@@ -227,14 +227,36 @@ class StyleReference(Strict):
     """How strongly the reference steers (0: not at all, 1: as trained; past 2 the prompt is lost)."""
 
 
+INPAINT_EXAMPLE = '{ mask = "plates/fix.png", prompt = "a lit window", strength = 0.75, feather = 8 }'
+
+
 def _one_or_many(value: Any) -> Any:
     """``inpaint = { ... }`` is one pass: the same as a list of one."""
-    return [value] if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError(f"expected a table like {INPAINT_EXAMPLE}, or a list of them")
+    return value
 
 
 def _image_or_table(value: Any) -> Any:
     """``reference = "plates/x.png"`` names only the image; the table form adds the weights and scale."""
-    return {"image": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"image": value}
+    if not isinstance(value, dict):
+        raise ValueError(
+            'expected a table like { image = "plates/colour_script.png", weights = "models/ip-adapter", scale = 0.6 }'
+        )
+    return value
+
+
+def _table_like(example: str) -> Any:
+    def check(value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"expected a table like {example}")
+        return value
+
+    return check
 
 
 class BackgroundSection(DiffusionSettings):
@@ -265,6 +287,8 @@ class BackgroundSection(DiffusionSettings):
 
     _inpaint_list = field_validator("inpaint", mode="before")(_one_or_many)
     _reference_table = field_validator("reference", mode="before")(_image_or_table)
+    _refine_table = field_validator("refine", mode="before")(_table_like("{ strength = 0.3 }"))
+    _hires_table = field_validator("hires", mode="before")(_table_like("{ scale = 2, strength = 0.35 }"))
 
     @model_validator(mode="after")
     def _source_needs(self) -> BackgroundSection:
