@@ -162,12 +162,27 @@ def bg(
     export: Annotated[
         Path | None, typer.Option("--export", help="Write the generated background here for an artist to paint over.")
     ] = None,
+    variants: Annotated[
+        int | None,
+        typer.Option(
+            "--variants",
+            help="Render this many seeds (the cut's and the ones after it) and a contact sheet "
+            "render/<cut>/bg/variants.png with each seed under its picture; set `seed` in the spec to pick one.",
+        ),
+    ] = None,
 ) -> None:
     """Make the cut's background: generate or read it (cached by content), retouch, temporal pass. Does nothing
     when render/<cut>/bg/ already holds what the inputs make."""
     from compositor.steps.background import ensure_background, export_background, read_qc  # noqa: PLC0415
 
     shot = load_shot(production(), cut)
+    if variants is not None:
+        from compositor.steps.variants import render_variants  # noqa: PLC0415
+
+        with progress_bar() as update:
+            sheet, files = render_variants(shot, variants, update)
+        err.print(f"{cut}: {len(files)} variants (seeds {min(files)}-{max(files)}) in {shot.production.rel(sheet)}")
+        return
     with progress_bar(announce=export is None) as update:  # --export prints the files it wrote
         if export is not None:
             for path in export_background(shot, export):

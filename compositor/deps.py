@@ -118,7 +118,8 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     production = shot.production
     style = [shot.style_path] if shot.style_path is not None else []
     bg_inputs = [shot.path, *style]
-    for key in ("background.plate", "background.layout", "background.retouch", "temporal.guide"):
+    passes = [k for k in shot.files if k.startswith(("background.inpaint[", "background.reference."))]
+    for key in ("background.plate", "background.layout", "background.retouch", "temporal.guide", *passes):
         if key in shot.files:
             bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]

@@ -9,6 +9,7 @@ render/
   deps-links/<hash>                  links to the inputs whose names make cannot spell (compositor deps)
   cache/<kk>/<key>.png (.json)       background canvases by content key, with their provenance
   <cut>/bg/bg.0001.png … bg.json     the cut's background canvases; bg.json (last) records their key
+  <cut>/bg/variants.png              the contact sheet of its variants (compositor bg <cut> --variants N)
   <cut>/comp/<cut>.0001.png …        composited frames, each PNG carrying its own key; comp.json last
   <cut>/<cut>.mp4                    the cut in the edit's preset (what the screening cut joins)
   <cut>/<cut>.<preset>.mp4           the cut in any other preset
@@ -79,6 +80,11 @@ class CutPaths:
     @property
     def bg_manifest(self) -> Path:
         return self.bg_folder / "bg.json"
+
+    @property
+    def bg_variants(self) -> Path:
+        """The contact sheet of the background's variants (``compositor bg <cut> --variants N``)."""
+        return self.bg_folder / "variants.png"
 
     def bg_frame(self, index: int) -> Path:
         """Background canvas ``index`` (0-based)."""

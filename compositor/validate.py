@@ -3,7 +3,8 @@
 The edit, every cut folder under ``shots/`` (listed in the edit or not: each is a make target), every style
 and encode preset in ``templates/``, and each cut's inputs: every drawing its timesheet names has a file that
 decodes, a plate (and a temporal guide) opens and has frames enough for the cut, a retouch paint-over decodes
-at the canvas's size, a diffusion layout decodes. Validation refuses what a render would refuse, in the words
+at the canvas's size, a diffusion layout decodes (and so do its inpaint masks, at the canvas's size, and its style
+reference). Validation refuses what a render would refuse, in the words
 the render would use (the same functions say them).
 """
 
@@ -55,6 +56,20 @@ def _check_diffusion_sources(shot: Shot) -> None:
         _plate_source(shot, 0)  # opens the plate; a still or too few frames: the render's line
 
 
+def _check_diffusion_passes(shot: Shot) -> None:
+    """Each inpaint mask decodes at the canvas's size and is not empty; a style reference's picture decodes and its
+    IP-Adapter folder holds what the render loads (the render's words, from the same functions)."""
+    from compositor.backgrounds.diffusion import passes  # noqa: PLC0415
+
+    bg = shot.spec.background
+    for i in range(len(bg.inpaint)):
+        passes.mask_weight(shot, i)
+    path = shot.files.get("background.reference.image")
+    if bg.reference is not None and path is not None:
+        check_input_image(path, f"{shot.display}: background.reference.image", shot.production.rel(path))
+        passes.reference_weights(shot)
+
+
 def _check_guide(shot: Shot) -> None:
     from compositor.backgrounds import backend  # noqa: PLC0415
     from compositor.steps.background import _guide_path, _steadied  # noqa: PLC0415
@@ -90,7 +105,7 @@ def cut_problems(shot: Shot) -> list[str]:
     if source == "plate":
         checks.append(_check_plate)
     elif source == "diffusion":
-        checks.append(_check_diffusion_sources)
+        checks += [_check_diffusion_sources, _check_diffusion_passes]
     checks += [_check_guide, _check_retouch]
     for check in checks:
         try:

@@ -188,3 +188,82 @@ def parameter_counts(paths: dict[str, Path]) -> dict[str, int]:
                 total += sum(math.prod(st.get_slice(key).get_shape()) for key in st.keys())  # noqa: SIM118 (safe_open is no dict)
         counts[name] = total
     return counts
+
+
+def build_tiny_inpaint_model(folder: Path, base: Path) -> Path:
+    """A tiny inpainting model (a 9-channel UNet: latents, mask, masked-image latents) sharing ``base``'s VAE, text
+    encoder and tokenizer, saved in diffusers layout as ``folder/sd-inpaint``; seeded."""
+    import torch  # noqa: PLC0415
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline, UNet2DConditionModel  # noqa: PLC0415
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(base), safety_checker=None, requires_safety_checker=False)
+    config = dict(pipe.unet.config)
+    config["in_channels"] = 9
+    torch.manual_seed(7)
+    unet = UNet2DConditionModel.from_config(config)
+    inpaint = StableDiffusionInpaintPipeline(
+        vae=pipe.vae,
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        unet=unet,
+        scheduler=pipe.scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    out = Path(folder) / "sd-inpaint"
+    inpaint.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def build_tiny_ip_adapter(folder: Path, base: Path, seed: int = 8) -> Path:
+    """A tiny random IP-Adapter for ``base``'s UNet, as such folders are published: ``ip-adapter.safetensors``
+    (``image_proj.*``: the image projection; ``ip_adapter.<n>.to_k_ip/to_v_ip``: a key and value projection for
+    every cross-attention layer, numbered 1, 3, 5, ... in the UNet's processor order) and ``image_encoder/``
+    (a CLIP vision model with projection). Returns the folder."""
+    import torch  # noqa: PLC0415
+    from diffusers import UNet2DConditionModel  # noqa: PLC0415
+    from safetensors.torch import save_file  # noqa: PLC0415
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: PLC0415
+
+    out = Path(folder) / "ip-adapter"
+    unet = UNet2DConditionModel.from_pretrained(str(base), subfolder="unet")
+    width = unet.config.cross_attention_dim
+    channels = list(unet.config.block_out_channels)
+    gen = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    tokens = 4
+    tensors["image_proj.proj.weight"] = torch.randn((tokens * width, width), generator=gen) / math.sqrt(width)
+    tensors["image_proj.proj.bias"] = torch.zeros(tokens * width)
+    tensors["image_proj.norm.weight"] = torch.ones(width)
+    tensors["image_proj.norm.bias"] = torch.zeros(width)
+    number = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):  # self-attention: no image tokens
+            continue
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name.split(".")[1])]
+        else:
+            hidden = channels[int(name.split(".")[1])]
+        for which in ("to_k_ip", "to_v_ip"):
+            tensors[f"ip_adapter.{number}.{which}.weight"] = torch.randn((hidden, width), generator=gen)
+        number += 2
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "ip-adapter.safetensors"))
+    torch.manual_seed(seed + 1)
+    encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            projection_dim=width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+            num_channels=3,
+        )
+    )
+    encoder.save_pretrained(out / "image_encoder", safe_serialization=True)
+    return out

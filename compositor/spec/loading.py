@@ -466,6 +466,10 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     resolve(bg.plate, "background.plate", pattern=True)
     resolve(bg.layout, "background.layout")
     resolve(bg.retouch, "background.retouch")
+    for i, inpaint in enumerate(bg.inpaint):
+        resolve(inpaint.mask, f"background.inpaint[{i}].mask")
+    if bg.reference is not None:
+        resolve(bg.reference.image, "background.reference.image")
     if spec.temporal is not None:
         resolve(spec.temporal.guide, "temporal.guide", pattern=True)
 

@@ -170,6 +170,95 @@ class DiffusionSettings(Strict):
         return base.model_copy(update=self.model_dump(exclude_none=True))
 
 
+MAX_FEATHER = 512
+"""The widest feathered edge of an inpaint mask in pixels: a soft edge wider than a quarter of a 2K frame is no
+longer an edge; the mask's blur costs grow with it."""
+
+
+class InpaintPass(Strict):
+    """One region retouch of a diffusion background: regenerate what lies under ``mask`` (white: regenerate, black
+    or transparent: keep), blended in over ``feather`` pixels; every pixel further out stays as it was."""
+
+    mask: str
+    """An image the canvas's size (paint it over `compositor bg <cut> --export`), in the production."""
+    prompt: str = ""
+    """What to paint there; empty: the cut's prompt. The style's prefix and suffix wrap it as they wrap the cut's."""
+    negative_prompt: str | None = None
+    strength: float = Field(default=0.75, gt=0, le=1)
+    """How much of the region is repainted: 1 from noise, 0.3 keeps its colours and shapes."""
+    feather: int = Field(default=8, ge=0, le=MAX_FEATHER)
+    """The soft edge in pixels, grown outward from the mask (0: a hard edge)."""
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    seed: Seed | None = None
+    """Default: the cut's seed."""
+    model: str | None = None
+    """An inpainting model (9-channel UNet) or any model of the cut's family; default: the cut's model."""
+
+
+class RefinePass(Strict):
+    """A second image-to-image pass over the whole generated image (a finishing pass at low strength)."""
+
+    strength: float = Field(default=0.3, gt=0, le=1)
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    model: str | None = None
+    """Default: the cut's model."""
+    prompt: str | None = None
+    """Default: the cut's prompt (with its style's fragments)."""
+
+
+class HiresPass(Strict):
+    """Generate at ``1 / scale`` of the canvas, upscale, and add detail with tiled image-to-image."""
+
+    scale: float = Field(default=2.0, gt=1, le=4)
+    """How much larger the canvas is than the generated image; at most 4 (past that the upscale only blurs, and
+    the pass would have to invent nearly everything)."""
+    strength: float = Field(default=0.35, gt=0, le=1)
+    steps: int | None = Field(default=None, ge=1, le=1000)
+
+
+class StyleReference(Strict):
+    """An IP-Adapter style reference: a colour script or reference board that guides the look."""
+
+    image: str
+    """The reference picture, in the production."""
+    weights: str
+    """The IP-Adapter folder: one ``ip-adapter*.safetensors`` (or ``.bin``) and an ``image_encoder/`` folder."""
+    scale: float = Field(default=0.6, ge=0, le=2)
+    """How strongly the reference steers (0: not at all, 1: as trained; past 2 the prompt is lost)."""
+
+
+INPAINT_EXAMPLE = '{ mask = "plates/fix.png", prompt = "a lit window", strength = 0.75, feather = 8 }'
+
+
+def _one_or_many(value: Any) -> Any:
+    """``inpaint = { ... }`` is one pass: the same as a list of one."""
+    if isinstance(value, dict):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError(f"expected a table like {INPAINT_EXAMPLE}, or a list of them")
+    return value
+
+
+def _image_or_table(value: Any) -> Any:
+    """``reference = "plates/x.png"`` names only the image; the table form adds the weights and scale."""
+    if isinstance(value, str):
+        return {"image": value}
+    if not isinstance(value, dict):
+        raise ValueError(
+            'expected a table like { image = "plates/colour_script.png", weights = "models/ip-adapter", scale = 0.6 }'
+        )
+    return value
+
+
+def _table_like(example: str) -> Any:
+    def check(value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"expected a table like {example}")
+        return value
+
+    return check
+
+
 class BackgroundSection(DiffusionSettings):
     source: Literal["procedural", "diffusion", "plate"] = "procedural"
     style: Name = "dusk"
@@ -190,6 +279,16 @@ class BackgroundSection(DiffusionSettings):
     """A per-frame painterly look for plates (filmed footage made to look painted); flickers without [temporal]."""
     animate: bool = False
     """For procedural backgrounds: drifting clouds, one painted canvas per frame."""
+    inpaint: list[InpaintPass] = Field(default_factory=list, max_length=64)
+    """Region retouches, applied in order on top of the generated image (diffusion only)."""
+    refine: RefinePass | None = None
+    hires: HiresPass | None = None
+    reference: StyleReference | None = None
+
+    _inpaint_list = field_validator("inpaint", mode="before")(_one_or_many)
+    _reference_table = field_validator("reference", mode="before")(_image_or_table)
+    _refine_table = field_validator("refine", mode="before")(_table_like("{ strength = 0.3 }"))
+    _hires_table = field_validator("hires", mode="before")(_table_like("{ scale = 2, strength = 0.35 }"))
 
     @model_validator(mode="after")
     def _source_needs(self) -> BackgroundSection:
@@ -197,6 +296,9 @@ class BackgroundSection(DiffusionSettings):
             raise ValueError('source = "plate" needs a `plate` key (an image, a sequence like bg.%04d.png, or a video)')
         if self.per_frame and self.source != "diffusion":
             raise ValueError('`per_frame` only applies to source = "diffusion"')
+        for key in ("inpaint", "refine", "hires", "reference"):
+            if getattr(self, key) and self.source != "diffusion":
+                raise ValueError(f'`{key}` only applies to source = "diffusion" (a generated background)')
         return self
 
 

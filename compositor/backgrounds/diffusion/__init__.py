@@ -37,6 +37,8 @@ The package's modules, each importing only those listed before it:
   source pictures; ``frame_count`` and ``describe``.
 - ``pipeline``: the diffusers pipeline, loaded once per process, and its schedulers.
 - ``denoise``: the MultiDiffusion denoising loop, ``paint`` and ``paint_frames``.
+- ``passes``: the passes over a generated image (hi-res, refine, inpaint) and the IP-Adapter style reference,
+  each stage cached by its own key; the package's ``describe``, ``paint`` and ``paint_frames`` are its.
 """
 
 from compositor.backgrounds.diffusion.denoise import (
@@ -104,3 +106,7 @@ __all__ = [
     "paint_frames",
     "tile_views",
 ]
+
+# The backend's interface with the passes (hi-res, refine, inpaint, style reference) over the base image; a cut
+# without them is described and painted exactly as the base alone.
+from compositor.backgrounds.diffusion.passes import describe, paint, paint_frames  # noqa: E402, F811

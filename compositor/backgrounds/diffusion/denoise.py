@@ -83,11 +83,13 @@ def generate(
     init: np.ndarray | None,
     control: np.ndarray | None,
     progress: Progress | None = None,
+    added_cond: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Run the plan: RGB ``(H, W, 3)`` float32 in [0, 1] at ``plan.size``.
 
     ``init`` (RGB at ``plan.size``, [0, 1]) is the img2img start when ``plan.strength`` is set; ``control`` (RGB
-    at ``plan.size``, [0, 1], lines white) feeds the ControlNet.
+    at ``plan.size``, [0, 1], lines white) feeds the ControlNet. ``added_cond`` goes to the UNet's
+    ``added_cond_kwargs`` at every step (an IP-Adapter's ``image_embeds``: the same for every tile).
     """
     import torch  # noqa: PLC0415
     from diffusers.utils.torch_utils import randn_tensor  # noqa: PLC0415
@@ -155,6 +157,8 @@ def generate(
                     return_dict=False,
                 )
                 residuals = {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
+            if added_cond:
+                residuals["added_cond_kwargs"] = added_cond
             noise = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False, **residuals)[0]
             if plan.guided:
                 noise_uncond, noise_text = noise.chunk(2)
@@ -223,7 +227,9 @@ def paint_frames(
         yield painted[i]
 
 
-def _paint_plan(plan: Plan, frame: np.ndarray | None, progress: Progress | None) -> np.ndarray:
+def _paint_plan(
+    plan: Plan, frame: np.ndarray | None, progress: Progress | None, added_cond: dict[str, Any] | None = None
+) -> np.ndarray:
     init = control = None
     if frame is not None:
         fitted = _fit_source(plan, frame)
@@ -234,7 +240,7 @@ def _paint_plan(plan: Plan, frame: np.ndarray | None, progress: Progress | None)
     loaded = load_pipeline(plan)
     torch = _require(plan.display)
     try:
-        rgb = generate(loaded, plan, init, control, progress)
+        rgb = generate(loaded, plan, init, control, progress, added_cond)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise RenderError(_out_of_memory(plan)) from None
