@@ -1,4 +1,5 @@
-"""Contact sheets: thumbnails in a grid with a label under each and a title above, as one image."""
+"""Contact sheets: thumbnails in a grid with a label under each and a title above, as one image (a cut's frames
+with their numbers, ``compositor sheet``; background variants with their seeds, ``compositor bg --variants``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ import numpy as np
 BACKGROUND = (24, 24, 24)
 INK = (235, 235, 235)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def over_dark(frame: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA float ``(H, W, 4)`` → ``uint8`` RGB over the sheet's background (transparent parts
+    show as the sheet, not as black)."""
+    alpha = frame[:, :, 3:4]
+    flat = np.clip(frame[:, :, :3], 0.0, 1.0) + (1.0 - np.clip(alpha, 0.0, 1.0)) * (np.float32(BACKGROUND) / 255)
+    return np.round(np.clip(flat, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def thumbnail(frame: np.ndarray, width: int) -> np.ndarray:

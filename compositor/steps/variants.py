@@ -15,9 +15,9 @@ import numpy as np
 
 from compositor.backgrounds import backend
 from compositor.core import Progress
-from compositor.core.contact import contact_sheet
 from compositor.core.digest import content_key
 from compositor.core.io import ensure_folder, read_image, write_bytes_atomic, write_image
+from compositor.core.sheet import contact_sheet, over_dark, thumbnail
 from compositor.errors import SpecError
 from compositor.layout import cache_file
 from compositor.spec import Shot
@@ -25,6 +25,9 @@ from compositor.spec.models import MAX_SEED
 
 MAX_VARIANTS = 64
 """More seeds than a contact sheet shows legibly (and than a director compares)."""
+VARIANT_PANEL = 512
+"""The widest a variant is drawn on the sheet: six 1920-wide variants make a sheet one screen can show."""
+VARIANT_COLUMNS = 3
 
 
 def with_seed(shot: Shot, seed: int) -> Shot:
@@ -76,5 +79,7 @@ def render_variants(shot: Shot, count: int, progress: Progress | None = None) ->
     chosen = shot.spec.background.seed
     labels = [f"seed {s}" + (" *" if s == chosen else "") for s in seeds]
     ensure_folder(shot.paths.bg_folder)
-    write_image(shot.paths.bg_variants, contact_sheet(images, labels))
+    width = min(images[0].shape[1], VARIANT_PANEL)
+    panels = [thumbnail(over_dark(image), width) for image in images]
+    write_image(shot.paths.bg_variants, contact_sheet(panels, labels, columns=VARIANT_COLUMNS))
     return shot.paths.bg_variants, files
