@@ -29,7 +29,7 @@ from compositor.errors import (
     SpecError,
     TimesheetError,
 )
-from compositor.layout import CutPaths, EditPaths, render_root
+from compositor.layout import FRAME_SUFFIXES, CutPaths, EditPaths, render_root
 from compositor.spec.models import (
     CUT_NAME,
     NAME,
@@ -38,6 +38,7 @@ from compositor.spec.models import (
     EditSpec,
     EncodePreset,
     Limits,
+    OutputSettings,
     ShotSpec,
     StyleSpec,
     parse_model,
@@ -202,6 +203,10 @@ class Edit:
     preset: EncodePreset
     roots: tuple[Path, ...] = ()
     """``edit.roots``, resolved: folders outside the production that specs may read from."""
+    ffmpeg: str | None = None
+    """``[encode] ffmpeg``, resolved: the ffmpeg the production names (None: the bundled one)."""
+    ocio_config: str | None = None
+    """``[colour] config``, resolved: a config file's path, an ``ocio://`` built-in, or None."""
 
     @property
     def edit(self) -> EditSection:
@@ -254,10 +259,40 @@ def load_edit(production: Production) -> Edit:
             preset = load_preset(production, spec.edit.encode)
         except SpecError as e:
             problems.append(str(e))
+    if preset is not None and (preset.codec != "libx264" or preset.container != "mp4"):
+        problems.append(
+            f"{display}: edit.encode: the screening cut joins H.264 mp4 movies, but {spec.edit.encode!r} is "
+            f"{preset.codec} in {preset.container} (name a master preset in a cut's `encode` key instead)"
+        )
+    ffmpeg_exe, ocio_config = resolve_tools(production, spec, display, problems)
     if problems:
         raise SpecError("\n".join(problems))
     assert preset is not None
-    return Edit(production, spec, path, audio, preset, tuple(roots))
+    return Edit(production, spec, path, audio, preset, tuple(roots), ffmpeg_exe, ocio_config)
+
+
+def resolve_tools(production: Production, spec: EditSpec, display: str, problems: list[str]) -> tuple[str | None, str | None]:
+    """``[encode] ffmpeg`` and ``[colour] config`` resolved (a problem appended to ``problems`` per bad one)."""
+    import shutil  # noqa: PLC0415
+
+    exe: str | None = None
+    named = spec.encode.ffmpeg
+    if named:
+        if "/" in named:
+            candidate = (production.shots / Path(named).expanduser()).resolve()
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                exe = str(candidate)
+        else:
+            exe = shutil.which(named)
+        if exe is None:
+            problems.append(f"{display}: encode.ffmpeg: {named!r} is not an executable file (nor a command on PATH)")
+    config: str | None = spec.colour.config
+    if config and not config.startswith("ocio://"):
+        candidate = (production.shots / Path(config).expanduser()).resolve()
+        if not candidate.is_file():
+            problems.append(f"{display}: colour.config: no such file {config!r}")
+        config = str(candidate)
+    return exe, config
 
 
 @dataclass(frozen=True)
@@ -303,7 +338,18 @@ class Shot:
 
     @property
     def paths(self) -> CutPaths:
-        return CutPaths(self.production.root, self.name)
+        return CutPaths(self.production.root, self.name, FRAME_SUFFIXES[self.output.frames or "png8"])
+
+    @cached_property
+    def output(self) -> OutputSettings:
+        """``[output]``, resolved: the cut's keys over the edit's over the defaults (every key set)."""
+        return self.spec.output.merged_over(self.edit.spec.output).resolved()
+
+    @property
+    def linear(self) -> bool:
+        """Whether the cut is composited in linear light (its ``[colour] linear``, else the edit's)."""
+        own = self.spec.colour.linear
+        return bool(self.edit.spec.colour.linear if own is None else own)
 
     @property
     def out(self) -> Path:
@@ -332,7 +378,8 @@ class Shot:
         return name, load_preset(self.production, name)
 
     def movie(self, preset: str | None = None) -> Path:
-        return self.paths.movie(preset or self.edit_preset, self.edit_preset)
+        name, settings = self.preset(preset)
+        return self.paths.movie(name, self.edit_preset, settings.suffix)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -453,6 +500,19 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     resolve(bg.retouch, "background.retouch")
     if spec.temporal is not None:
         resolve(spec.temporal.guide, "temporal.guide", pattern=True)
+
+    if bg.plate_colourspace and not edit.ocio_config:
+        problems.append(
+            f"{display}: background.plate_colourspace: {bg.plate_colourspace!r} needs an OpenColorIO config "
+            '([colour] config in shots/edit.toml, or "ocio://default")'
+        )
+    elif bg.plate_colourspace:
+        from compositor.core.colour import check_colourspaces  # noqa: PLC0415 (OpenColorIO only when asked)
+
+        try:
+            check_colourspaces(edit.ocio_config, [bg.plate_colourspace, edit.spec.colour.working_space])
+        except CompositorError as e:
+            problems.append(f"{display}: background.plate_colourspace: {e}")
 
     style: StyleSpec | None = None
     style_path: Path | None = None

@@ -41,11 +41,14 @@ from compositor.core.camera import (
     shot_views,
 )
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
+from compositor.core.colour import to_linear, to_srgb
 from compositor.core.digest import content_key
 from compositor.core.io import (
+    encode_frame,
     ensure_folder,
+    frame_from_bytes,
+    read_frame_key,
     read_image,
-    read_png_key,
     read_rgb8,
     remove_file,
     remove_stale_temp_files,
@@ -56,6 +59,7 @@ from compositor.core.io import (
 )
 from compositor.core.kernels import blend_region, copy_clipped
 from compositor.errors import SpecError
+from compositor.layout import FRAME_SUFFIXES, CutPaths
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
 from compositor.steps.background import ensure_background
 
@@ -207,7 +211,8 @@ class Backdrop:
 
 
 FrameSink = Callable[[int, np.ndarray], None]
-"""``sink(index, rgb)``: called in frame order with each frame as opaque ``uint8`` RGB ``(H, W, 3)``."""
+"""``sink(index, frame)``: called in frame order with each frame as opaque ``uint8`` RGB ``(H, W, 3)``, or, for a cut
+whose frames are deeper or carry alpha, premultiplied float RGBA ``(H, W, 4)``."""
 
 
 def _matrix(m: np.ndarray) -> list[float]:
@@ -229,6 +234,12 @@ class CutRenderer:
         self.layers = [(layer, exposure_of(shot, i), CelLibrary(shot, i)) for i, layer in enumerate(shot.spec.layers)]
         self.times = StageTimes()
         self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
+        self.output = shot.output
+        self.deep = self.output.frames != "png8" or bool(self.output.alpha)
+        """Frames go to their file and the encoder as float RGBA (16-bit, EXR or alpha), not as 8-bit RGB."""
+        self.linear = shot.linear
+        self._linear_cels: dict[tuple[int, int], np.ndarray] = {}
+        self._linear_lock = threading.Lock()
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -264,14 +275,48 @@ class CutRenderer:
                 "effects": effects,
                 # grain is seeded per frame; nothing else depends on the frame's number
                 "number": shot.start + index if any(fx.type == "grain" for fx in shot.spec.effects) else None,
+                # only when not the defaults, so that the frames of a cut that sets neither keep their keys
+                **({"output": self.output.model_dump(mode="json")} if self.deep else {}),
+                **({"linear": True} if self.linear else {}),
             }
         )
 
     def frame_keys(self) -> list[str]:
         return [self.frame_key(i) for i in range(self.shot.frames)]
 
+    def _linear_cel(self, layer_index: int, library: CelLibrary, drawing: int) -> np.ndarray:
+        """A drawing, prepared and in linear light; the last few are kept (a held drawing converts once)."""
+        key = (layer_index, drawing)
+        with self._linear_lock:
+            cel = self._linear_cels.get(key)
+        if cel is None:
+            cel = to_linear(library.get(drawing))
+            with self._linear_lock:
+                if len(self._linear_cels) >= 4 * max(1, len(self.layers)):
+                    self._linear_cels.pop(next(iter(self._linear_cels)))
+                self._linear_cels[key] = cel
+        return cel
+
+    def compose_linear(self, index: int, canvas: np.ndarray) -> np.ndarray:
+        """`compose` in linear light (``[colour] linear``): the camera's view of the background and each drawing
+        converted from sRGB to linear, laid through their maps (blends, resampling and opacity on light), the
+        result converted back to sRGB, then the effects (tuned on sRGB values) → premultiplied RGBA (H, W, 4)."""
+        shot = self.shot
+        started = time.thread_time()
+        frame = to_linear(view_of_canvas(canvas, canvas_to_screen(self.views[index], shot.size), shot.size))
+        libraries = {id(library): i for i, (_, _, library) in enumerate(self.layers)}
+        for layer, library, drawing, m in self._layer_maps(index):
+            place_layer(frame, self._linear_cel(libraries[id(library)], library, drawing), m, layer.blend, layer.opacity)
+        frame = to_srgb(_clip_premultiplied(frame))
+        if shot.spec.effects:
+            frame = apply_effects(frame, shot.spec.effects, shot.start + index)
+        self.times.add("composite", time.thread_time() - started)
+        return frame
+
     def compose(self, index: int, canvas: np.ndarray) -> np.ndarray:
         """Frame ``index`` (0-based) of the cut over the background ``canvas`` → premultiplied RGBA (H, W, 4)."""
+        if self.linear:
+            return self.compose_linear(index, canvas)
         shot = self.shot
         clock = time.thread_time
         started = clock()
@@ -309,8 +354,16 @@ class CutRenderer:
 
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
-        RGB (H, W, 3)."""
+        RGB (H, W, 3); a cut whose frames are deeper or carry alpha (``[output]``): as premultiplied float RGBA
+        (H, W, 4), exactly as its file reads back."""
         frame = self.frame(index)
+        if self.deep:
+            with self.times.timing("write"):
+                out = self.output
+                data = encode_frame(frame, out.frames or "png8", bool(out.alpha), key if key is not None else self.frame_key(index))
+                if write:
+                    write_bytes_atomic(self.shot.paths.comp_frame(self.shot.start + index), data)
+                return frame_from_bytes(data)
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
@@ -342,7 +395,8 @@ class CutRenderer:
         def job(index: int) -> np.ndarray | None:
             if index in fresh:
                 with self.times.timing("decode"):
-                    return read_rgb8(self.shot.paths.comp_frame(self.shot.start + index))
+                    path = self.shot.paths.comp_frame(self.shot.start + index)
+                    return read_image(path) if self.deep else read_rgb8(path)
             rgb = self.make_frame(index, keys[index] if keys is not None else None)
             return rgb if sink is not None else None
 
@@ -377,7 +431,7 @@ class CutRenderer:
 
 def stale_frames(shot: Shot, keys: list[str]) -> list[int]:
     """0-based indices of the frames whose file is missing or was made from another key."""
-    return [i for i, key in enumerate(keys) if read_png_key(shot.paths.comp_frame(shot.start + i)) != key]
+    return [i for i, key in enumerate(keys) if read_frame_key(shot.paths.comp_frame(shot.start + i)) != key]
 
 
 def remove_leftovers(shot: Shot) -> None:
@@ -400,6 +454,9 @@ def _drop_strays(shot: Shot) -> None:
     remove_stale_temp_files(paths.comp_folder)
     for number, path in paths.comp_frames().items():
         if number not in shot.frame_numbers():
+            remove_file(path)
+    for suffix in set(FRAME_SUFFIXES.values()) - {paths.frame_suffix}:  # frames of a format no longer asked for
+        for path in CutPaths(paths.root, paths.cut, suffix).comp_frames().values():
             remove_file(path)
 
 
