@@ -49,20 +49,25 @@ def versions() -> list[str]:
     from compositor import __version__  # noqa: PLC0415
     from compositor.steps.encode import ffmpeg_summary  # noqa: PLC0415
 
-    lines = [f"compositor {__version__}", f"python {platform.python_version()}"]
+    lines = [f"compositor {__version__}"]
     # The production's ffmpeg when run inside one (its [encode] ffmpeg), else the bundled one: the same rule
     # as a render's.
-    named, whose = None, "bundled"
+    named, whose = None, "bundled with imageio-ffmpeg"
     try:
         root = _state["root"]
         edit = load_edit(Production.at(root) if root is not None else Production.find())
-        named, whose = edit.ffmpeg, "named in shots/edit.toml" if edit.ffmpeg else "bundled"
+        if edit.ffmpeg:
+            named, whose = edit.ffmpeg, "named in shots/edit.toml ([encode] ffmpeg)"
     except CompositorError:
         pass
+    if named is None and os.environ.get("COMPOSITOR_FFMPEG"):
+        whose = "named by $COMPOSITOR_FFMPEG"
     try:
-        lines.append(f"{ffmpeg_summary(named)} [{whose}]")
+        lines.append(ffmpeg_summary(named))
+        lines.append(f"ffmpeg chosen: {whose}")
     except CompositorError as e:
         lines.append(f"ffmpeg: none ({e})")
+    lines.append(f"python {platform.python_version()}")
     lines.append(f"numpy {numpy.__version__}")
     lines.append(f"opencv {cv2.__version__}")
     lines.append(f"pydantic {pydantic.__version__}")
