@@ -236,13 +236,14 @@ def test_comp_frames_in_exr_and_png16_feed_a_10bit_master(tmp_path):
     root = tmp_path / "prod"
     production = _production(root, extra='[output]\nframes = "png16"\n')
     cv2.imwrite(str(root / "shots" / CUT / "plates" / "bg.png"), plate)
-    # 16-bit plates are kept at 8 bits in the background canvases; a plate read straight at 16 bits shows depth
-    # in the frames only where the compositing makes it (here, the ramp is resampled by no camera): so check the
-    # frames against an 8-bit render instead of against the plate.
     shot = load_shot(production, CUT)
     render_cut(shot, presets=["prores422hq"], threads=1)
     frame = shot.paths.comp_frame(1)
-    assert cv2.imread(str(frame), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    raw = cv2.imread(str(frame), cv2.IMREAD_UNCHANGED)
+    assert raw.dtype == np.uint16 and len(np.unique(raw[100, :, 1])) > 100  # 8 bits would give 16 levels
+    assert np.abs(io.read_image(frame)[100, :, 1] - ramp).max() < 2e-5  # the plate's ramp, at 16 bits
+    levels = _decode(shot.movie("prores422hq"), "rgb48le", SIZE, 3, np.dtype("<u2"))[0, 100, :, 1]
+    assert len(np.unique(levels)) > 40  # through 10 bits to the master
     assert io.read_frame_key(frame) is not None
     assert render_cut(shot, presets=["prores422hq"], threads=1).composited == []
 

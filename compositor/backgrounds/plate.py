@@ -75,6 +75,8 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
     # only when asked, so that the canvases of a plate that asks for neither keep their keys
     if shot.output.alpha:
         described["alpha"] = True
+    if shot.output.frames != "png8":
+        described["depth"] = 16  # the canvas is kept at 16 bits, so a deep plate reaches deep frames
     if bg.plate_colourspace:
         config = shot.edit.ocio_config or ""
         described["colour"] = {

@@ -663,13 +663,19 @@ def read_png_key(path: Path | str) -> str | None:
 
 
 def write_image(
-    path: Path | str, frame: np.ndarray, alpha: bool = False, compress: bool = True, key: str | None = None
+    path: Path | str,
+    frame: np.ndarray,
+    alpha: bool = False,
+    compress: bool = True,
+    key: str | None = None,
+    depth: int = 8,
 ) -> None:
     """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically.
 
     ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates. ``key`` is
-    stored in the PNG (`read_png_key` reads it back): the frame says what made it. A ``.exr`` path is written
-    by OpenEXR (`encode_exr`: half float, linear light).
+    stored in the PNG (`read_png_key` reads it back): the frame says what made it. ``depth=16`` writes a
+    float frame at 16 bits a sample. A ``.exr`` path is written by OpenEXR (`encode_exr`: half float, linear
+    light).
     """
     path = Path(path)
     if path.suffix.lower() == ".exr":  # OpenCV cannot write EXR; a still asked for as .exr is half float linear
@@ -680,6 +686,8 @@ def write_image(
         return
     if frame.dtype == np.uint8:
         pixels = frame
+    elif depth == 16:
+        pixels = to_uint16_rgba(frame) if alpha else to_uint16_rgb(frame)
     else:
         pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
     bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
