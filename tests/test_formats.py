@@ -69,6 +69,13 @@ def _decode(path: Path, pix_fmt: str, size: tuple[int, int], channels: int, dtyp
     return np.frombuffer(out, dtype=dtype).reshape(-1, size[1], size[0], channels)
 
 
+def test_the_bundled_ffmpeg_has_every_presets_encoder(monkeypatch):
+    monkeypatch.delenv("COMPOSITOR_FFMPEG", raising=False)
+    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, check=True).stdout
+    encoders = {line.split()[1] for line in listing.splitlines() if len(line.split()) > 1 and line.startswith(" V")}
+    assert {"libx264", "libx265", "prores_ks", "dnxhd"} <= encoders
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Every preset, one render
 

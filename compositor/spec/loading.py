@@ -264,15 +264,19 @@ def load_edit(production: Production) -> Edit:
             f"{display}: edit.encode: the screening cut joins H.264 mp4 movies, but {spec.edit.encode!r} is "
             f"{preset.codec} in {preset.container} (name a master preset in a cut's `encode` key instead)"
         )
-    ffmpeg_exe, ocio_config = resolve_tools(production, spec, display, problems)
+    ffmpeg_exe, ocio_config = resolve_tools(production, spec, display, problems, tuple(roots))
     if problems:
         raise SpecError("\n".join(problems))
     assert preset is not None
     return Edit(production, spec, path, audio, preset, tuple(roots), ffmpeg_exe, ocio_config)
 
 
-def resolve_tools(production: Production, spec: EditSpec, display: str, problems: list[str]) -> tuple[str | None, str | None]:
-    """``[encode] ffmpeg`` and ``[colour] config`` resolved (a problem appended to ``problems`` per bad one)."""
+def resolve_tools(
+    production: Production, spec: EditSpec, display: str, problems: list[str], roots: tuple[Path, ...] = ()
+) -> tuple[str | None, str | None]:
+    """``[encode] ffmpeg`` and ``[colour] config`` resolved (a problem appended to ``problems`` per bad one).
+    The config is an input like any other (inside the production or ``edit.roots``); the ffmpeg is a tool,
+    wherever it is installed."""
     import shutil  # noqa: PLC0415
 
     exe: str | None = None
@@ -288,7 +292,11 @@ def resolve_tools(production: Production, spec: EditSpec, display: str, problems
             problems.append(f"{display}: encode.ffmpeg: {named!r} is not an executable file (nor a command on PATH)")
     config: str | None = spec.colour.config
     if config and not config.startswith("ocio://"):
-        candidate = (production.shots / Path(config).expanduser()).resolve()
+        try:
+            candidate = production.inside(production.shots, config, display, "colour.config", roots)
+        except ProductionPathError as e:
+            problems.append(str(e))
+            return exe, None
         if not candidate.is_file():
             problems.append(f"{display}: colour.config: no such file {config!r}")
         config = str(candidate)
