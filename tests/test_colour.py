@@ -73,9 +73,14 @@ def test_movies_carry_rec709_tags_with_the_bundled_ffmpeg(tmp_path, monkeypatch)
     monkeypatch.delenv("COMPOSITOR_FFMPEG", raising=False)
     shot = load_shot(_production(tmp_path / "prod"), CUT)
     assert "imageio_ffmpeg" in ffmpeg_exe(shot.edit.ffmpeg)
-    render_cut(shot, presets=TAGGED, threads=1)
+    render_cut(shot, presets=["screening", *TAGGED], threads=1)
     for preset in TAGGED:
         assert _tags(shot.movie(preset)) == REC709, preset
+    from compositor.steps.edit import build_edit
+
+    edit = shot.production.edit_path
+    edit.write_text(edit.read_text().replace("slate = 0\n", "slate = 0.25\n"))  # the slate is encoded here too
+    assert _tags(build_edit(load_edit(shot.production))["mp4"]) == REC709  # the screening cut
 
 
 def test_movies_carry_the_same_tags_with_debians_ffmpeg(tmp_path, monkeypatch):
