@@ -177,12 +177,15 @@ def test_linear_light_differs_on_a_half_covered_edge_and_nowhere_opaque(tmp_path
     assert a.frame_key(0) != b.frame_key(0)
 
 
-def test_linear_is_set_for_every_cut_in_edit_toml_and_a_cut_may_say_otherwise(tmp_path):
+def test_edit_toml_sets_linear_and_output_for_every_cut_and_a_cut_may_say_otherwise(tmp_path):
     root = tmp_path / "prod"
-    _production(root, extra="[colour]\nlinear = false\n", edit_extra="[colour]\nlinear = true\n")
-    assert not load_shot(Production(root), CUT).linear
+    edit = '[colour]\nlinear = true\n[output]\nframes = "exr"\nalpha = true\n'
+    _production(root, extra='[colour]\nlinear = false\n[output]\nframes = "png16"\n', edit_extra=edit)
+    shot = load_shot(Production(root), CUT)
+    assert not shot.linear and (shot.output.frames, shot.output.alpha) == ("png16", True)
     (root / "shots" / CUT / "shot.toml").write_text(SHOT.format(background="", extra=""))
-    assert load_shot(Production(root), CUT).linear
+    shot = load_shot(Production(root), CUT)
+    assert shot.linear and shot.output.frames == "exr" and shot.paths.comp_frame(1).suffix == ".exr"
 
 
 # ------------------------------------------------------------------------------------------------------------

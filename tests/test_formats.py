@@ -284,6 +284,23 @@ def test_a_deep_cut_feeds_16_bits_to_the_encoder(tmp_path):
     assert levels["png8"] <= 17 < 40 < levels["png16"]
 
 
+@pytest.mark.parametrize("frames", ["png16", "exr"])
+def test_a_deep_movie_made_while_rendering_equals_one_made_from_the_files(tmp_path, frames):
+    """The encoder is fed each frame as its file reads back, so the movie does not depend on whether its frames
+    were just composited or read from disk (a resumed render, `encode_cut`)."""
+    from compositor.steps.encode import encode_cut
+
+    shot = load_shot(_production(tmp_path / "prod", extra=f'[output]\nframes = "{frames}"\nalpha = true\n'), CUT)
+    render_cut(shot, presets=["prores4444"], threads=1)
+    movie = shot.movie("prores4444")
+    made = movie.read_bytes()
+    movie.unlink()
+    for segment in shot.paths.segments("prores4444").iterdir():
+        segment.unlink()
+    assert encode_cut(shot, "prores4444") == movie
+    assert movie.read_bytes() == made
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The presets' own checks
 
