@@ -340,3 +340,7 @@ def test_dnxhr_refuses_small_frames(tmp_path):
     shot = load_shot(Production(root), CUT)
     with pytest.raises(SpecError, match=r"templates/encode/dnxhr_hqx\.toml: codec: DNxHR needs frames of at least 256x120"):
         render_cut(shot, presets=["dnxhr_hqx"], threads=1)
+    text = (root / "shots" / CUT / "shot.toml").read_text()
+    (root / "shots" / CUT / "shot.toml").write_text('encode = "dnxhr_hqx"\n' + text)
+    with pytest.raises(SpecError, match=r"shot\.toml: encode: 'dnxhr_hqx' is DNxHR, which needs frames of at least 256x120"):
+        load_shot(Production(root), CUT)  # and so `compositor validate` says it before a render

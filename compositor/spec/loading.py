@@ -573,6 +573,9 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                 presets[spec.encode] = load_preset(production, spec.encode)
             except SpecError as e:
                 problems.append(str(e))
+    if spec.encode in presets and presets[spec.encode].codec == "dnxhd" and (size[0] < 256 or size[1] < 120):
+        problems.append(f"{display}: encode: {spec.encode!r} is DNxHR, which needs frames of at least 256x120, "
+                        f"but the cut is {size[0]}x{size[1]}")
 
     if problems:
         raise SpecError("\n".join(problems))
