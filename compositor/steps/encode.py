@@ -698,11 +698,11 @@ class MoviePlan:
             got = probe(output.tmp)
             if got["frames"] != self.shot.frames:
                 raise EncodeError(f"{self.display}: joined {got['frames']} frames, but the cut has {self.shot.frames}")
-            if self.preset.container == "mxf":
+            output.keep()
+            if self.preset.container == "mxf":  # after the movie: a key never names a movie not yet in place
                 from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
 
                 write_bytes_atomic(key_file(self.out), f"{self.key}\n".encode("ascii"))
-            output.keep()
         finally:
             if output is not None:
                 output.discard()
