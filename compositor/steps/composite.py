@@ -240,6 +240,7 @@ class CutRenderer:
         self.linear = shot.linear
         self._linear_cels: dict[tuple[int, int], np.ndarray] = {}
         self._linear_lock = threading.Lock()
+        self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -297,13 +298,25 @@ class CutRenderer:
                 self._linear_cels[key] = cel
         return cel
 
+    def _linear_canvas(self, canvas: np.ndarray) -> np.ndarray:
+        """The background canvas in linear light (the camera then resamples light, not sRGB values); a still
+        one, shared by every frame, is converted once."""
+        with self._linear_lock:
+            if self._linear_still is not None and self._linear_still[0] is canvas:
+                return self._linear_still[1]
+        linear = to_linear(canvas)
+        if self.backdrop.count == 1:
+            with self._linear_lock:
+                self._linear_still = (canvas, linear)
+        return linear
+
     def compose_linear(self, index: int, canvas: np.ndarray) -> np.ndarray:
-        """`compose` in linear light (``[colour] linear``): the camera's view of the background and each drawing
-        converted from sRGB to linear, laid through their maps (blends, resampling and opacity on light), the
-        result converted back to sRGB, then the effects (tuned on sRGB values) → premultiplied RGBA (H, W, 4)."""
+        """`compose` in linear light (``[colour] linear``): the background canvas and each drawing converted
+        from sRGB to linear, resampled and laid through their maps (blends and opacity on light), the result
+        converted back to sRGB, then the effects (tuned on sRGB values) → premultiplied RGBA (H, W, 4)."""
         shot = self.shot
         started = time.thread_time()
-        frame = to_linear(view_of_canvas(canvas, canvas_to_screen(self.views[index], shot.size), shot.size))
+        frame = view_of_canvas(self._linear_canvas(canvas), canvas_to_screen(self.views[index], shot.size), shot.size)
         libraries = {id(library): i for i, (_, _, library) in enumerate(self.layers)}
         for layer, library, drawing, m in self._layer_maps(index):
             place_layer(frame, self._linear_cel(libraries[id(library)], library, drawing), m, layer.blend, layer.opacity)
