@@ -39,6 +39,7 @@ _state: dict[str, Path | None] = {"root": None}
 def versions() -> list[str]:
     """compositor's version, the ffmpeg that makes the movies (path and version) and the libraries that decide
     pixels: what to quote when two machines disagree on a frame or a movie."""
+    import platform  # noqa: PLC0415
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
     import cv2  # noqa: PLC0415
@@ -49,18 +50,33 @@ def versions() -> list[str]:
     from compositor.steps.encode import ffmpeg_summary  # noqa: PLC0415
 
     lines = [f"compositor {__version__}"]
+    # The production's ffmpeg when run inside one (its [encode] ffmpeg), else the bundled one: the same rule
+    # as a render's.
+    named, whose = None, "bundled with imageio-ffmpeg"
     try:
-        lines.append(ffmpeg_summary())
+        root = _state["root"]
+        edit = load_edit(Production.at(root) if root is not None else Production.find())
+        if edit.ffmpeg:
+            named, whose = edit.ffmpeg, "named in shots/edit.toml ([encode] ffmpeg)"
+    except CompositorError:
+        pass
+    if named is None and os.environ.get("COMPOSITOR_FFMPEG"):
+        whose = "named by $COMPOSITOR_FFMPEG"
+    try:
+        lines.append(ffmpeg_summary(named))
+        lines.append(f"ffmpeg chosen: {whose}")
     except CompositorError as e:
         lines.append(f"ffmpeg: none ({e})")
+    lines.append(f"python {platform.python_version()}")
     lines.append(f"numpy {numpy.__version__}")
     lines.append(f"opencv {cv2.__version__}")
     lines.append(f"pydantic {pydantic.__version__}")
-    for package in ("imageio-ffmpeg", "Pillow"):
+    # Read from the installed packages' metadata, never imported (torch takes seconds to import).
+    for package in ("imageio-ffmpeg", "Pillow", "OpenEXR", "opencolorio", "opentimelineio", "torch", "diffusers"):
         try:
             lines.append(f"{package.lower()} {version(package)}")
         except PackageNotFoundError:
-            pass
+            lines.append(f"{package.lower()} (not installed)")
     return lines
 
 
@@ -73,7 +89,14 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     root: Annotated[
-        Path | None, typer.Option("--root", help="The production folder (default: found from here upwards).")
+        Path | None,
+        typer.Option(
+            "--root",
+            help="The production folder (default: found from here upwards).",
+            # eager, so that `--root X --version` reports X's ffmpeg
+            is_eager=True,
+            callback=lambda value: _state.__setitem__("root", value) or value,
+        ),
     ] = None,
     version: Annotated[
         bool,
@@ -81,7 +104,7 @@ def _root(
             "--version",
             callback=_print_version,
             is_eager=True,
-            help="Print compositor's version, the ffmpeg it runs (path, version) and numpy, OpenCV, pydantic.",
+            help="Print compositor's version, the ffmpeg it runs (path, version) and the libraries' versions.",
         ),
     ] = False,
 ) -> None:
@@ -247,7 +270,7 @@ def render(
     seconds = time.monotonic() - started
     summary = (
         f"{cut}: {len(result.composited)} of {shot.frames} frames composited, {result.segments} movie segments "
-        f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}; {ffmpeg_summary()}"
+        f"encoded; {', '.join(shot.production.rel(m) for m in result.movies)}; {ffmpeg_summary(shot.edit.ffmpeg)}"
     )
     err.print(summary)
     if shot.timesheet is not None:  # what the XDTS sheet says that the render does not do: said, not dropped

@@ -122,6 +122,9 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     for key in ("background.plate", "background.layout", "background.retouch", "temporal.guide", *passes):
         if key in shot.files:
             bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
+    config = shot.edit.ocio_config
+    if shot.spec.background.plate_colourspace and config and not config.startswith("ocio://"):
+        bg_inputs.extend([production.edit_path, Path(config)])  # the plate's colour conversion
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     if "timesheet" in shot.files:
         comp_inputs.append(shot.files["timesheet"])  # the XDTS sheet that times its layers

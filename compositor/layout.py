@@ -10,9 +10,9 @@ render/
   cache/<kk>/<key>.png (.json)       background canvases by content key, with their provenance
   <cut>/bg/bg.0001.png … bg.json     the cut's background canvases; bg.json (last) records their key
   <cut>/bg/variants.png              the contact sheet of its variants (compositor bg <cut> --variants N)
-  <cut>/comp/<cut>.0001.png …        composited frames, each PNG carrying its own key; comp.json last
+  <cut>/comp/<cut>.0001.png …        composited frames (or .exr), each carrying its own key; comp.json last
   <cut>/<cut>.mp4                    the cut in the edit's preset (what the screening cut joins)
-  <cut>/<cut>.<preset>.mp4           the cut in any other preset
+  <cut>/<cut>.<preset>.mp4 (.mov …)  the cut in any other preset, in its container
   <cut>/segments/<preset>/           the movie's independently encoded segments, their key in their name
   <cut>/qc.json                      what the temporal pass measured
   <cut>/<cut>.log                    the last run's log lines
@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RENDER = "render"
+FRAME_SUFFIXES = {"png8": ".png", "png16": ".png", "exr": ".exr"}
+"""A comp frame's file suffix for each frame format (``[output] frames``)."""
 DEPS_FILE = "deps.mk"
 CACHE = "cache"
 
@@ -67,6 +69,8 @@ class CutPaths:
 
     root: Path
     cut: str
+    frame_suffix: str = ".png"
+    """The comp frames' suffix: ``.png``, or ``.exr`` (``[output] frames = "exr"``)."""
 
     @property
     def folder(self) -> Path:
@@ -114,33 +118,35 @@ class CutPaths:
 
     def comp_frame(self, number: int) -> Path:
         """The comp frame of timesheet frame ``number``."""
-        return self.comp_folder / f"{self.cut}.{number:04d}.png"
+        return self.comp_folder / f"{self.cut}.{number:04d}{self.frame_suffix}"
 
     @property
     def comp_pattern(self) -> Path:
-        return self.comp_folder / f"{self.cut}.%04d.png"
+        return self.comp_folder / f"{self.cut}.%04d{self.frame_suffix}"
 
     def comp_frames(self) -> dict[int, Path]:
         """The comp frames there are, by timesheet number."""
         found = {}
-        for path in self.comp_folder.glob(f"{self.cut}.*.png"):
+        for path in self.comp_folder.glob(f"{self.cut}.*{self.frame_suffix}"):
             stem, _, number = path.stem.rpartition(".")
             if stem == self.cut and number.isdigit():
                 found[int(number)] = path
         return found
 
     # Encode
-    def movie(self, preset: str, edit_preset: str) -> Path:
-        """The cut's movie in ``preset``: the edit's preset keeps ``<cut>.mp4``, any other ``<cut>.<preset>.mp4``."""
-        return self.folder / (f"{self.cut}.mp4" if preset == edit_preset else f"{self.cut}.{preset}.mp4")
+    def movie(self, preset: str, edit_preset: str, suffix: str = ".mp4") -> Path:
+        """The cut's movie in ``preset``: the edit's preset keeps ``<cut>.mp4``, any other ``<cut>.<preset><suffix>``
+        (``suffix``: the preset's container, ``.mov`` for ProRes)."""
+        return self.folder / (f"{self.cut}{suffix}" if preset == edit_preset else f"{self.cut}.{preset}{suffix}")
 
     def segments(self, preset: str) -> Path:
         return self.folder / "segments" / preset
 
-    def segment(self, preset: str, first: int, last: int, key: str) -> Path:
+    def segment(self, preset: str, first: int, last: int, key: str, suffix: str = ".mp4") -> Path:
         """The segment of timesheet frames ``first`` to ``last`` of the movie in ``preset``, made from inputs
-        whose key is ``key``: the name says what made it, so a segment can never be taken for another."""
-        return self.segments(preset) / f"{self.cut}.{first:04d}-{last:04d}.{key}.mp4"
+        whose key is ``key``: the name says what made it, so a segment can never be taken for another.
+        ``suffix``: ``.mp4`` for an mp4 movie, ``.mov`` for the others (joined by stream copy into theirs)."""
+        return self.segments(preset) / f"{self.cut}.{first:04d}-{last:04d}.{key}{suffix}"
 
     @property
     def log(self) -> Path:

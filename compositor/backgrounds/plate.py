@@ -9,6 +9,7 @@ its file numbered ``first + i``, never the i-th file found: a missing number is 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -63,7 +64,7 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
     else:  # a video
         content = f"{file_digest(source.path)}#{index}"
     bg = shot.spec.background
-    return {
+    described = {
         "backend": "plate",
         "version": PLATE_VERSION,
         "plate": content,
@@ -71,18 +72,36 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
         "stylize": bg.stylize,
         "seed": bg.seed + index if bg.stylize != "none" else None,
     }
+    # only when asked, so that the canvases of a plate that asks for neither keep their keys
+    if shot.output.alpha:
+        described["alpha"] = True
+    if shot.output.frames != "png8":
+        described["depth"] = 16  # the canvas is kept at 16 bits, so a deep plate reaches deep frames
+    if bg.plate_colourspace:
+        config = shot.edit.ocio_config or ""
+        described["colour"] = {
+            "config": config if config.startswith("ocio://") else file_digest(Path(config)),
+            "from": bg.plate_colourspace,
+            "to": shot.edit.spec.colour.working_space,
+        }
+    return described
 
 
 def _finish(shot: Shot, frame: np.ndarray, index: int) -> np.ndarray:
-    canvas = fit_to_canvas(frame, shot.canvas)
     bg = shot.spec.background
+    if bg.plate_colourspace and shot.edit.ocio_config:
+        from compositor.core.colour import convert_colourspace  # noqa: PLC0415 (OpenColorIO only when asked)
+
+        frame = convert_colourspace(frame, shot.edit.ocio_config, bg.plate_colourspace, shot.edit.spec.colour.working_space)
+    canvas = fit_to_canvas(frame, shot.canvas)
     if bg.stylize != "none":
         from compositor.core.stylize import stylize  # noqa: PLC0415
 
         canvas = stylize(canvas, bg.stylize, bg.seed + index)
-    # Plates are backgrounds: fully opaque whatever the file says.
     canvas = canvas.copy()
-    canvas[:, :, 3] = 1.0
+    if not shot.output.alpha:
+        # Plates are backgrounds: fully opaque whatever the file says, unless the cut keeps its alpha.
+        canvas[:, :, 3] = 1.0
     return canvas
 
 

@@ -176,11 +176,12 @@ def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
 
 
 def _read_raw(path: Path) -> np.ndarray | None:
-    """The file's pixels as OpenCV decodes them (None when it cannot), once its header passed the budget."""
+    """The file's pixels as OpenCV decodes them (None when it cannot), once its header passed the budget.
+
+    OpenEXR files (which OpenCV's wheels cannot read) are decoded by the OpenEXR library into what OpenCV would
+    give for a float image: straight BGR(A) ``float32``, here sRGB-encoded (see `decode_exr`)."""
     if not path.is_file():
         raise MissingInputError(f"{path}: no such file")
-    if path.suffix.lower() == ".exr":
-        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -188,8 +189,110 @@ def _read_raw(path: Path) -> np.ndarray | None:
     if not data:
         return None
     _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
+    if data.startswith(_EXR_MAGIC):
+        return decode_exr(data, path)
     with _decoding(path):
         return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# OpenEXR (the ASWF's OpenEXR library): linear light, premultiplied, as every EXR reader expects
+
+EXR_KEY = "compositor-key"
+"""The EXR header attribute (a string) under which a comp frame carries the key of what made it."""
+
+
+def _openexr():  # noqa: ANN202 (the OpenEXR module)
+    try:
+        import OpenEXR  # noqa: PLC0415 (only for EXR files)
+    except ImportError:
+        from compositor.errors import BackendMissingError  # noqa: PLC0415
+
+        raise BackendMissingError("OpenEXR is not installed: pip install OpenEXR (reads and writes .exr)") from None
+    return OpenEXR
+
+
+def decode_exr(data: bytes, path: Path | str) -> np.ndarray:
+    """An OpenEXR file's bytes → straight BGR(A) ``float32`` in ``[0, 1]``, sRGB-encoded: the file's premultiplied
+    linear RGB(A) (or Y, luminance) unpremultiplied and encoded with the sRGB curve, values outside [0, 1]
+    clipped (the compositor's range). A file that does not decode is a `CorruptInputError` naming it."""
+    from compositor.core.colour import linear_to_srgb  # noqa: PLC0415
+
+    exr = _openexr()
+    try:
+        with exr.File(io.BytesIO(data), separate_channels=True) as f:
+            channels = {name: np.asarray(ch.pixels, dtype=np.float32) for name, ch in f.channels().items()}
+    except Exception as e:  # noqa: BLE001 (OpenEXR raises plain exceptions for damaged files)
+        raise _undecodable(path, f"OpenEXR: {' '.join(str(e).split()) or type(e).__name__}") from None
+    if all(c in channels for c in "RGB"):
+        rgb = np.stack([channels["R"], channels["G"], channels["B"]], axis=2)
+    elif "Y" in channels:
+        rgb = np.repeat(channels["Y"][:, :, None], 3, axis=2)
+    else:
+        raise _undecodable(path, f"OpenEXR: no R, G, B or Y channel (has {', '.join(sorted(channels)) or 'none'})")
+    rgb = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)
+    alpha = np.clip(np.nan_to_num(channels["A"], nan=0.0), 0, 1)[:, :, None] if "A" in channels else None
+    if alpha is not None:
+        rgb = np.where(alpha > 0, rgb / np.maximum(alpha, np.float32(1e-8)), 0)
+    straight = np.clip(linear_to_srgb(np.clip(rgb, 0, 1)), 0, 1)
+    bgr = straight[:, :, ::-1]
+    return np.ascontiguousarray(np.concatenate([bgr, alpha], axis=2) if alpha is not None else bgr, np.float32)
+
+
+def encode_exr(frame: np.ndarray, alpha: bool = True, key: str | None = None) -> bytes:
+    """Premultiplied sRGB float RGBA ``(H, W, 4)`` → OpenEXR bytes: half float, ZIP-compressed, premultiplied
+    linear RGB (and A with ``alpha``; without, the frame is flattened over black), ``key`` in the header."""
+    from compositor.core.colour import to_linear  # noqa: PLC0415
+
+    exr = _openexr()
+    frame = np.ascontiguousarray(frame, dtype=np.float32)
+    if not alpha:
+        frame = frame.copy()
+        frame[:, :, 3] = 1.0  # over black: premultiplied colour is already what black shows through
+    linear = to_linear(np.clip(frame, 0, 1))
+    pixels = np.ascontiguousarray(linear if alpha else linear[:, :, :3], dtype=np.float16)
+    header: dict[str, object] = {"compression": exr.ZIP_COMPRESSION, "type": exr.scanlineimage}
+    if key is not None:
+        header[EXR_KEY] = key
+    out = io.BytesIO()
+    with exr.File(header, {"RGBA" if alpha else "RGB": pixels}) as f:
+        f.write(out)
+    return out.getvalue()
+
+
+def _exr_attribute(head: bytes, wanted: bytes) -> bytes | None:
+    """The value of header attribute ``wanted`` in an OpenEXR file's first bytes (None: absent)."""
+    pos = 8
+    while pos < len(head):
+        name_end = head.find(b"\0", pos)
+        if name_end == pos or name_end < 0:
+            return None
+        type_end = head.find(b"\0", name_end + 1)
+        if type_end < 0 or type_end + 5 > len(head):
+            return None
+        (size,) = struct.unpack("<i", head[type_end + 1 : type_end + 5])
+        if size < 0:
+            return None
+        if head[pos:name_end] == wanted:
+            return head[type_end + 5 : type_end + 5 + size]
+        pos = type_end + 5 + size
+    return None
+
+
+def read_frame_key(path: Path | str) -> str | None:
+    """The key a frame written by `write_frame` (or `write_image`) carries: a PNG's ``tEXt`` chunk, an EXR's
+    header attribute; None when there is none (no file, no key, another format)."""
+    if Path(path).suffix.lower() != ".exr":
+        return read_png_key(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except OSError:
+        return None
+    if not head.startswith(_EXR_MAGIC):
+        return None
+    value = _exr_attribute(head, EXR_KEY.encode())
+    return value.decode("ascii", errors="replace") if value is not None else None
 
 
 def _cv_reason(error: cv2.error) -> str:
@@ -560,16 +663,31 @@ def read_png_key(path: Path | str) -> str | None:
 
 
 def write_image(
-    path: Path | str, frame: np.ndarray, alpha: bool = False, compress: bool = True, key: str | None = None
+    path: Path | str,
+    frame: np.ndarray,
+    alpha: bool = False,
+    compress: bool = True,
+    key: str | None = None,
+    depth: int = 8,
 ) -> None:
     """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically.
 
     ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates. ``key`` is
-    stored in the PNG (`read_png_key` reads it back): the frame says what made it.
+    stored in the PNG (`read_png_key` reads it back): the frame says what made it. ``depth=16`` writes a
+    float frame at 16 bits a sample. A ``.exr`` path is written by OpenEXR (`encode_exr`: half float, linear
+    light).
     """
     path = Path(path)
+    if path.suffix.lower() == ".exr":  # OpenCV cannot write EXR; a still asked for as .exr is half float linear
+        if frame.dtype == np.uint8:
+            frame = _decode(np.ascontiguousarray(frame[:, :, 2::-1] if frame.shape[2] == 3 else
+                                                 cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA)), path)
+        write_bytes_atomic(path, encode_exr(frame, alpha, key))
+        return
     if frame.dtype == np.uint8:
         pixels = frame
+    elif depth == 16:
+        pixels = to_uint16_rgba(frame) if alpha else to_uint16_rgb(frame)
     else:
         pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
     bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
@@ -579,6 +697,56 @@ def write_image(
         raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
     data = buf.tobytes()
     write_bytes_atomic(path, _with_key(data, key) if key is not None and path.suffix.lower() == ".png" else data)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Comp frames in a format: 8-bit PNG, 16-bit PNG or OpenEXR half float ([output] frames)
+
+
+def to_uint16_rgb(frame: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA float → opaque ``uint16`` RGB ``(H, W, 3)`` (as if over black), ``round(65535 c)``."""
+    return (np.clip(frame[:, :, :3], 0, 1) * 65535 + 0.5).astype(np.uint16)
+
+
+def to_uint16_rgba(frame: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA float → straight ``uint16`` RGBA ``(H, W, 4)``, as a 16-bit PNG (or ffmpeg's
+    ``rgba64le``) stores it."""
+    alpha = frame[:, :, 3:4]
+    rgb = np.where(alpha > 0, frame[:, :, :3] / np.maximum(alpha, 1e-8), 0)
+    return (np.clip(np.concatenate([rgb, alpha], axis=2), 0, 1) * 65535 + 0.5).astype(np.uint16)
+
+
+def encode_frame(frame: np.ndarray, frames: str = "png8", alpha: bool = False, key: str | None = None) -> bytes:
+    """A premultiplied float RGBA frame ``(H, W, 4)`` as the bytes of a comp frame file: ``frames`` is ``png8``,
+    ``png16`` or ``exr``; without ``alpha`` the frame is flattened over black (RGB); ``key`` is stored in it."""
+    if frames == "exr":
+        return encode_exr(frame, alpha, key)
+    if frames == "png16":
+        pixels = to_uint16_rgba(frame) if alpha else to_uint16_rgb(frame)
+    else:
+        pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
+    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if alpha else cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", bgr, PNG_PARAMS)
+    if not ok:
+        raise CorruptInputError(f"cannot encode a {frames} frame")
+    data = buf.tobytes()
+    return _with_key(data, key) if key is not None else data
+
+
+def write_frame(path: Path | str, frame: np.ndarray, frames: str = "png8", alpha: bool = False, key: str | None = None) -> None:
+    """Write a comp frame atomically in format ``frames`` (`encode_frame`). Errors as `write_bytes_atomic`."""
+    write_bytes_atomic(Path(path), encode_frame(frame, frames, alpha, key))
+
+
+def frame_from_bytes(data: bytes, name: str = "frame") -> np.ndarray:
+    """The premultiplied float RGBA frame ``(H, W, 4)`` that `read_image` reads from a file holding ``data``
+    (`encode_frame`'s bytes): what an encoder fed from memory must see, so that a movie made while rendering
+    equals one made from the files."""
+    if data.startswith(_EXR_MAGIC):
+        raw = decode_exr(data, name)
+    else:
+        raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return _decode(raw, Path(name))
 
 
 # ------------------------------------------------------------------------------------------------------------

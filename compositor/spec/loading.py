@@ -30,7 +30,7 @@ from compositor.errors import (
     SpecError,
     TimesheetError,
 )
-from compositor.layout import CutPaths, EditPaths, render_root
+from compositor.layout import FRAME_SUFFIXES, CutPaths, EditPaths, render_root
 from compositor.spec.models import (
     CUT_NAME,
     NAME,
@@ -39,6 +39,7 @@ from compositor.spec.models import (
     EditSpec,
     EncodePreset,
     Limits,
+    OutputSettings,
     ShotSpec,
     StyleSpec,
     camera_work_problems,
@@ -206,6 +207,10 @@ class Edit:
     """``edit.roots``, resolved: folders outside the production that specs may read from."""
     font: Path | None = None
     """``edit.font``, resolved: the burn-in and slate font the edit names (None: the shipped one)."""
+    ffmpeg: str | None = None
+    """``[encode] ffmpeg``, resolved: the ffmpeg the production names (None: the bundled one)."""
+    ocio_config: str | None = None
+    """``[colour] config``, resolved: a config file's path, an ``ocio://`` built-in, or None."""
 
     @property
     def edit(self) -> EditSection:
@@ -266,10 +271,51 @@ def load_edit(production: Production) -> Edit:
             preset = load_preset(production, spec.edit.encode)
         except SpecError as e:
             problems.append(str(e))
+    if preset is not None and (preset.codec != "libx264" or preset.container != "mp4"):
+        problems.append(
+            f"{display}: edit.encode: the screening cut joins H.264 mp4 movies, but {spec.edit.encode!r} is "
+            f"{preset.codec} in {preset.container} (name a master preset in a cut's `encode` key instead)"
+        )
+    ffmpeg_exe, ocio_config = resolve_tools(production, spec, display, problems, tuple(roots))
     if problems:
         raise SpecError("\n".join(problems))
     assert preset is not None
-    return Edit(production, spec, path, audio, preset, tuple(roots), font)
+    return Edit(
+        production, spec, path, audio, preset, tuple(roots), font=font, ffmpeg=ffmpeg_exe, ocio_config=ocio_config
+    )
+
+
+
+def resolve_tools(
+    production: Production, spec: EditSpec, display: str, problems: list[str], roots: tuple[Path, ...] = ()
+) -> tuple[str | None, str | None]:
+    """``[encode] ffmpeg`` and ``[colour] config`` resolved (a problem appended to ``problems`` per bad one).
+    The config is an input like any other (inside the production or ``edit.roots``); the ffmpeg is a tool,
+    wherever it is installed."""
+    import shutil  # noqa: PLC0415
+
+    exe: str | None = None
+    named = spec.encode.ffmpeg
+    if named:
+        if "/" in named:
+            candidate = (production.shots / Path(named).expanduser()).resolve()
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                exe = str(candidate)
+        else:
+            exe = shutil.which(named)
+        if exe is None:
+            problems.append(f"{display}: encode.ffmpeg: {named!r} is not an executable file (nor a command on PATH)")
+    config: str | None = spec.colour.config
+    if config and not config.startswith("ocio://"):
+        try:
+            candidate = production.inside(production.shots, config, display, "colour.config", roots)
+        except ProductionPathError as e:
+            problems.append(str(e))
+            return exe, None
+        if not candidate.is_file():
+            problems.append(f"{display}: colour.config: no such file {config!r}")
+        config = str(candidate)
+    return exe, config
 
 
 @dataclass(frozen=True)
@@ -318,7 +364,18 @@ class Shot:
 
     @property
     def paths(self) -> CutPaths:
-        return CutPaths(self.production.root, self.name)
+        return CutPaths(self.production.root, self.name, FRAME_SUFFIXES[self.output.frames or "png8"])
+
+    @cached_property
+    def output(self) -> OutputSettings:
+        """``[output]``, resolved: the cut's keys over the edit's over the defaults (every key set)."""
+        return self.spec.output.merged_over(self.edit.spec.output).resolved()
+
+    @property
+    def linear(self) -> bool:
+        """Whether the cut is composited in linear light (its ``[colour] linear``, else the edit's)."""
+        own = self.spec.colour.linear
+        return bool(self.edit.spec.colour.linear if own is None else own)
 
     @property
     def out(self) -> Path:
@@ -347,7 +404,8 @@ class Shot:
         return name, load_preset(self.production, name)
 
     def movie(self, preset: str | None = None) -> Path:
-        return self.paths.movie(preset or self.edit_preset, self.edit_preset)
+        name, settings = self.preset(preset)
+        return self.paths.movie(name, self.edit_preset, settings.suffix)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -473,6 +531,19 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     if spec.temporal is not None:
         resolve(spec.temporal.guide, "temporal.guide", pattern=True)
 
+    if bg.plate_colourspace and not edit.ocio_config:
+        problems.append(
+            f"{display}: background.plate_colourspace: {bg.plate_colourspace!r} needs an OpenColorIO config "
+            '([colour] config in shots/edit.toml, or "ocio://default")'
+        )
+    elif bg.plate_colourspace:
+        from compositor.core.colour import check_colourspaces  # noqa: PLC0415 (OpenColorIO only when asked)
+
+        try:
+            check_colourspaces(edit.ocio_config, [bg.plate_colourspace, edit.spec.colour.working_space])
+        except CompositorError as e:
+            problems.append(f"{display}: background.plate_colourspace: {e}")
+
     style: StyleSpec | None = None
     style_path: Path | None = None
     # A plate needs no style unless the cut names one; generated backgrounds always read theirs.
@@ -553,6 +624,16 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                 problems.append(f"{display}: para[{i}].layers: no layer named {layer_name!r}")
 
     problems += [f"{display}: {key}: {problem}" for key, problem in camera_work_problems(spec)]
+    linear = edit.spec.colour.linear if spec.colour.linear is None else spec.colour.linear
+    if linear:
+        blurs = spec.camera.motion_blur or spec.camera.focus or any(la.motion_blur or la.blur_keys for la in spec.layers)
+        tone = spec.para or spec.lens or any(la.shade or la.light or la.blend == "alpha-add" for la in spec.layers)
+        if blurs or tone:
+            problems.append(
+                f"{display}: colour.linear: linear-light compositing does not take "
+                f"{'motion blur or depth of field' if blurs else 'light and tone (shade, light, para, lens, alpha-add)'}"
+                " yet; composite this cut in sRGB (`linear = false` in its [colour])"
+            )
 
     presets = {edit.edit.encode: edit.preset}
     if spec.encode and spec.encode not in presets:
@@ -563,6 +644,9 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                 presets[spec.encode] = load_preset(production, spec.encode)
             except SpecError as e:
                 problems.append(str(e))
+    if spec.encode in presets and presets[spec.encode].codec == "dnxhd" and (size[0] < 256 or size[1] < 120):
+        problems.append(f"{display}: encode: {spec.encode!r} is DNxHR, which needs frames of at least 256x120, "
+                        f"but the cut is {size[0]}x{size[1]}")
 
     if problems:
         raise SpecError("\n".join(problems))

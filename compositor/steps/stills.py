@@ -9,10 +9,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from compositor.core import Progress
-from compositor.core.io import ensure_folder, read_rgb8, to_uint8_rgb, write_image
+from compositor.core.io import ensure_folder, read_image, to_uint8_rgb, write_image
 from compositor.core.sheet import contact_sheet, thumbnail
 from compositor.errors import SpecError
 from compositor.spec import Shot
@@ -100,7 +98,7 @@ def make_sheet(
     with its frame number."""
     numbers = sheet_numbers(shot, every)
     render_frames_on_disk(shot, numbers, progress)
-    thumbs: list[np.ndarray] = [thumbnail(read_rgb8(shot.paths.comp_frame(n)), width) for n in numbers]
+    thumbs = [thumbnail(to_uint8_rgb(read_image(shot.paths.comp_frame(n))), width) for n in numbers]
     w, h = shot.size
     spacing = f"every {every or max(1, math.ceil(shot.frames / SHEET_THUMBS))}"
     title = f"{shot.name}   {shot.frames} frames   {w}x{h}   {shot.fps:g} fps   {spacing}"

@@ -97,7 +97,7 @@ def concat_movies(
         )
     else:
         options["an"] = None
-    args = ffmpeg.output(*streams, out.target, **options).overwrite_output().compile(cmd=ffmpeg_exe())
+    args = ffmpeg.output(*streams, out.target, **options).overwrite_output().compile(cmd=ffmpeg_exe(edit.ffmpeg))
     run_ffmpeg(args, edit.production.rel(out.final), "screening cut", total, progress, out)
 
 
@@ -113,7 +113,7 @@ def edit_key(edit: Edit, entries: list[CutEntry], size: tuple[int, int]) -> str:
             "slate": [title, info, lines, slate_date()] if slate_frames(edit) else None,
             "font": file_digest(font_of(edit)),
             "audio": file_digest(edit.audio) if edit.audio is not None else None,
-            "ffmpeg": ffmpeg_build(),
+            "ffmpeg": ffmpeg_build(edit.ffmpeg),
         }
     )
 

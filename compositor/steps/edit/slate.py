@@ -135,7 +135,7 @@ def encode_slate(
         args = (
             stream.output(output.target, f=output.format, **video_output_args(preset, frames))
             .overwrite_output()
-            .compile(cmd=ffmpeg_exe())
+            .compile(cmd=ffmpeg_exe(edit.ffmpeg))
         )
         run_ffmpeg(args, edit.production.rel(out), "slate", frames, progress, output)
     finally:
