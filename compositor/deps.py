@@ -121,6 +121,10 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     for key in ("background.plate", "background.layout", "background.retouch", "temporal.guide"):
         if key in shot.files:
             bg_inputs.extend(_input_files(shot.files[key], shot.spec.background.hold_missing))
+    if shot.spec.background.source == "diffusion":  # a checkpoint file, LoRA files (no torch imported)
+        from compositor.backgrounds.diffusion.models import weight_files  # noqa: PLC0415
+
+        bg_inputs.extend(weight_files(shot))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]

@@ -46,13 +46,16 @@ from compositor.backgrounds.diffusion.denoise import (
     paint,
     paint_frames,
 )
-from compositor.backgrounds.diffusion.models import INSTALL_HINT, ModelRef, model_fingerprint
+from compositor.backgrounds.diffusion.models import INSTALL_HINT, LoraRef, ModelRef, model_fingerprint
 from compositor.backgrounds.diffusion.pipeline import (
     _LOADED,
+    PIPELINE_CLASSES,
     LoadedPipeline,
     clear_pipeline_cache,
     load_pipeline,
     make_scheduler,
+    pipeline_class,
+    task_pipeline,
 )
 from compositor.backgrounds.diffusion.plan import (
     BACKEND_VERSION,
@@ -81,10 +84,12 @@ __all__ = [
     "DEFAULT_STRENGTH_LAYOUT",
     "DEFAULT_STRENGTH_PER_FRAME",
     "INSTALL_HINT",
+    "PIPELINE_CLASSES",
     "SCHEDULERS",
     "VAE_TILING_AREA",
     "_LOADED",
     "LoadedPipeline",
+    "LoraRef",
     "ModelRef",
     "Plan",
     "Progress",
@@ -102,5 +107,7 @@ __all__ = [
     "model_fingerprint",
     "paint",
     "paint_frames",
+    "pipeline_class",
+    "task_pipeline",
     "tile_views",
 ]
