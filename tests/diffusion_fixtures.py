@@ -495,3 +495,18 @@ def save_original_sdxl_checkpoint(pipe, path: Path) -> Path:
     state.update(_open_clip_to_original(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
+
+
+def save_original_sd_checkpoint(folder: Path, path: Path) -> Path:
+    """Write the SD 1.x pipeline saved at ``folder`` as one ``.safetensors`` in the original (CompVis) layout."""
+    from diffusers import StableDiffusionPipeline  # noqa: PLC0415
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(folder), safety_checker=None, requires_safety_checker=False)
+    state: dict = {}
+    state.update(_unet_to_original(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    state.update(_vae_to_original(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    te = {k: v for k, v in pipe.text_encoder.state_dict().items() if not k.endswith("position_ids")}
+    state.update(_clip_to_original(te, "cond_stage_model.transformer."))
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path

@@ -27,7 +27,12 @@ import pytest  # noqa: E402
 from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError  # noqa: E402
 from compositor.spec import Production, load_shot  # noqa: E402
 from tests.conftest import REPO, make_production  # noqa: E402
-from tests.diffusion_fixtures import TINY_SIZE, build_tiny_model, build_tiny_sdxl  # noqa: E402
+from tests.diffusion_fixtures import (  # noqa: E402
+    TINY_SIZE,
+    build_tiny_model,
+    build_tiny_sdxl,
+    save_original_sd_checkpoint,
+)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
@@ -122,6 +127,14 @@ def test_single_file_loads_the_same_weights_as_the_folder(make_cut, tiny):
         assert all(torch.equal(mine[k], weights[k]) for k in weights), name
     described = diffusion.describe(shot, 0)["model"]
     assert described["source"] == str(tiny["checkpoint"]) and len(described["file"]) == 64
+
+
+def test_an_sd_single_file_loads_as_its_folder_and_paints_the_same(make_cut, tiny, tmp_path):
+    checkpoint = save_original_sd_checkpoint(tiny["sd"], tmp_path / "sd.safetensors")
+    folder_shot = make_cut('prompt = "a house"\n', model=str(tiny["sd"]))
+    shot = make_cut(f'prompt = "a house"\nconfig = "{tiny["sd"]}"\n', model=str(checkpoint))
+    assert diffusion._plan(shot, 0).family == "sd"
+    np.testing.assert_allclose(diffusion.paint(shot, 0), diffusion.paint(folder_shot, 0), atol=1e-5)
 
 
 def test_sdxl_controlnet_follows_the_layout(make_cut, tiny):
@@ -360,34 +373,34 @@ def production(tmp_path_factory, tiny) -> Path:
     cuts = {
         "x_single": head + f'prompt = "{LONG}"\nmodel = "models/sdxl.safetensors"\nconfig = "models/sdxl"\n'
         'lora = [{ path = "models/lora.safetensors", weight = 0.8 }]\n',
-        "x_control": head + 'prompt = "a valley"\nlayout = "plates/layout.png"\ncontrolnet = "models/controlnet-xl"\n',
         "p_sky": '[shot]\nframes = 1\n[background]\nsource = "procedural"\n',
     }
     edit = '\n[diffusion]\nmodel = "models/sdxl"\ndevice = "cpu"\n'
     make_production(root, cuts, size=(TINY_SIZE, TINY_SIZE), edit_extra=edit)
-    for name, key in (("sdxl", "model"), ("controlnet-xl", "controlnet")):
-        shutil.copytree(tiny[key], root / "models" / name)
+    shutil.copytree(tiny["model"], root / "models" / "sdxl")
     for name in ("checkpoint", "lora"):
         shutil.copy(tiny[name], root / "models" / tiny[name].name)
-    layout = np.full((TINY_SIZE, TINY_SIZE, 3), 255, np.uint8)
-    cv2.line(layout, (0, 40), (63, 30), (0, 0, 0), 2)
-    (root / "shots/x_control/plates").mkdir()
-    cv2.imwrite(str(root / "shots/x_control/plates/layout.png"), layout)
-    run = make(root, *DIFFUSION_CUTS)  # the two cuts only: the screening cut adds time and nothing to test here
+    run = make(root, *CUTS)  # the cuts only: the screening cut adds time and nothing to test here
     assert run.returncode == 0, run.stdout + run.stderr
     return root
 
 
-DIFFUSION_CUTS = ("x_single", "x_control")
+CUTS = ("x_single", "p_sky")
+"""An SDXL cut from one checkpoint file with a LoRA and a long prompt, and a procedural cut beside it (the ControlNet
+and folder paths of SDXL are tested in-process above: each cut through make costs a process that imports torch)."""
 
 
 def test_sdxl_cuts_render_through_make_with_provenance(production):
-    for cut in DIFFUSION_CUTS:
+    for cut in CUTS:
         assert len(list((production / "render" / cut / "comp").glob("*.png"))) == 1
     records = {r["cut"]: r for r in map(json.loads, map(Path.read_text, (production / "render/cache").rglob("*.json")))}
     assert records["x_single"]["lora"][0]["weight"] == 0.8
     assert records["x_single"]["prompt_encoding"].startswith("chunks of 75")
     assert LONG in records["x_single"]["prompt"]
+    # replacing the checkpoint or a LoRA under the same name re-runs the background step (its key then decides)
+    rule = next(line for line in (production / "render/deps.mk").read_text().splitlines()
+                if line.startswith("render/x_single/bg/"))
+    assert "models/sdxl.safetensors" in rule and "models/lora.safetensors" in rule
 
 
 def test_a_cached_or_procedural_background_imports_no_torch(production, tmp_path):
@@ -397,7 +410,7 @@ def test_a_cached_or_procedural_background_imports_no_torch(production, tmp_path
         """
         import sys
         from compositor.cli import main
-        for cut in ("x_single", "x_control", "p_sky"):
+        for cut in ("x_single", "p_sky"):
             sys.argv = ["compositor", "bg", cut]
             try:
                 main()
@@ -416,10 +429,10 @@ def test_a_changed_lora_weight_regenerates_that_cut_only(production):
     before = cache_files(production)
     spec = production / "shots/x_single/shot.toml"
     spec.write_text(spec.read_text().replace("weight = 0.8", "weight = 0.4"))
-    commands = [line for line in make(production, "-n", *DIFFUSION_CUTS).stdout.splitlines() if "compositor" in line]
+    commands = [line for line in make(production, "-n", *CUTS).stdout.splitlines() if "compositor" in line]
     assert any("bg x_single" in c for c in commands)
-    assert all("x_control" not in c for c in commands)
-    run = make(production, *DIFFUSION_CUTS)
+    assert all("p_sky" not in c for c in commands)
+    run = make(production, *CUTS)
     assert run.returncode == 0, run.stderr
     after = cache_files(production)
     assert len(after) == len(before) + 1
