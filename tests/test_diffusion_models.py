@@ -137,6 +137,46 @@ def test_an_sd_single_file_loads_as_its_folder_and_paints_the_same(make_cut, tin
     np.testing.assert_allclose(diffusion.paint(shot, 0), diffusion.paint(folder_shot, 0), atol=1e-5)
 
 
+def test_sdxl_img2img_and_controlnet_match_diffusers_own_sdxl_pipelines(make_cut, tiny):
+    from diffusers import StableDiffusionXLControlNetPipeline, StableDiffusionXLImg2ImgPipeline
+
+    from compositor.core import control as ctl
+    from compositor.core.io import read_image
+
+    shot = make_cut('prompt = "a house"\nlayout = "plates/layout.png"\nstrength = 0.6\n', setup=draw_layout)
+    plan = diffusion._plan(shot, 0)
+    assert plan.mode == "img2img"
+    ours = diffusion.paint(shot, 0)[:, :, :3]
+    loaded = diffusion.load_pipeline(plan)
+    drawing = read_image(shot.files["background.layout"])
+    common = dict(num_inference_steps=2, guidance_scale=plan.guidance, output_type="np")
+    reference = StableDiffusionXLImg2ImgPipeline(**loaded.pipe.components)(
+        "a house",
+        image=torch.from_numpy(ctl.flatten_on_white(drawing).transpose(2, 0, 1)[None].copy()),
+        strength=0.6,
+        generator=torch.Generator("cpu").manual_seed(4),
+        **common,
+    ).images[0]
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+    shot = make_cut(f'prompt = "a house"\nlayout = "plates/layout.png"\ncontrolnet = "{tiny["controlnet"]}"\n',
+                    setup=draw_layout)
+    plan = diffusion._plan(shot, 0)
+    assert plan.mode == "controlnet"
+    ours = diffusion.paint(shot, 0)[:, :, :3]
+    loaded = diffusion.load_pipeline(plan)
+    control = ctl.control_image(drawing, "lineart")
+    reference = StableDiffusionXLControlNetPipeline(**loaded.pipe.components, controlnet=loaded.controlnet)(
+        "a house",
+        image=torch.from_numpy(control.transpose(2, 0, 1)[None].copy()),
+        height=TINY_SIZE,
+        width=TINY_SIZE,
+        generator=torch.Generator("cpu").manual_seed(4),
+        **common,
+    ).images[0]
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
 def test_sdxl_controlnet_follows_the_layout(make_cut, tiny):
     cut = f'prompt = "a house"\nlayout = "plates/layout.png"\ncontrolnet = "{tiny["controlnet"]}"\n'
     shot = make_cut(cut, setup=draw_layout)
