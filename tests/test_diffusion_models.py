@@ -137,6 +137,18 @@ def test_an_sd_single_file_loads_as_its_folder_and_paints_the_same(make_cut, tin
     np.testing.assert_allclose(diffusion.paint(shot, 0), diffusion.paint(folder_shot, 0), atol=1e-5)
 
 
+def test_a_checkpoint_marked_v_pred_gets_a_v_prediction_scheduler(make_cut, tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tiny["checkpoint"]))
+    save_file({**state, "v_pred": torch.zeros(0), "ztsnr": torch.zeros(0)}, str(tmp_path / "vpred.safetensors"))
+    shot = make_cut(f'config = "{tiny["model"]}"\n', model=str(tmp_path / "vpred.safetensors"))
+    loaded = diffusion.load_pipeline(diffusion._plan(shot, 0))
+    assert loaded.pipe.scheduler.config.prediction_type == "v_prediction"
+    assert loaded.pipe.scheduler.config.rescale_betas_zero_snr
+    assert diffusion.make_scheduler(loaded, "dpm++2m").config.prediction_type == "v_prediction"
+
+
 def test_sdxl_img2img_and_controlnet_match_diffusers_own_sdxl_pipelines(make_cut, tiny):
     from diffusers import StableDiffusionXLControlNetPipeline, StableDiffusionXLImg2ImgPipeline
 

@@ -112,6 +112,7 @@ def load_pipeline(plan: Plan) -> LoadedPipeline:
             pipe = cls.from_single_file(
                 str(plan.model.file), config=str(plan.model.folder), local_files_only=True, torch_dtype=dtype, **extra
             )
+            _v_prediction(pipe, plan)
         else:
             pipe = cls.from_pretrained(str(plan.model.folder), dtype=dtype, **extra)
     except Exception as e:  # noqa: BLE001 (diffusers raises its own kinds too; each says what is wrong)
@@ -145,6 +146,20 @@ def load_pipeline(plan: Plan) -> LoadedPipeline:
     _apply_loras(loaded, plan)
     _LOADED.append(loaded)
     return loaded
+
+
+def _v_prediction(pipe: Any, plan: Plan) -> None:
+    """A checkpoint marked ``v_pred`` (some anime SDXL fine-tunes are trained to predict velocity, with a zero
+    terminal SNR) gets a scheduler that reads its output that way; the shipped configs assume epsilon."""
+    from compositor.backgrounds.diffusion.checkpoints import read_shapes  # noqa: PLC0415
+
+    assert plan.model.file is not None
+    shapes = read_shapes(plan.model.file, f"{plan.display}: background.model")
+    if "v_pred" in shapes and pipe.scheduler.config.get("prediction_type") != "v_prediction":
+        overrides: dict[str, Any] = {"prediction_type": "v_prediction"}
+        if "ztsnr" in shapes:
+            overrides["rescale_betas_zero_snr"] = True
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **overrides)
 
 
 def _pipeline_key(plan: Plan) -> tuple[Any, ...]:
