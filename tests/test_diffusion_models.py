@@ -409,7 +409,8 @@ def make(root: Path, *args: str) -> subprocess.CompletedProcess:
     env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
     cli = f"{sys.executable} -m compositor"
     return subprocess.run(
-        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={REPO / '.venv'}", f"CLI={cli}", *args],
+        # this interpreter's environment: make finds it installed and builds no other
+        ["make", "-C", str(root), "-f", str(REPO / "Makefile"), f"VENV={sys.prefix}", f"CLI={cli}", *args],
         capture_output=True, text=True, env=env, timeout=900,
     )
 
