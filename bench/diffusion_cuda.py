@@ -10,6 +10,15 @@ and downloads nothing; the cut is a wide canvas with a layout drawing and the Co
         --canvas 1536 512 --steps 20                                 # a real SD 1.5 + line-art ControlNet
     python bench/diffusion_cuda.py --device cpu --dtype float32      # the same cut on the CPU
 
+With ``--sdxl`` it times SDXL instead: seconds per 1024x1024 image and per 2560x1440 MultiDiffusion pan (1024 tiles
+overlapping by half), txt2img, float16. Without a model (``--sdxl`` alone) the SDXL architecture is built from the
+configs shipped in ``compositor/backgrounds/diffusion/configs/sdxl`` with random weights on the GPU (nothing to
+download; the arithmetic, and so the time, is a real SDXL's; the pictures are noise); ``--sdxl MODEL`` times a real
+folder or single-file checkpoint.
+
+    python bench/diffusion_cuda.py --sdxl                             # random-weight SDXL, 20 steps
+    python bench/diffusion_cuda.py --sdxl models/anime-xl.safetensors --steps 30
+
 Reported: model load seconds, the first render (warm-up), then seconds per step over all tiles and per tile-step
 for a second render, peak GPU memory, whether the rerun gave identical pixels, and for the tiny model on CUDA the
 largest difference from a CPU float32 render of the same cut (how far half precision on a GPU moves the pixels).
@@ -89,8 +98,97 @@ def timed_render(shot, torch, cuda: bool) -> tuple[np.ndarray, list[float], floa
     return image, marks, time.perf_counter() - start
 
 
+def random_sdxl(torch, dtype):
+    """SDXL base's architecture from the shipped configs with random weights, built on the GPU."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    from compositor.backgrounds.diffusion.checkpoints import shipped_config
+
+    folder = shipped_config("sdxl")
+    with torch.device("cuda"):
+        torch.manual_seed(0)
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet")).to(dtype)
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae")).to(torch.float32)
+        te = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder")).to(dtype)
+        te2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(folder / "text_encoder_2")).to(dtype)
+    # random weights can overflow float16 where trained ones do not; keep the arithmetic, tame the values
+    with torch.no_grad():
+        for module in (unet, te, te2):
+            for p in module.parameters():
+                p.mul_(0.5)
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=te,
+        text_encoder_2=te2,
+        tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
+        tokenizer_2=CLIPTokenizer.from_pretrained(folder / "tokenizer_2"),
+        unet=unet,
+        scheduler=EulerDiscreteScheduler.from_pretrained(folder / "scheduler"),
+    )
+    return folder, pipe
+
+
+def bench_sdxl(args, torch) -> int:
+    """Seconds per 1024x1024 SDXL image and per 2560x1440 MultiDiffusion pan, on CUDA in float16."""
+    from compositor.backgrounds import diffusion
+
+    if not torch.cuda.is_available():
+        print("diffusion_cuda --sdxl: no CUDA device here; skipped")
+        return 0
+    dtype = args.dtype or "float16"
+    steps = args.steps if args.steps != 10 else 20
+    results = []
+    with tempfile.TemporaryDirectory(prefix="compositor-bench-") as tmp:
+        t0 = time.perf_counter()
+        if args.sdxl == "random":
+            model, pipe = random_sdxl(torch, getattr(torch, dtype))
+        else:
+            model, pipe = Path(args.sdxl).resolve(), None
+        for canvas in ((1024, 1024), (2560, 1440)):
+            production = write_production(Path(tmp) / f"p{canvas[0]}", str(model), None, canvas, steps, "cuda", dtype)
+            shot = load_shot(production, CUT)
+            plan = diffusion._plan(shot, 0)
+            if pipe is not None:
+                diffusion.adopt_pipeline(plan, pipe.to("cuda"))
+            else:
+                diffusion.load_pipeline(plan)
+            load_s = time.perf_counter() - t0
+            torch.cuda.reset_peak_memory_stats()
+            timed_render(shot, torch, True)  # warm-up (kernels, allocator)
+            image, marks, total_s = timed_render(shot, torch, True)
+            results.append(
+                {
+                    "device": torch.cuda.get_device_name(0),
+                    "model": "random-weight SDXL (shipped configs)" if pipe is not None else str(model),
+                    "canvas": list(canvas),
+                    "tiles": len(plan.views),
+                    "steps": steps,
+                    "dtype": dtype,
+                    "load_s": round(load_s, 2),
+                    "s_per_image": round(total_s, 3),
+                    "s_per_step": round(total_s / steps, 4),
+                    "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+                    "finite": bool(np.isfinite(image).all()),
+                }
+            )
+            t0 = time.perf_counter()
+    for result in results:
+        print(json.dumps(result))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sdxl", nargs="?", const="random", metavar="MODEL",
+        help="time SDXL at 1024x1024 and a 2560x1440 pan (default: random weights from the shipped configs)",
+    )
     parser.add_argument("--model", help="a diffusers model folder or hub id (default: the tests' tiny model)")
     parser.add_argument(
         "--controlnet", help="a ControlNet folder or id (default with the tiny model: its own)"
@@ -105,6 +203,8 @@ def main() -> int:
 
     import torch
 
+    if args.sdxl:
+        return bench_sdxl(args, torch)
     cuda = torch.cuda.is_available()
     device = args.device or "cuda"
     if device == "cuda" and not cuda:

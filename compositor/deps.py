@@ -125,6 +125,10 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     config = shot.edit.ocio_config
     if shot.spec.background.plate_colourspace and config and not config.startswith("ocio://"):
         bg_inputs.extend([production.edit_path, Path(config)])  # the plate's colour conversion
+    if shot.spec.background.source == "diffusion":  # a checkpoint file, LoRA files (no torch imported)
+        from compositor.backgrounds.diffusion.models import weight_files  # noqa: PLC0415
+
+        bg_inputs.extend(weight_files(shot))
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     if "timesheet" in shot.files:
         comp_inputs.append(shot.files["timesheet"])  # the XDTS sheet that times its layers

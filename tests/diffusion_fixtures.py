@@ -267,3 +267,325 @@ def build_tiny_ip_adapter(folder: Path, base: Path, seed: int = 8) -> Path:
     )
     encoder.save_pretrained(out / "image_encoder", safe_serialization=True)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SDXL: two text encoders, micro-conditioning on sizes, saved as a folder and as one checkpoint file
+
+TINY_XL_TEXT_WIDTHS = (32, 48)
+"""The tiny SDXL text encoders' widths. They differ, as SDXL's 768 and 1280 do (diffusers' single-file loader tells
+the two apart by it); the UNet's cross-attention sees both side by side (80), unlike the tiny SD 1.x model's 32, so
+a ControlNet of one does not fit the other."""
+
+
+def build_tiny_sdxl(folder: Path, controlnet: bool = True) -> dict[str, Path]:
+    """Build and save a tiny random SDXL-shaped pipeline under ``folder``.
+
+    Returns ``{"model": folder/"sdxl", "checkpoint": folder/"sdxl.safetensors", "controlnet": ...,
+    "lora": folder/"lora.safetensors"}``: the diffusers folder, the same weights as one checkpoint in the original
+    (Stability AI) key layout that ``from_single_file`` reads, a ControlNet made from the UNet, and a LoRA on the
+    UNet's attention whose effect is visible.
+    """
+    import torch  # noqa: PLC0415
+    from diffusers import (  # noqa: PLC0415
+        AutoencoderKL,
+        ControlNetModel,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from diffusers.utils import logging as diffusers_logging  # noqa: PLC0415
+    from transformers import (  # noqa: PLC0415
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
+
+    diffusers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {"model": folder / "sdxl", "checkpoint": folder / "sdxl.safetensors"}
+    tokenizer = build_tokenizer(folder / "tokenizer-src")
+    # SDXL's second tokenizer pads with "!" (id 0 in CLIP's vocabulary) where the first pads with the end token
+    tokenizer_2 = CLIPTokenizer.from_pretrained(str(folder / "tokenizer-src"), model_max_length=77, pad_token="!")
+    width, width_2 = TINY_XL_TEXT_WIDTHS
+    time_dim = 8
+
+    torch.manual_seed(10)
+    unet = UNet2DConditionModel(
+        sample_size=TINY_SIZE // 8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        transformer_layers_per_block=(1, 2),
+        cross_attention_dim=width + width_2,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_dim,
+        projection_class_embeddings_input_dim=6 * time_dim + width_2,
+        norm_num_groups=4,
+    )
+    torch.manual_seed(11)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 8, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=TINY_SIZE,
+        scaling_factor=0.13025,
+    )
+    text = dict(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        vocab_size=len(tokenizer),
+        num_attention_heads=4,
+        num_hidden_layers=3,
+        max_position_embeddings=77,
+        layer_norm_eps=1e-5,
+    )
+    torch.manual_seed(12)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(**text, hidden_size=width, intermediate_size=2 * width, projection_dim=width)
+    )
+    torch.manual_seed(13)
+    text_encoder_2 = CLIPTextModelWithProjection(
+        CLIPTextConfig(
+            **text, hidden_size=width_2, intermediate_size=2 * width_2, projection_dim=width_2, hidden_act="gelu"
+        )
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=scheduler,
+    )
+    pipe.save_pretrained(out["model"], safe_serialization=True)
+    save_original_sdxl_checkpoint(pipe, out["checkpoint"])
+
+    if controlnet:
+        torch.manual_seed(14)
+        net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 8, 16, 16))
+        _init_convs(net.controlnet_cond_embedding, seed=15, gain=2.0)
+        _init_convs(net.controlnet_down_blocks, seed=16, gain=1.0)
+        _init_convs(net.controlnet_mid_block, seed=17, gain=1.0)
+        out["controlnet"] = folder / "controlnet-xl"
+        net.save_pretrained(out["controlnet"], safe_serialization=True)
+
+    out["lora"] = folder / "lora.safetensors"
+    build_tiny_lora(unet, out["lora"], seed=18)
+    return out
+
+
+def build_tiny_lora(unet, path: Path, seed: int, rank: int = 2) -> Path:
+    """A random LoRA (rank ``rank``) on the attention projections of ``unet``, saved as diffusers writes LoRAs.
+
+    The file is made through peft, as a trainer makes it; ``unet`` is left without the adapter.
+    """
+    import torch  # noqa: PLC0415
+    from diffusers import StableDiffusionXLPipeline  # noqa: PLC0415
+    from diffusers.utils import convert_state_dict_to_diffusers  # noqa: PLC0415
+    from peft import LoraConfig  # noqa: PLC0415
+    from peft.utils import get_peft_model_state_dict  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False
+    )
+    unet.add_adapter(config, adapter_name="tiny")
+    with torch.no_grad():  # big enough that a weight of 0.5 against 1.0 moves the pixels visibly
+        for name, p in unet.named_parameters():
+            if "lora_B" in name:
+                p.mul_(4.0)
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name="tiny"))
+    unet.delete_adapters("tiny")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    StableDiffusionXLPipeline.save_lora_weights(
+        str(path.parent), unet_lora_layers=layers, weight_name=path.name, safe_serialization=True
+    )
+    return path
+
+
+# The original checkpoint layout (Stability AI's "generative-models" names), written from the diffusers modules:
+# the reverse of diffusers' single-file conversion, so that its loader has something real to read.
+
+_RESNET_TO_ORIGINAL = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+
+
+def _unet_to_original(state: dict, config: dict) -> dict:
+    per = config["layers_per_block"] + 1
+    renames = {
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "add_embedding.linear_1": "label_emb.0.0",
+        "add_embedding.linear_2": "label_emb.0.2",
+        "conv_in": "input_blocks.0.0",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
+    }
+    up_has_attention = ["CrossAttn" in t for t in config["up_block_types"]]
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        new = None
+        head = next((h for h in renames if key.startswith(h + ".")), None)
+        if head is not None:
+            new = renames[head] + key[len(head) :]
+        elif parts[0] == "down_blocks":
+            b, kind, j = int(parts[1]), parts[2], int(parts[3])
+            rest = ".".join(parts[4:])
+            if kind == "resnets":
+                new = f"input_blocks.{b * per + j + 1}.0.{_resnet_rest(rest)}"
+            elif kind == "attentions":
+                new = f"input_blocks.{b * per + j + 1}.1.{rest}"
+            else:  # downsamplers.0.conv.*
+                new = f"input_blocks.{(b + 1) * per}.0.op.{parts[-1]}"
+        elif parts[0] == "up_blocks":
+            b, kind, j = int(parts[1]), parts[2], int(parts[3])
+            rest = ".".join(parts[4:])
+            if kind == "resnets":
+                new = f"output_blocks.{b * per + j}.0.{_resnet_rest(rest)}"
+            elif kind == "attentions":
+                new = f"output_blocks.{b * per + j}.1.{rest}"
+            else:  # upsamplers.0.conv.*
+                slot = 2 if up_has_attention[b] else 1
+                new = f"output_blocks.{b * per + per - 1}.{slot}.conv.{parts[-1]}"
+        elif parts[0] == "mid_block":
+            kind, j, rest = parts[1], int(parts[2]), ".".join(parts[3:])
+            new = f"middle_block.{2 * j}.{_resnet_rest(rest)}" if kind == "resnets" else f"middle_block.1.{rest}"
+        if new is None:
+            raise KeyError(f"no original name for UNet key {key}")
+        out["model.diffusion_model." + new] = value
+    return out
+
+
+def _resnet_rest(rest: str) -> str:
+    for diffusers_name, original in _RESNET_TO_ORIGINAL:
+        if rest.startswith(diffusers_name + "."):
+            return original + rest[len(diffusers_name) :]
+    return rest
+
+
+def _vae_to_original(state: dict, config: dict) -> dict:
+    levels = len(config["up_block_types"])
+    attention = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+    out = {}
+    for key, value in state.items():
+        new = key.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
+        for side in ("encoder", "decoder"):
+            new = new.replace(f"{side}.mid_block.resnets.0.", f"{side}.mid.block_1.")
+            new = new.replace(f"{side}.mid_block.resnets.1.", f"{side}.mid.block_2.")
+            prefix = f"{side}.mid_block.attentions.0."
+            if new.startswith(prefix):
+                name, leaf = new[len(prefix) :].rsplit(".", 1)
+                new = f"{side}.mid.attn_1.{attention[name]}.{leaf}"
+                if leaf == "weight" and name != "group_norm":
+                    value = value[:, :, None, None]  # a 1x1 convolution in the original
+        parts = new.split(".")
+        if parts[:2] == ["encoder", "down_blocks"]:
+            i, kind = parts[2], parts[3]
+            new = (
+                f"encoder.down.{i}.block.{'.'.join(parts[5:])}".replace("block.", f"block.{parts[4]}.", 1)
+                if kind == "resnets"
+                else f"encoder.down.{i}.downsample.{'.'.join(parts[5:])}"
+            )
+        elif parts[:2] == ["decoder", "up_blocks"]:
+            i, kind = levels - 1 - int(parts[2]), parts[3]
+            new = (
+                f"decoder.up.{i}.block.{parts[4]}.{'.'.join(parts[5:])}"
+                if kind == "resnets"
+                else f"decoder.up.{i}.upsample.{'.'.join(parts[5:])}"
+            )
+        out["first_stage_model." + new] = value
+    return out
+
+
+def _clip_to_original(state: dict, prefix: str) -> dict:
+    """CLIP-L in transformers' own names (as the original checkpoints keep it), under ``prefix``."""
+    return {prefix + "text_model." + key.removeprefix("text_model."): value for key, value in state.items()}
+
+
+def _open_clip_to_original(state: dict, prefix: str) -> dict:
+    """The second text encoder in OpenCLIP's names: fused q/k/v, ``resblocks``, a transposed text projection."""
+    import torch  # noqa: PLC0415
+
+    state = {key.removeprefix("text_model."): value for key, value in state.items()}
+    out = {
+        prefix + "token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+        prefix + "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+        prefix + "ln_final.weight": state.pop("final_layer_norm.weight"),
+        prefix + "ln_final.bias": state.pop("final_layer_norm.bias"),
+        prefix + "text_projection": state.pop("text_projection.weight").T.contiguous(),
+    }
+    state.pop("embeddings.position_ids", None)
+    layers = sorted({int(k.split(".")[2]) for k in state if k.startswith("encoder.layers.")})
+    for i in layers:
+        src, dst = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for leaf in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{leaf}"] = torch.cat(
+                [state.pop(src + f"self_attn.{p}_proj.{leaf}") for p in "qkv"]
+            )
+            out[dst + f"attn.out_proj.{leaf}"] = state.pop(src + f"self_attn.out_proj.{leaf}")
+            out[dst + f"ln_1.{leaf}"] = state.pop(src + f"layer_norm1.{leaf}")
+            out[dst + f"ln_2.{leaf}"] = state.pop(src + f"layer_norm2.{leaf}")
+            out[dst + f"mlp.c_fc.{leaf}"] = state.pop(src + f"mlp.fc1.{leaf}")
+            out[dst + f"mlp.c_proj.{leaf}"] = state.pop(src + f"mlp.fc2.{leaf}")
+    if state:
+        raise KeyError(f"no original name for text encoder keys {sorted(state)[:3]}")
+    return out
+
+
+def save_original_sdxl_checkpoint(pipe, path: Path) -> Path:
+    """Write an SDXL pipeline's weights as one ``.safetensors`` in the original key layout."""
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    state: dict = {}
+    state.update(_unet_to_original(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    state.update(_vae_to_original(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    te = {k: v for k, v in pipe.text_encoder.state_dict().items() if not k.endswith("position_ids")}
+    state.update(_clip_to_original(te, "conditioner.embedders.0.transformer."))
+    state.update(_open_clip_to_original(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path
+
+
+def save_original_sd_checkpoint(folder: Path, path: Path) -> Path:
+    """Write the SD 1.x pipeline saved at ``folder`` as one ``.safetensors`` in the original (CompVis) layout."""
+    from diffusers import StableDiffusionPipeline  # noqa: PLC0415
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(folder), safety_checker=None, requires_safety_checker=False)
+    state: dict = {}
+    state.update(_unet_to_original(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    state.update(_vae_to_original(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    te = {k: v for k, v in pipe.text_encoder.state_dict().items() if not k.endswith("position_ids")}
+    state.update(_clip_to_original(te, "cond_stage_model.transformer."))
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path

@@ -112,6 +112,17 @@ def components(shot):
     return plan, diffusion.load_pipeline(plan)
 
 
+def encoded(plan, loaded):
+    """The prompts as the backend encodes them (the style makes them longer than CLIP's 75 tokens, which the
+    backend encodes in chunks where diffusers would cut them), for diffusers' pipelines to take as given."""
+    from compositor.backgrounds.diffusion import prompts
+
+    with torch.inference_mode():
+        both = prompts.encode(loaded.pipe, plan.family, plan.prompt, plan.negative, "cpu", plan.guided)
+    uncond, cond = both.embeds.chunk(2)
+    return {"prompt_embeds": cond, "negative_prompt_embeds": uncond}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Import cost, control images
 
@@ -192,8 +203,7 @@ def test_txt2img_matches_diffusers_own_pipeline(make_cut):
     plan, loaded = components(shot)
     ours = diffusion.paint(shot, 0)[:, :, :3]
     reference = StableDiffusionPipeline(**loaded.pipe.components)(
-        plan.prompt,
-        negative_prompt=plan.negative,
+        **encoded(plan, loaded),
         height=64,
         width=64,
         num_inference_steps=STEPS,
@@ -205,8 +215,9 @@ def test_txt2img_matches_diffusers_own_pipeline(make_cut):
 
 
 EXPECTED_SLICE = np.array(
-    [0.39493, 0.33384, 0.42879, 0.43452, 0.36014, 0.43491, 0.48244, 0.43699, 0.50579], dtype=np.float32
+    [0.41475, 0.34845, 0.43087, 0.44064, 0.37198, 0.43157, 0.48581, 0.44788, 0.49640], dtype=np.float32
 )
+"""Recorded when long prompts began to be encoded whole (the style's suffix no longer cut off)."""
 
 
 def test_txt2img_pixels_match_the_stored_slice(make_cut):
@@ -254,10 +265,9 @@ def test_img2img_from_a_layout_matches_diffusers_img2img(make_cut):
     ours = diffusion.paint(shot, 0)[:, :, :3]
     init = ctl.flatten_on_white(read_image(drawing))
     reference = StableDiffusionImg2ImgPipeline(**loaded.pipe.components)(
-        plan.prompt,
+        **encoded(plan, loaded),
         image=torch.from_numpy(init.transpose(2, 0, 1)[None].copy()),
         strength=0.7,
-        negative_prompt=plan.negative,
         num_inference_steps=STEPS,
         guidance_scale=plan.guidance,
         generator=torch.Generator("cpu").manual_seed(5),
@@ -283,9 +293,8 @@ def test_controlnet_follows_the_layout_and_matches_diffusers_controlnet(make_cut
     ours = diffusion.paint(shot, 0)[:, :, :3]
     control = ctl.control_image(read_image(drawing), "lineart")
     reference = StableDiffusionControlNetPipeline(**loaded.pipe.components, controlnet=loaded.controlnet)(
-        plan.prompt,
+        **encoded(plan, loaded),
         image=torch.from_numpy(control.transpose(2, 0, 1)[None].copy()),
-        negative_prompt=plan.negative,
         height=64,
         width=64,
         num_inference_steps=STEPS,
@@ -568,18 +577,20 @@ def test_error_folder_without_model_index(make_cut, tmp_path):
     assert "is not a diffusers model folder (no model_index.json)" in message
 
 
-def test_error_sdxl_model(make_cut, tiny, tmp_path):
-    copy = tmp_path / "sdxl"
+def test_error_model_folder_mixing_two_families_or_of_another_kind(make_cut, tiny, tmp_path):
+    copy = tmp_path / "mixed"
     shutil.copytree(tiny["model"], copy)
     index = json.loads((copy / "model_index.json").read_text())
     index.update(
         {"_class_name": "StableDiffusionXLPipeline", "text_encoder_2": ["transformers", "CLIPTextModel"]}
     )
     (copy / "model_index.json").write_text(json.dumps(index))
+    message = _error(make_cut(f'model = "{copy}"\n'), CorruptInputError)
+    assert "model_index.json says StableDiffusionXLPipeline but its UNet is not an SDXL UNet" in message
+    index["_class_name"] = "StableDiffusion3Pipeline"
+    (copy / "model_index.json").write_text(json.dumps(index))
     message = _error(make_cut(f'model = "{copy}"\n'), SpecError)
-    assert (
-        "is a StableDiffusionXLPipeline model; this backend runs Stable Diffusion 1.x/2.x models" in message
-    )
+    assert "is a StableDiffusion3Pipeline model; this backend runs Stable Diffusion 1.x/2.x and SDXL-family" in message
 
 
 def test_error_missing_controlnet(make_cut):

@@ -142,6 +142,14 @@ class ShotSection(Strict):
     """The number of the cut's first frame on the timesheet (frame files are numbered from it)."""
 
 
+class LoraSpec(Strict):
+    """One LoRA laid over the diffusion model: ``{ path = "models/studio_bg.safetensors", weight = 0.8 }``."""
+
+    path: str = Field(min_length=1)
+    weight: float = Field(default=1.0, ge=-10, le=10)
+    """How strongly the LoRA applies (1 as trained; 0.5-0.9 is usual for a look; negative pushes away from it)."""
+
+
 class DiffusionSettings(Strict):
     """Keys that tune a diffusion background; a cut, its style template and ``edit.toml`` may each set them.
 
@@ -164,10 +172,18 @@ class DiffusionSettings(Strict):
     ``MAX_EDGE``: no tile is larger than the largest canvas."""
     overlap: Pixels | None = None
     """Overlap between neighbouring tiles in pixels (smaller than ``tile``)."""
+    config: str | None = None
+    """For a single-file checkpoint (``model = "models/x.safetensors"``): a diffusers folder whose configs and
+    tokenizers describe it; default: the ones shipped for the family the file's keys show (SD 1.x, SDXL)."""
+    lora: list[LoraSpec] | None = Field(default=None, max_length=16)
+    """LoRAs laid over the model in order; the cut's list replaces the style's, the style's the edit's."""
 
     def merged_over(self, base: DiffusionSettings) -> DiffusionSettings:
         """These settings, with every unset key taken from ``base``."""
-        return base.model_copy(update=self.model_dump(exclude_none=True))
+        # the values themselves, not their dump: a dumped table (a LoRA) would come back as a plain dict
+        return base.model_copy(
+            update={name: value for name in type(self).model_fields if (value := getattr(self, name)) is not None}
+        )
 
 
 MAX_FEATHER = 512

@@ -1,4 +1,5 @@
-"""The diffusion background backend: Stable Diffusion 1.x/2.x models through diffusers.
+"""The diffusion background backend: Stable Diffusion 1.x/2.x and SDXL-family models through diffusers, from a
+diffusers folder or one ``.safetensors``/``.ckpt`` checkpoint, with LoRAs and prompts of any length.
 
 A cut with ``[background] source = "diffusion"`` gets its background here, in one of four modes chosen by what
 the cut gives:
@@ -31,11 +32,15 @@ costs nothing.
 
 The package's modules, each importing only those listed before it:
 
-- ``models``: lazy imports of torch and diffusers, where a setting came from, model folders and hub ids and the
-  fingerprints that identify their weights.
+- ``checkpoints``: single-file checkpoints and LoRA files read without torch (names, shapes, family), and the
+  configs shipped for them (imported by ``models`` only when a file is given).
+- ``models``: lazy imports of torch and diffusers, where a setting came from, model folders, checkpoint files, hub
+  ids and LoRAs, and the fingerprints that identify their weights.
 - ``plan``: ``Plan``, everything that decides one canvas, resolved and checked before any weights load; the
   source pictures; ``frame_count`` and ``describe``.
-- ``pipeline``: the diffusers pipeline, loaded once per process, and its schedulers.
+- ``pipeline``: the diffusers pipeline (SD or SDXL), loaded once per process with its LoRAs, its schedulers, and
+  the pipeline of another task (inpaint, img2img, ...) sharing its weights (``task_pipeline``).
+- ``prompts``: prompts longer than CLIP's 77 tokens, encoded in chunks.
 - ``denoise``: the MultiDiffusion denoising loop, ``paint`` and ``paint_frames``.
 - ``passes``: the passes over a generated image (hi-res, refine, inpaint) and the IP-Adapter style reference,
   each stage cached by its own key; the package's ``describe``, ``paint`` and ``paint_frames`` are its.
@@ -48,13 +53,16 @@ from compositor.backgrounds.diffusion.denoise import (
     paint,
     paint_frames,
 )
-from compositor.backgrounds.diffusion.models import INSTALL_HINT, ModelRef, model_fingerprint
+from compositor.backgrounds.diffusion.models import INSTALL_HINT, LoraRef, ModelRef, model_fingerprint
 from compositor.backgrounds.diffusion.pipeline import (
     _LOADED,
+    PIPELINE_CLASSES,
     LoadedPipeline,
     clear_pipeline_cache,
     load_pipeline,
     make_scheduler,
+    pipeline_class,
+    task_pipeline,
 )
 from compositor.backgrounds.diffusion.plan import (
     BACKEND_VERSION,
@@ -83,10 +91,12 @@ __all__ = [
     "DEFAULT_STRENGTH_LAYOUT",
     "DEFAULT_STRENGTH_PER_FRAME",
     "INSTALL_HINT",
+    "PIPELINE_CLASSES",
     "SCHEDULERS",
     "VAE_TILING_AREA",
     "_LOADED",
     "LoadedPipeline",
+    "LoraRef",
     "ModelRef",
     "Plan",
     "Progress",
@@ -104,6 +114,8 @@ __all__ = [
     "model_fingerprint",
     "paint",
     "paint_frames",
+    "pipeline_class",
+    "task_pipeline",
     "tile_views",
 ]
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from compositor.backgrounds.diffusion import prompts
 from compositor.backgrounds.diffusion.models import _require
 from compositor.backgrounds.diffusion.pipeline import LoadedPipeline, load_pipeline, make_scheduler
 from compositor.backgrounds.diffusion.plan import (
@@ -105,11 +106,13 @@ def generate(
     else:
         pipe.vae.disable_tiling()
 
+    _fit_attention(pipe, plan)
+    vae_dtype = pipe.vae.dtype  # float32 for SDXL's VAE even in a float16 pipeline (pipeline.load_pipeline)
+
     with torch.inference_mode():
-        cond, uncond = pipe.encode_prompt(
-            plan.prompt, device, 1, plan.guided, negative_prompt=plan.negative or None
-        )
-        embeds = torch.cat([uncond, cond]) if plan.guided else cond
+        conditioning = prompts.encode(pipe, plan.family, plan.prompt, plan.negative, device, plan.guided)
+        embeds = conditioning.embeds
+        batch = 2 if plan.guided else 1
 
         scheduler.set_timesteps(plan.steps, device=device)
         timesteps = scheduler.timesteps
@@ -121,10 +124,10 @@ def generate(
             timesteps = timesteps[start * scheduler.order :]
             if hasattr(scheduler, "set_begin_index"):
                 scheduler.set_begin_index(start * scheduler.order)
-            image = _to_tensor(init, device, dtype) * 2 - 1
+            image = _to_tensor(init, device, vae_dtype) * 2 - 1
             init_latents = (
                 pipe.vae.encode(image).latent_dist.sample(generator) * pipe.vae.config.scaling_factor
-            )
+            ).to(dtype)
             noise = randn_tensor(
                 init_latents.shape, generator=generator, device=torch.device(device), dtype=dtype
             )
@@ -138,9 +141,20 @@ def generate(
             assert control is not None
             control_tensor = _to_tensor(control, device, dtype)
 
+        def added_conditions(view: View) -> dict[str, Any]:
+            """SDXL's pooled text and size conditioning: each tile is told it is a whole, uncropped picture of
+            its own size (what a single tile gets, so a canvas of one tile matches diffusers' SDXL pipeline)."""
+            if conditioning.pooled is None:
+                return {}
+            x0, y0, x1, y1 = view
+            size = [(y1 - y0) * f, (x1 - x0) * f]
+            time_ids = torch.tensor([size + [0, 0] + size] * batch, device=device, dtype=dtype)
+            return {"added_cond_kwargs": {"text_embeds": conditioning.pooled, "time_ids": time_ids}}
+
         def predict(x: Any, t: Any, view: View) -> Any:
             model_input = torch.cat([x, x]) if plan.guided else x
             model_input = scheduler.scale_model_input(model_input, t)
+            added = added_conditions(view)
             residuals: dict[str, Any] = {}
             if control_tensor is not None:
                 x0, y0, x1, y1 = view
@@ -155,11 +169,15 @@ def generate(
                     conditioning_scale=CONTROLNET_SCALE,
                     guess_mode=False,
                     return_dict=False,
+                    **added,
                 )
                 residuals = {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
-            if added_cond:
-                residuals["added_cond_kwargs"] = added_cond
-            noise = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False, **residuals)[0]
+            unet_added = added
+            if added_cond:  # an IP-Adapter's image embeddings join SDXL's conditioning (not the ControlNet's)
+                unet_added = {"added_cond_kwargs": {**added.get("added_cond_kwargs", {}), **added_cond}}
+            noise = pipe.unet(
+                model_input, t, encoder_hidden_states=embeds, return_dict=False, **residuals, **unet_added
+            )[0]
             if plan.guided:
                 noise_uncond, noise_text = noise.chunk(2)
                 noise = noise_uncond + plan.guidance * (noise_text - noise_uncond)
@@ -179,7 +197,7 @@ def generate(
 
         latents = denoise_tiles(latents, timesteps, scheduler, plan.views, predict, step_kwargs, on_tile)
         image = pipe.vae.decode(
-            latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generator
+            (latents / pipe.vae.config.scaling_factor).to(vae_dtype), return_dict=False, generator=generator
         )[0]
         image = (image / 2 + 0.5).clamp(0, 1)
         return image[0].permute(1, 2, 0).float().cpu().numpy()
@@ -253,6 +271,29 @@ def _paint_plan(
     return np.concatenate([rgb, np.ones((h, w, 1), np.float32)], axis=2)
 
 
+ATTENTION_HEADROOM = 2.0
+"""Slice attention when free GPU memory is under this many times what one unsliced attention layer needs."""
+
+
+def _fit_attention(pipe: Any, plan: Plan) -> None:
+    """On CUDA, compute attention one head at a time when the GPU is short of memory for the tile's largest
+    attention matrix (same results, less memory, a little slower); unsliced otherwise."""
+    import torch  # noqa: PLC0415
+
+    if plan.device != "cuda":
+        return
+    free, _total = torch.cuda.mem_get_info()
+    x0, y0, x1, y1 = plan.views[0]
+    # SD 1.x attends at the latent's full resolution; SDXL's first attention is one level down
+    tokens = (x1 - x0) * (y1 - y0) // (4 if plan.family == "sdxl" else 1)
+    heads = 20 if plan.family == "sdxl" else 8
+    need = (2 if plan.guided else 1) * heads * tokens * tokens * (2 if plan.dtype != "float32" else 4)
+    if free < ATTENTION_HEADROOM * need:
+        pipe.enable_attention_slicing("max")
+    else:
+        pipe.disable_attention_slicing()
+
+
 def _out_of_memory(plan: Plan) -> str:
     w, h = plan.canvas
     levers = [
@@ -260,6 +301,8 @@ def _out_of_memory(plan: Plan) -> str:
     ]
     if plan.dtype == "float32" and plan.device != "cpu":
         levers.append('set background.dtype = "float16"')
+    if plan.loras:
+        levers.append(f"drop some of the {len(plan.loras)} LoRA(s)")
     levers.append("free the GPU of other work")
     levers.append('or set background.device = "cpu" (slow, but bounded by system memory)')
     return (

@@ -534,10 +534,18 @@ def _run_inpaint(shot: Shot, step: Pass, image: np.ndarray, progress: Progress |
         return kwargs
 
     def run() -> np.ndarray:
+        from compositor.backgrounds.diffusion import prompts  # noqa: PLC0415
+
         with torch.inference_mode():
+            # encoded here, at any length (diffusers' own encoding would cut the prompt at 77 tokens)
+            text = prompts.encode(loaded.pipe, loaded.family, plan.prompt, plan.negative, loaded.device, True)
+            negative, positive = text.embeds.chunk(2)
+            conditioning: dict[str, Any] = {"prompt_embeds": positive, "negative_prompt_embeds": negative}
+            if text.pooled is not None:
+                negative_pooled, pooled = text.pooled.chunk(2)
+                conditioning |= {"pooled_prompt_embeds": pooled, "negative_pooled_prompt_embeds": negative_pooled}
             out = pipe(
-                prompt=plan.prompt,
-                negative_prompt=plan.negative or None,
+                **conditioning,
                 image=_pil(padded[y0:y1, x0:x1]),
                 mask_image=_pil(np.repeat(support[y0:y1, x0:x1, None].astype(np.float32), 3, axis=2)),
                 height=y1 - y0,

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compositor.backgrounds.diffusion.models import (
+    LoraRef,
     ModelRef,
     _check_installed,
     _read_json,
     _require,
+    _resolve_loras,
     _resolve_model,
     _version,
     _where,
@@ -109,6 +111,13 @@ class Plan:
     source: Source | None
     device: str
     dtype: str
+    loras: tuple[LoraRef, ...] = ()
+    """LoRAs laid over the model, in order, each with its weight."""
+
+    @property
+    def family(self) -> str:
+        """``"sd"`` or ``"sdxl"``: which text encoders and conditioning the model takes."""
+        return self.model.family
 
     @property
     def mode(self) -> str:
@@ -123,7 +132,7 @@ class Plan:
     def headline(self) -> str:
         """One line saying what is being generated (the progress bar's description)."""
         w, h = self.canvas
-        parts = [f"{self.name} background: {self.mode} {w}x{h}"]
+        parts = [f"{self.name} background: {'SDXL ' if self.family == 'sdxl' else ''}{self.mode} {w}x{h}"]
         if self.count > 1:
             parts.append(f"frame {self.index + 1}/{self.count}")
         if len(self.views) > 1:
@@ -290,6 +299,14 @@ def _plan(shot: Shot, index: int) -> Plan:
                 "(a layout drawing), or remove controlnet"
             )
         cn_config = _read_json(controlnet.folder / "config.json", _where(shot, "controlnet"))
+        cn_xl = cn_config.get("addition_embed_type") == "text_time"
+        if cn_xl != (model.family == "sdxl"):
+            raise SpecError(
+                f"{_where(shot, 'controlnet')}: {controlnet.written!r} is a ControlNet for "
+                f"{'SDXL' if cn_xl else 'Stable Diffusion 1.x/2.x'}, but the model {model.written!r} is "
+                f"{'SDXL' if model.family == 'sdxl' else 'Stable Diffusion 1.x/2.x'}; use a ControlNet made for "
+                "the model's family"
+            )
         if cn_config.get("cross_attention_dim") != unet_config.get("cross_attention_dim"):
             raise SpecError(
                 f"{_where(shot, 'controlnet')}: {controlnet.written!r} was trained for another base model "
@@ -328,6 +345,7 @@ def _plan(shot: Shot, index: int) -> Plan:
     vae_tiling = size[0] * size[1] > VAE_TILING_AREA * (native * factor) ** 2
 
     prompt, negative = full_prompt(shot)
+    loras = _resolve_loras(shot, unet_config.get("cross_attention_dim"))
     device, dtype = _resolve_device(shot)
     return Plan(
         display=shot.display,
@@ -354,6 +372,7 @@ def _plan(shot: Shot, index: int) -> Plan:
         source=source,
         device=device,
         dtype=dtype,
+        loras=loras,
     )
 
 
@@ -409,7 +428,7 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
         source = {"kind": plan.source.kind, "file": shot.production.rel(plan.source.path), "sha256": digest}
         if plan.source.kind == "plate":
             source["frame"] = plan.source.index + 1
-    return {
+    described = {
         "backend": "diffusion",
         "backend_version": BACKEND_VERSION,
         "mode": plan.mode,
@@ -446,3 +465,20 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
             else None,
         },
     }
+    # Added only when they apply, so that the keys of backgrounds cached before them stay as they were.
+    if plan.loras:
+        described["lora"] = [lora.identity for lora in plan.loras]
+        described["versions"]["peft"] = _version("peft")
+    if might_be_chunked(plan.prompt) or (plan.guided and might_be_chunked(plan.negative)):
+        described["prompt_encoding"] = PROMPT_ENCODING
+    return described
+
+
+PROMPT_ENCODING = "chunks of 75 tokens, split after a comma within the last 20"
+"""How prompts longer than CLIP's 75 tokens are encoded (``prompts.encode``); part of ``describe`` when it may apply."""
+
+
+def might_be_chunked(text: str) -> bool:
+    """Whether ``text`` may exceed one 75-token chunk: CLIP's byte-level BPE gives at most one token per byte, so a
+    text of 75 UTF-8 bytes or fewer always fits (and encodes exactly as diffusers' pipelines encode it)."""
+    return len(text.lower().encode("utf-8")) > 75
