@@ -168,7 +168,7 @@ def occluding_square(frames: int, size: int = 30, step: int = 5) -> tuple[list[n
 def test_what_an_object_uncovers_shows_no_ghost() -> None:
     frames, masks = occluding_square(12)
     ours = list(deflicker(frames, frames, TemporalSettings(**FULL_RES)))
-    naive = list(deflicker(frames, frames, TemporalSettings(**FULL_RES, occlusion=False)))
+    naive = list(deflicker(frames, frames, TemporalSettings(**FULL_RES, occlusion=False, strength=0.9)))
     covered_before = np.zeros((H, W), bool)
     errors_ours, errors_naive = [], []
     for t in range(1, len(frames)):
@@ -177,9 +177,9 @@ def test_what_an_object_uncovers_shows_no_ghost() -> None:
         errors_ours.append(np.abs(ours[t] - frames[t])[uncovered].mean())
         errors_naive.append(np.abs(naive[t] - frames[t])[uncovered].mean())
     # The uncovered background is this frame's own, not a trail of the square ...
-    assert max(errors_ours) < 0.01
-    # ... which a running average without occlusion handling does leave.
-    assert max(errors_naive) > 0.025
+    assert max(errors_ours) < 0.01, errors_ours
+    # ... which an average without occlusion handling does leave.
+    assert max(errors_naive) > max(0.015, 3 * max(errors_ours))
 
 
 def test_keyframes_pass_the_input_through() -> None:
@@ -223,13 +223,16 @@ def test_deflicker_streams() -> None:
             consumed.append(i)
             yield f
 
-    out = deflicker(frames(), iter(clean), TemporalSettings(**FULL_RES))
+    # A window of two frames with one frame of context either side: the pass reads only that far ahead.
+    out = deflicker(frames(), iter(clean), TemporalSettings(**FULL_RES, window=2, context=1))
     assert consumed == []
-    first = next(out)
-    assert consumed == [0] and np.array_equal(first, noisy[0])
     next(out)
-    assert consumed == [0, 1]
-    assert len(list(out)) == 4
+    assert consumed == [0, 1, 2]
+    next(out)
+    assert consumed == [0, 1, 2]
+    next(out)
+    assert consumed == [0, 1, 2, 3, 4]
+    assert len(list(out)) == 3
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -415,9 +418,9 @@ def test_the_pass_without_numba_gives_the_same_frames(monkeypatch: pytest.Monkey
     noisy = flicker(clean)
     qc_compiled: dict = {}
     compiled = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_compiled))
-    from compositor.temporal import flow, kernels, stabiliser
+    from compositor.temporal import flow, kernels
 
-    for module in (flow, kernels, stabiliser):  # every module that picks a kernel by the flag
+    for module in (flow, kernels):  # every module that picks a kernel by the flag
         monkeypatch.setattr(module, "HAVE_NUMBA", False)
     qc_plain: dict = {}
     plain = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_plain))
