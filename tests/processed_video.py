@@ -23,7 +23,9 @@ SMALL = Path(__file__).parent / "data" / "davis_small"
 """Downscaled DAVIS clips for tests: ``<clip>/NNNN.jpg``, 320x180."""
 
 
-def read_clip(folder: Path, frames: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+def read_clip(
+    folder: Path, frames: int | None = None, size: tuple[int, int] | None = None
+) -> list[np.ndarray]:
     """The JPEG/PNG frames of a folder, sorted, as RGB uint8 (resized to ``size`` = (w, h) with INTER_AREA)."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))[:frames]
     out = []
@@ -91,7 +93,9 @@ PROCESSES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 """Per-frame processes that need only the frame (``reinhard`` also needs the changing reference)."""
 
 
-def process(frames: list[np.ndarray], how: str, references: list[np.ndarray] | None = None) -> list[np.ndarray]:
+def process(
+    frames: list[np.ndarray], how: str, references: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
     """Each frame processed alone by ``how`` (a key of ``PROCESSES``, or ``"reinhard"``: transfer to
     ``references[i % len(references)]``, a reference that changes every frame)."""
     if how == "reinhard":

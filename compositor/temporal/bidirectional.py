@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from compositor.errors import SpecError
 from compositor.spec.models import TemporalSettings
 from compositor.temporal.checks import _check_frames, _check_size, _count_mismatch
 from compositor.temporal.flow import GuideFrame, Motion, MotionAnalyser, warp
@@ -107,8 +108,16 @@ class _Sweeper:
         cv2.multiply(w, m, dst=w, scale=float(self.a))
         return w
 
-    def sweep(self, items: list[_Item], forward: bool) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """Running weighted averages ``(S, D)`` per item, in time order (forward) or against it."""
+    def sweep(
+        self, items: list[_Item], forward: bool, mirror: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Running weighted averages ``(S, D)`` per item, in time order (forward) or against it.
+
+        ``mirror``: the other sweep's average at the first item (an end of the cut), standing in for the
+        frames beyond the end, which do not exist (the reflection at the ends of a zero-phase filter): the
+        frames near the end get as much weight on that side as the frames inside, and the head of the cut is as
+        steady as its middle.
+        """
         n = len(items)
         order = range(n) if forward else range(n - 1, -1, -1)
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
@@ -118,6 +127,10 @@ class _Sweeper:
             crossing = item.cut_before if forward else (i + 1 < n and items[i + 1].cut_before)
             motion = item.back if forward else item.ahead
             own = item.frame
+            if mirror is not None and prev is None and own is not None:
+                prev = mirror
+                out[i] = prev
+                continue
             if prev is None or crossing or motion is None or (self.paint and own is not None):
                 if own is None:  # an unpainted frame with nothing before it: no paint yet
                     prev = None
@@ -189,6 +202,12 @@ class _Sweeper:
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _mirrored(state: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A sweep's state at an end of the cut, as the other side's stand-in there (a new weight array: the
+    combination must not take it for an unweighted frame)."""
+    return None if state is None else (state[0], state[1] + np.float32(0.0))
+
+
 def _clip(frame: np.ndarray) -> np.ndarray:
     """Into [0, 1], colour at most alpha (premultiplied)."""
     np.clip(frame, 0.0, 1.0, out=frame)
@@ -208,12 +227,16 @@ def _valid_share(motion: Motion) -> float:
 
 
 def _window_output(
-    sweeper: _Sweeper, items: list[_Item], core: range, painted: list[int] | None = None
+    sweeper: _Sweeper, items: list[_Item], core: range, painted: list[int] | None = None, tail: bool = False
 ) -> list[np.ndarray]:
-    """The output frames of ``core`` (cut indices) from ``items`` (core plus context, consecutive)."""
+    """The output frames of ``core`` (cut indices) from ``items`` (core plus context, consecutive; ``tail``:
+    the last item is the cut's last frame)."""
     first = items[0].index
-    fwd = sweeper.sweep(items, True)
     bwd = sweeper.sweep(items, False)
+    head = first == 0 and painted is None
+    fwd = sweeper.sweep(items, True, _mirrored(bwd[0]) if head else None)
+    if tail and painted is None:
+        bwd = sweeper.sweep(items, False, _mirrored(fwd[-1]))
     outs = []
     for t in core:
         i = t - first
@@ -283,7 +306,10 @@ def _run_windows(
             item.back, prev.ahead = analyser.pair(prev.guide, item.guide)
             item.cut_before = item.cut_before or _is_cut(settings, item.index, item.back)
             if painted is not None and item.cut_before and item.frame is None:
-                raise ValueError(f"frame {item.index + 1} follows a change of scene but was not painted")
+                raise SpecError(
+                    f"temporal.paint_every: frame {item.index + 1} follows a change of scene but was not painted "
+                    "(paint the frames frames_to_paint lists)"
+                )
         buffer.append(item)
         n_read += 1
         return True
@@ -302,7 +328,7 @@ def _run_windows(
         hi = min(last + 1, core_stop + context)
         items = [b for b in buffer if lo <= b.index < hi]
         assert sweeper is not None
-        outs = _window_output(sweeper, items, range(core_start, core_stop), painted)
+        outs = _window_output(sweeper, items, range(core_start, core_stop), painted, ended and hi == last + 1)
         for t, out in zip(range(core_start, core_stop), outs):
             item = items[t - items[0].index]
             if tally is not None and item.frame is not None:
