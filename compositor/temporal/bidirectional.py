@@ -109,14 +109,19 @@ class _Sweeper:
         return w
 
     def sweep(
-        self, items: list[_Item], forward: bool, mirror: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        items: list[_Item],
+        forward: bool,
+        other: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
+        starts_at_end: bool = False,
     ) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Running weighted averages ``(S, D)`` per item, in time order (forward) or against it.
 
-        ``mirror``: the other sweep's average at the first item (an end of the cut), standing in for the
-        frames beyond the end, which do not exist (the reflection at the ends of a zero-phase filter): the
-        frames near the end get as much weight on that side as the frames inside, and the head of the cut is as
-        steady as its middle.
+        ``other``: the other direction's sweep. Where this sweep starts at an end of the cut (its first item
+        when ``starts_at_end``, or after a link it must not cross: a keyframe, a change of scene), the other
+        sweep's average there stands in for the frames beyond the end, which do not exist (the reflection at
+        the ends of a zero-phase filter): frames near an end get as much weight on that side as frames inside,
+        and the head of a cut is as steady as its middle.
         """
         n = len(items)
         order = range(n) if forward else range(n - 1, -1, -1)
@@ -127,8 +132,9 @@ class _Sweeper:
             crossing = item.cut_before if forward else (i + 1 < n and items[i + 1].cut_before)
             motion = item.back if forward else item.ahead
             own = item.frame
-            if mirror is not None and prev is None and own is not None:
-                prev = mirror
+            at_end = crossing or (prev is None and starts_at_end)
+            if other is not None and at_end and own is not None and other[i] is not None:
+                prev = _mirrored(other[i])
                 out[i] = prev
                 continue
             if prev is None or crossing or motion is None or (self.paint and own is not None):
@@ -233,10 +239,12 @@ def _window_output(
     the last item is the cut's last frame)."""
     first = items[0].index
     bwd = sweeper.sweep(items, False)
-    head = first == 0 and painted is None
-    fwd = sweeper.sweep(items, True, _mirrored(bwd[0]) if head else None)
-    if tail and painted is None:
-        bwd = sweeper.sweep(items, False, _mirrored(fwd[-1]))
+    if painted is not None:  # keyframes are ends that hold their own paint: no reflection
+        fwd = sweeper.sweep(items, True)
+    else:
+        fwd = sweeper.sweep(items, True, bwd, first == 0)
+        if tail or any(item.cut_before for item in items[1:]):
+            bwd = sweeper.sweep(items, False, fwd, tail)
     outs = []
     for t in core:
         i = t - first
