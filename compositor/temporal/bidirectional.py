@@ -41,15 +41,16 @@ import numpy as np
 
 from compositor.errors import SpecError
 from compositor.spec.models import TemporalSettings
+from compositor.temporal import kernels
 from compositor.temporal.checks import _check_frames, _check_size, _count_mismatch
-from compositor.temporal.flow import GuideFrame, Motion, MotionAnalyser, warp
+from compositor.temporal.flow import GuideFrame, LazyMotion, Motion, MotionAnalyser, warp
 from compositor.temporal.metrics import _Tally
 
 FLOOR = 1e-3
 """Weight a link keeps where its flow is not trusted, in paint mode: where neither keyframe sees a pixel, the
 warped paint of both still fills it (instead of nothing)."""
 
-NEGLIGIBLE = 2e-3
+NEGLIGIBLE = 5e-3
 """A frame weighing less than this (``strength^context``) is left out of a window's context."""
 
 SCENE_CHANGE = 0.3
@@ -76,7 +77,8 @@ class _Item:
     index: int
     frame: np.ndarray | None
     """The processed (or painted) frame; None for a frame not painted (paint mode)."""
-    guide: GuideFrame
+    guide: GuideFrame | None
+    """The guide frame as the flow needs it, until the motion to the next frame is known."""
     back: Motion | None = None
     """This frame from the one before (None for the cut's first)."""
     ahead: Motion | None = None
@@ -99,12 +101,10 @@ class _Sweeper:
         self.sigma = settings.lowpass / self.factor
         self.ones = np.ones((height, width), np.float32)
 
-    def _weight(self, motion: Motion, previous: np.ndarray) -> np.ndarray:
-        """``a · m · warp(D_prev)``: the weight the carried average gets here."""
-        m = motion.trust
-        if self.paint:
-            m = np.maximum(m, np.float32(FLOOR))
-        w = warp(previous, motion.sample_at)
+    def _weight(self, motion: Motion, previous: np.ndarray, at: np.ndarray | None) -> np.ndarray:
+        """Paint mode: ``a · max(m, FLOOR) · warp(D_prev)``, the weight the carried paint has here."""
+        m = np.maximum(motion.trust, np.float32(FLOOR))
+        w = warp(previous, at)
         cv2.multiply(w, m, dst=w, scale=float(self.a))
         return w
 
@@ -114,18 +114,32 @@ class _Sweeper:
         forward: bool,
         other: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
         starts_at_end: bool = False,
+        keep: list[bool] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """``states`` as a list, the items ``keep`` says (all by default), None for the others (memory)."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(items)
+        for i, state in self.states(items, forward, other, starts_at_end):
+            if keep is None or keep[i]:
+                out[i] = state
+        return out
+
+    def states(
+        self,
+        items: list[_Item],
+        forward: bool,
+        other: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
+        starts_at_end: bool = False,
+    ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray] | None]]:
         """Running weighted averages ``(S, D)`` per item, in time order (forward) or against it.
 
         ``other``: the other direction's sweep. Where this sweep starts at an end of the cut (its first item
         when ``starts_at_end``, or after a link it must not cross: a keyframe, a change of scene), the other
         sweep's average there stands in for the frames beyond the end, which do not exist (the reflection at
         the ends of a zero-phase filter): frames near an end get as much weight on that side as frames inside,
-        and the head of a cut is as steady as its middle.
+        and the head of a cut is as steady as its middle. Yields ``(item number, state)`` as it goes.
         """
         n = len(items)
         order = range(n) if forward else range(n - 1, -1, -1)
-        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
         prev: tuple[np.ndarray, np.ndarray] | None = None
         for i in order:
             item = items[i]
@@ -135,29 +149,24 @@ class _Sweeper:
             at_end = crossing or (prev is None and starts_at_end)
             if other is not None and at_end and own is not None and other[i] is not None:
                 prev = _mirrored(other[i])
-                out[i] = prev
+                yield i, prev
                 continue
             if prev is None or crossing or motion is None or (self.paint and own is not None):
                 if own is None:  # an unpainted frame with nothing before it: no paint yet
                     prev = None
                 else:
                     prev = (own, self.ones)
-                out[i] = prev
+                yield i, prev
                 continue
-            w = self._weight(motion, prev[1])
-            carried = warp(prev[0], motion.sample_at)
+            at = motion.sample_at
+            carried = warp(prev[0], at)
             if own is None:
                 # Paint mode between keyframes: the carried paint alone, its weight the confidence so far.
-                prev = (carried, w)
+                prev = (carried, self._weight(motion, prev[1], at))
             else:
                 # own + (carried - own)·w/(1 + w): exactly the frame where what is carried equals it.
-                d = w + np.float32(1.0)
-                s = carried - own
-                s *= (w / d)[:, :, None]
-                s += own
-                prev = (s, d)
-            out[i] = prev
-        return out
+                prev = kernels.carry(carried, warp(prev[1], at), motion.trust, own, self.a)
+            yield i, prev
 
     def combine(
         self,
@@ -186,17 +195,12 @@ class _Sweeper:
         (f, df), (b, db) = fwd, bwd
         if df is self.ones and db is self.ones:
             return own.copy()  # nothing crossed from either side: the frame as it is, exactly
-        total = df + db - np.float32(1.0)
         # own + (D·(F - own) + E·(B - own)) / (D + E - 1): exactly the frame where both sides agree with it.
-        out = f - own
-        out *= (df / total)[:, :, None]
-        back = b - own
-        back *= (db / total)[:, :, None]
-        out += back
-        out += own
-        if self.s.detail < 1:
-            residual = own - out
-            out += np.float32(1 - self.s.detail) * (residual - self._low(residual))
+        if self.s.detail >= 1:
+            return kernels.combine(f, df, b, db, own)
+        out = kernels.combine(f, df, b, db, own, clip=False)
+        residual = own - out
+        out += np.float32(1 - self.s.detail) * (residual - self._low(residual))
         return _clip(out)
 
     def _low(self, image: np.ndarray) -> np.ndarray:
@@ -225,37 +229,44 @@ def _is_cut(settings: TemporalSettings, index: int, motion: Motion | None) -> bo
     """Whether the pass must not cross the link into frame ``index``."""
     if settings.keyframe_interval > 0 and index % settings.keyframe_interval == 0:
         return True
-    return motion is not None and motion.sample_at is not None and _valid_share(motion) < SCENE_CHANGE
+    return motion is not None and not motion.still and _valid_share(motion) < SCENE_CHANGE
 
 
-def _valid_share(motion: Motion) -> float:
-    return cv2.countNonZero(motion.valid) / motion.valid.size
+def _valid_share(motion: Motion | LazyMotion) -> float:
+    valid = motion.small_valid if isinstance(motion, LazyMotion) else motion.valid
+    return cv2.countNonZero(valid) / valid.size
 
 
 def _window_output(
     sweeper: _Sweeper, items: list[_Item], core: range, painted: list[int] | None = None, tail: bool = False
-) -> list[np.ndarray]:
+) -> Iterator[np.ndarray]:
     """The output frames of ``core`` (cut indices) from ``items`` (core plus context, consecutive; ``tail``:
-    the last item is the cut's last frame)."""
+    the last item is the cut's last frame), one at a time: the backward sweep is kept for the core, the
+    forward sweep combined with it as it goes (memory: one direction of the window)."""
     first = items[0].index
-    bwd = sweeper.sweep(items, False)
-    if painted is not None:  # keyframes are ends that hold their own paint: no reflection
-        fwd = sweeper.sweep(items, True)
-    else:
-        fwd = sweeper.sweep(items, True, bwd, first == 0)
-        if tail or any(item.cut_before for item in items[1:]):
-            bwd = sweeper.sweep(items, False, fwd, tail)
-    outs = []
-    for t in core:
-        i = t - first
+    n = len(items)
+    ends = [i == 0 or i == n - 1 for i in range(n)]
+    for i in range(1, n):
+        if items[i].cut_before:
+            ends[i - 1] = ends[i] = True
+    keep = [first + i in core or ends[i] for i in range(n)]
+    reflect = painted is None  # keyframes of paint mode are ends that hold their own paint
+    fwd_ends = None
+    if reflect and (tail or any(item.cut_before for item in items[1:])):
+        fwd_ends = sweeper.sweep(items, True, keep=ends)  # what the backward sweep reflects at the ends
+    bwd = sweeper.sweep(items, False, fwd_ends, tail and reflect, keep)
+    for i, state in sweeper.states(items, True, bwd if reflect else None, first == 0 and reflect):
+        t = first + i
+        if t not in core:
+            continue
         nearness = 0.5
         if painted is not None:
             before = max((k for k in painted if k <= t), default=None)
             after = min((k for k in painted if k >= t), default=None)
             if before is not None and after is not None and after > before:
                 nearness = (after - t) / (after - before)
-        outs.append(sweeper.combine(items[i], fwd[i], bwd[i], nearness))
-    return outs
+        yield sweeper.combine(items[i], state, bwd[i], nearness)
+        bwd[i] = None
 
 
 def _run_windows(
@@ -311,7 +322,9 @@ def _run_windows(
         item.keep = item.cut_before = interval > 0 and item.index % interval == 0
         if buffer and buffer[-1].index == item.index - 1:
             prev = buffer[-1]
+            assert prev.guide is not None
             item.back, prev.ahead = analyser.pair(prev.guide, item.guide)
+            prev.guide = None  # its motion both ways is known: memory
             item.cut_before = item.cut_before or _is_cut(settings, item.index, item.back)
             if painted is not None and item.cut_before and item.frame is None:
                 raise SpecError(

@@ -122,6 +122,47 @@ class Motion:
     valid: np.ndarray
     trust: np.ndarray
 
+    @property
+    def still(self) -> bool:
+        """Nothing moved (the identity)."""
+        return self.sample_at is None
+
+
+class LazyMotion:
+    """A ``Motion`` kept at flow resolution (flow, mask, eroded mask): ``sample_at``, ``valid`` and ``trust``
+    are made at full resolution on each access, the same arrays ``MotionAnalyser`` would give (without the
+    photometric check)."""
+
+    still = False
+
+    def __init__(self, analyser: MotionAnalyser, flow: np.ndarray, valid: np.ndarray, trust: np.ndarray):
+        self._analyser = analyser
+        self._flow, self._valid, self._trust = flow, valid, trust
+
+    @property
+    def small_valid(self) -> np.ndarray:
+        """``valid`` at flow resolution."""
+        return self._valid
+
+    @property
+    def sample_at(self) -> np.ndarray:
+        return self._analyser._full(self._flow)
+
+    @property
+    def valid(self) -> np.ndarray:
+        a = self._analyser
+        if a._small == (a.width, a.height):
+            return self._valid
+        return cv2.resize(self._valid, (a.width, a.height), interpolation=cv2.INTER_NEAREST)
+
+    @property
+    def trust(self) -> np.ndarray:
+        a = self._analyser
+        trust = self._trust.astype(np.float32)
+        if a._small == (a.width, a.height):
+            return trust
+        return cv2.resize(trust, (a.width, a.height), interpolation=cv2.INTER_LINEAR)
+
 
 @dataclass
 class MotionAnalyser:
@@ -181,7 +222,26 @@ class MotionAnalyser:
             return self.still(), self.still()
         backward = self._flow(cur.small, prev.small)
         forward = self._flow(prev.small, cur.small)
+        if self.photometric is None and self.occlusion:
+            # Kept at flow resolution (a window of the pass holds many): full resolution on each use.
+            return self._lazy(backward, forward), self._lazy(forward, backward)
         return self._motion(backward, forward, prev, cur), self._motion(forward, backward, cur, prev)
+
+    def _lazy(self, backward: np.ndarray, forward: np.ndarray) -> LazyMotion:
+        pos = cv2.add(self._grid_small, backward)
+        valid_small = self._checks(backward, forward, pos)
+        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
+
+    def _full(self, flow_small: np.ndarray) -> np.ndarray:
+        """Absolute sample positions at full resolution from a flow at flow resolution."""
+        size = (self.width, self.height)
+        if self._small == size:
+            return cv2.add(flow_small, self._grid_full)
+        flow_full = cv2.resize(flow_small, size, interpolation=cv2.INTER_LINEAR)
+        rx, ry = self._ratio
+        if abs(rx - ry) < 1e-9:
+            return cv2.scaleAdd(flow_full, rx, self._grid_full)
+        return cv2.add(cv2.multiply(flow_full, (rx, ry, 0.0, 0.0)), self._grid_full)
 
     def _motion(self, backward: np.ndarray, forward: np.ndarray, prev: GuideFrame, cur: GuideFrame) -> Motion:
         """The motion of ``cur`` from ``prev`` given the flow ``backward`` (cur → prev) and ``forward``."""

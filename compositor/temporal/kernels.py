@@ -140,7 +140,41 @@ def _pair_stats_nb(cur, out, warped_in, warped_out, valid):  # pragma: no cover 
     return fidelity, before, after, count
 
 
+def _carry_nb(carried, carried_d, trust, own, a, out_s, out_d):  # pragma: no cover - compiled
+    h, w = own.shape[0], own.shape[1]
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            wt = a * trust[y, x] * carried_d[y, x]
+            d = wt + one
+            k = wt / d
+            out_d[y, x] = d
+            for c in range(4):
+                o = own[y, x, c]
+                out_s[y, x, c] = (carried[y, x, c] - o) * k + o
+
+
+def _combine_nb(f, df, b, db, own, out, clip):  # pragma: no cover - compiled
+    h, w = own.shape[0], own.shape[1]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            total = df[y, x] + db[y, x] - one
+            kf = df[y, x] / total
+            kb = db[y, x] / total
+            for c in range(4):
+                o = own[y, x, c]
+                out[y, x, c] = ((f[y, x, c] - o) * kf + (b[y, x, c] - o) * kb) + o
+            if clip:
+                a = min(max(out[y, x, 3], zero), one)
+                out[y, x, 3] = a
+                for c in range(3):
+                    out[y, x, c] = min(min(max(out[y, x, c], zero), one), a)
+
+
 if HAVE_NUMBA:
+    _carry_kernel = _jit(_carry_nb)
+    _combine_kernel = _jit(_combine_nb)
     _correction_sums = _jit(_correction_sums_nb)
     _blend_kernel = _jit(_blend_nb)
     _sse_rgb_kernel = _jit(_sse_rgb_nb)
@@ -223,3 +257,46 @@ def _pair_stats(
     before, count = _sse_rgb(cur, warped_in, valid)
     after, _ = _sse_rgb(out, warped_out, valid)
     return fidelity, before, after, count
+
+
+def _np_carry(
+    carried: np.ndarray, carried_d: np.ndarray, trust: np.ndarray, own: np.ndarray, a: np.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of a sweep: ``D = 1 + a·trust·carried_d`` and ``S = own + (carried - own)·(D - 1)/D``."""
+    wt = a * trust * carried_d
+    d = wt + np.float32(1.0)
+    k = (wt / d)[:, :, None]
+    return (carried - own) * k + own, d
+
+
+def _np_combine(f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Both sweeps, the frame counted once: ``own + (F - own)·D/(D+E-1) + (B - own)·E/(D+E-1)``."""
+    total = df + db - np.float32(1.0)
+    kf, kb = (df / total)[:, :, None], (db / total)[:, :, None]
+    return ((f - own) * kf + (b - own) * kb) + own
+
+
+def carry(
+    carried: np.ndarray, carried_d: np.ndarray, trust: np.ndarray, own: np.ndarray, a: np.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_np_carry``, compiled where numba is installed (frames ``(H, W, 4)``, weights ``(H, W)`` float32)."""
+    if HAVE_NUMBA:
+        out_s, out_d = np.empty_like(own), np.empty_like(carried_d)
+        _carry_kernel(carried, carried_d, trust, own, a, out_s, out_d)
+        return out_s, out_d
+    return _np_carry(carried, carried_d, trust, own, a)
+
+
+def combine(
+    f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, own: np.ndarray, clip: bool = True
+) -> np.ndarray:
+    """``_np_combine``, compiled where numba is installed; ``clip``: then into [0, 1], colour at most alpha."""
+    if HAVE_NUMBA:
+        out = np.empty_like(own)
+        _combine_kernel(f, df, b, db, own, out, clip)
+        return out
+    out = _np_combine(f, df, b, db, own)
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+        np.minimum(out[:, :, :3], out[:, :, 3:4], out=out[:, :, :3])
+    return out
