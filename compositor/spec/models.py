@@ -236,7 +236,7 @@ class TemporalSettings(Strict):
     lowpass: float = Field(default=24.0, gt=0, le=1000)
     """Size in pixels (Gaussian sigma at full resolution) of the high-pass that ``detail`` keeps; at most 1000
     (already a neighbourhood of 6000 px: one colour for most canvases)."""
-    window: int = Field(default=24, ge=1, le=MAX_FRAMES)
+    window: int = Field(default=16, ge=1, le=MAX_FRAMES)
     """Frames the pass computes together (memory grows with it); each window also reads ``context`` frames
     either side, so that windows are independent (a Dask cluster runs them) and their joins invisible."""
     context: int = Field(default=0, ge=0, le=1000)

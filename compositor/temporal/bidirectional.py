@@ -360,6 +360,7 @@ def _run_windows(
                     tally.fidelity(out, item.frame)
             prev_out, prev_in = out, item.frame
             yield out
+        del outs, items  # the window's states, before the next window reads its frames
         core_start = core_stop
         # Keep what the next window needs as context (and the last frame, for its link).
         keep_from = min(core_start - context, core_start - 1)
