@@ -186,3 +186,36 @@ def test_the_pass_on_a_dask_cluster_writes_the_same_frames(tmp_path: Path) -> No
     for i in range(12):
         name = f"{i + 1:04d}.png"
         assert np.array_equal(read_image(tmp_path / "local" / name), read_image(tmp_path / "farm" / name))
+
+
+PAINTED_CUT = """
+[shot]
+frames = 7
+
+[background]
+source = "plate"
+plate = "plates/bg.%04d.png"
+
+[temporal]
+paint_every = 3
+"""
+
+
+def test_a_cut_with_paint_every_takes_its_in_between_frames_from_the_keyframes(production_factory) -> None:
+    import compositor
+    from compositor.steps.background import ensure_background
+    from tests.conftest import write_flat
+
+    root = production_factory({"sc010_c010": PAINTED_CUT})
+    # A still camera: the frames between keyframes are the keyframes' paint, not their own flicker.
+    for i in range(1, 8):
+        write_flat(root / f"shots/sc010_c010/plates/bg.{i:04d}.png", (32, 24), (60 + 40 * (i % 2), 90, 120))
+    shot = compositor.cut(compositor.load(root), "sc010_c010")
+    ensure_background(shot)
+    frames = [read_image(shot.paths.bg_frame(i)) for i in range(7)]
+    plates = [read_image(root / f"shots/sc010_c010/plates/bg.{i:04d}.png") for i in range(1, 8)]
+    for k in (0, 3, 6):  # keyframes, as painted (the plate here)
+        assert np.abs(frames[k] - plates[k]).max() < 1e-6
+    # Frame 2 (0-based 1) is keyframes 0 and 3 blended by nearness (2/3 and 1/3), not its own plate.
+    assert np.abs(frames[1] - (2 * plates[0] + plates[3]) / 3).max() < 1 / 255
+    assert np.abs(frames[1] - plates[1]).max() > 20 / 255
