@@ -353,17 +353,15 @@ def test_compiled_kernels_equal_the_numpy_ones() -> None:
     trust[trust < 0.3] = 0
     a, b = np.empty_like(cur), np.empty_like(cur)
     mask = (trust > 0).view(np.uint8)
-    warped_in = rng.random((37, 53, 4), dtype=np.float32)
-    stats = temporal._blend_kernel(
-        cur, warped, low, trust, np.float32(0.8), np.float32(0.6), a, warped_in, mask, True
-    )
-    temporal._np_blend(cur, warped, low, trust, np.float32(0.8), np.float32(0.6), b)
+    d_prev = rng.random((37, 53), dtype=np.float32) * 3
+    s_a, d_a = np.empty_like(cur), np.empty_like(trust)
+    temporal._carry_kernel(warped, d_prev, trust, cur, np.float32(0.6), s_a, d_a)
+    s_b, d_b = temporal._np_carry(warped, d_prev, trust, cur, np.float32(0.6))
+    assert np.abs(s_a - s_b).max() <= 1e-6 and np.abs(d_a - d_b).max() <= 1e-6
+    d_other = d_prev + 1
+    temporal._combine_kernel(warped, d_other, low, d_other, cur, a, False)
+    b = temporal._np_combine(warped, d_other, low, d_other, cur)
     assert np.abs(a - b).max() <= 1e-6
-    assert stats == pytest.approx(temporal._pair_stats(cur, b, warped_in, warped, mask), rel=1e-5)
-    sums_a, sums_b = np.zeros((5, 7, 5), np.float32), np.zeros((5, 7, 5), np.float32)
-    temporal._correction_sums(cur, warped, trust, 8, sums_a)
-    temporal._np_correction_sums(cur, warped, trust, 8, sums_b)
-    assert np.allclose(sums_a, sums_b, atol=1e-4)
     sse, count = temporal._sse_rgb_kernel(cur, warped, mask, True)
     expected = (((cur - warped)[..., :3] ** 2).sum(axis=2) * mask).sum(dtype=np.float64)
     assert count == mask.sum() and sse == pytest.approx(expected, rel=1e-5)

@@ -231,8 +231,8 @@ class TemporalSettings(Strict):
     """How much fine texture is steadied: 1 all of it; below 1 the frame keeps that share of its own texture
     (its difference from the steadied frame, high-passed at ``lowpass``), for fidelity."""
     occlusion: bool = True
-    """Use the forward-backward, motion-boundary and photometric checks; false gives the naive running average
-    of warped frames that trusts the flow everywhere (for comparison)."""
+    """Use the forward-backward and motion-boundary checks; false gives the naive average of warped frames that
+    trusts the flow everywhere (for comparison)."""
     lowpass: float = Field(default=24.0, gt=0, le=1000)
     """Size in pixels (Gaussian sigma at full resolution) of the high-pass that ``detail`` keeps; at most 1000
     (already a neighbourhood of 6000 px: one colour for most canvases)."""
