@@ -92,18 +92,32 @@ class _Item:
 class _Sweeper:
     """The per-window arithmetic: both sweeps and their combination, for one frame size."""
 
-    def __init__(self, settings: TemporalSettings, width: int, height: int, paint: bool):
+    def __init__(self, settings: TemporalSettings, analyser: MotionAnalyser, paint: bool):
         self.s = settings
         self.a = np.float32(1.0 if paint else settings.strength)
         self.paint = paint
-        self.size = (width, height)
+        self.size = (analyser.width, analyser.height)
+        self.small = analyser._small
         self.factor = max(1, int(settings.lowpass // 3))
         self.sigma = settings.lowpass / self.factor
-        self.ones = np.ones((height, width), np.float32)
+        # The weights D are smooth: they are carried at flow resolution (a quarter of the pixels at HD).
+        self.ones = np.ones((self.small[1], self.small[0]), np.float32)
 
-    def _weight(self, motion: Motion, previous: np.ndarray, at: np.ndarray | None) -> np.ndarray:
-        """Paint mode: ``a · max(m, FLOOR) · warp(D_prev)``, the weight the carried paint has here."""
-        m = np.maximum(motion.trust, np.float32(FLOOR))
+    def _up(self, weight: np.ndarray) -> np.ndarray:
+        """A weight at flow resolution, at full resolution."""
+        if self.small == self.size:
+            return weight
+        return cv2.resize(weight, self.size, interpolation=cv2.INTER_LINEAR)
+
+    def _weight(self, motion: Motion | LazyMotion, previous: np.ndarray) -> np.ndarray:
+        """``a · m · warp(D_prev)`` at flow resolution: the weight the carried average has here (in paint mode
+        with ``m`` at least ``FLOOR``)."""
+        if isinstance(motion, LazyMotion):
+            at, m = motion.small_at, motion.small_trust
+        else:  # the still motion: nothing moved, everything trusted
+            at, m = None, self.ones
+        if self.paint:
+            m = np.maximum(m, np.float32(FLOOR))
         w = warp(previous, at)
         cv2.multiply(w, m, dst=w, scale=float(self.a))
         return w
@@ -158,14 +172,14 @@ class _Sweeper:
                     prev = (own, self.ones)
                 yield i, prev
                 continue
-            at = motion.sample_at
-            carried = warp(prev[0], at)
+            carried = warp(prev[0], motion.sample_at)
+            w = self._weight(motion, prev[1])
             if own is None:
                 # Paint mode between keyframes: the carried paint alone, its weight the confidence so far.
-                prev = (carried, self._weight(motion, prev[1], at))
+                prev = (carried, w)
             else:
                 # own + (carried - own)·w/(1 + w): exactly the frame where what is carried equals it.
-                prev = kernels.carry(carried, warp(prev[1], at), motion.trust, own, self.a)
+                prev = (kernels.carry(carried, self._up(w), own), w + np.float32(1.0))
             yield i, prev
 
     def combine(
@@ -187,7 +201,7 @@ class _Sweeper:
             num = np.zeros_like(sides[0][0][0])
             den = np.zeros_like(sides[0][0][1])
             for (s, d), wt in sides:
-                dw = d * np.float32(max(wt, 1e-6))
+                dw = self._up(d) * np.float32(max(wt, 1e-6))
                 num += s * dw[:, :, None]
                 den += dw
             return _clip(num / np.maximum(den, np.float32(1e-30))[:, :, None])
@@ -196,6 +210,7 @@ class _Sweeper:
         if df is self.ones and db is self.ones:
             return own.copy()  # nothing crossed from either side: the frame as it is, exactly
         # own + (D·(F - own) + E·(B - own)) / (D + E - 1): exactly the frame where both sides agree with it.
+        df, db = self._up(df), self._up(db)
         if self.s.detail >= 1:
             return kernels.combine(f, df, b, db, own)
         out = kernels.combine(f, df, b, db, own, clip=False)
@@ -311,7 +326,7 @@ def _run_windows(
             first_shape = g
             h, w = g.shape[:2]
             analyser = MotionAnalyser(w, h, settings.flow, settings.flow_scale, settings.occlusion)
-            sweeper = _Sweeper(settings, w, h, painted is not None)
+            sweeper = _Sweeper(settings, analyser, painted is not None)
         else:
             if frame is not None:
                 _check_size(frame, first_shape, names[0], n_read)

@@ -145,6 +145,16 @@ class LazyMotion:
         return self._valid
 
     @property
+    def small_at(self) -> np.ndarray:
+        """``sample_at`` at flow resolution (in flow pixels)."""
+        return cv2.add(self._analyser._grid_small, self._flow)
+
+    @property
+    def small_trust(self) -> np.ndarray:
+        """``trust`` at flow resolution."""
+        return self._trust.astype(np.float32)
+
+    @property
     def sample_at(self) -> np.ndarray:
         return self._analyser._full(self._flow)
 
@@ -222,14 +232,15 @@ class MotionAnalyser:
             return self.still(), self.still()
         backward = self._flow(cur.small, prev.small)
         forward = self._flow(prev.small, cur.small)
-        if self.photometric is None and self.occlusion:
-            # Kept at flow resolution (a window of the pass holds many): full resolution on each use.
-            return self._lazy(backward, forward), self._lazy(forward, backward)
-        return self._motion(backward, forward, prev, cur), self._motion(forward, backward, cur, prev)
+        # Kept at flow resolution (a window of the pass holds many): full resolution on each use. (The
+        # photometric check, which needs full resolution, is ``__call__``'s only.)
+        return self._lazy(backward, forward), self._lazy(forward, backward)
 
     def _lazy(self, backward: np.ndarray, forward: np.ndarray) -> LazyMotion:
         pos = cv2.add(self._grid_small, backward)
         valid_small = self._checks(backward, forward, pos)
+        if not self.occlusion:
+            return LazyMotion(self, backward, valid_small, np.ones_like(valid_small))
         return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
 
     def _full(self, flow_small: np.ndarray) -> np.ndarray:

@@ -89,15 +89,13 @@ def _pair_stats_nb(cur, out, warped_in, warped_out, valid):  # pragma: no cover 
     return fidelity, before, after, count
 
 
-def _carry_nb(carried, carried_d, trust, own, a, out_s, out_d):  # pragma: no cover - compiled
+def _carry_nb(carried, weight, own, out_s):  # pragma: no cover - compiled
     h, w = own.shape[0], own.shape[1]
     one = np.float32(1.0)
     for y in range(h):
         for x in range(w):
-            wt = a * trust[y, x] * carried_d[y, x]
-            d = wt + one
-            k = wt / d
-            out_d[y, x] = d
+            wt = weight[y, x]
+            k = wt / (wt + one)
             for c in range(4):
                 o = own[y, x, c]
                 out_s[y, x, c] = (carried[y, x, c] - o) * k + o
@@ -177,14 +175,10 @@ def _pair_stats(
     return fidelity, before, after, count
 
 
-def _np_carry(
-    carried: np.ndarray, carried_d: np.ndarray, trust: np.ndarray, own: np.ndarray, a: np.float32
-) -> tuple[np.ndarray, np.ndarray]:
-    """One step of a sweep: ``D = 1 + a·trust·carried_d`` and ``S = own + (carried - own)·(D - 1)/D``."""
-    wt = a * trust * carried_d
-    d = wt + np.float32(1.0)
-    k = (wt / d)[:, :, None]
-    return (carried - own) * k + own, d
+def _np_carry(carried: np.ndarray, weight: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """One step of a sweep: ``own + (carried - own)·w/(1 + w)`` (``w`` the carried average's weight here)."""
+    k = (weight / (weight + np.float32(1.0)))[:, :, None]
+    return (carried - own) * k + own
 
 
 def _np_combine(f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -194,15 +188,13 @@ def _np_combine(f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, ow
     return ((f - own) * kf + (b - own) * kb) + own
 
 
-def carry(
-    carried: np.ndarray, carried_d: np.ndarray, trust: np.ndarray, own: np.ndarray, a: np.float32
-) -> tuple[np.ndarray, np.ndarray]:
-    """``_np_carry``, compiled where numba is installed (frames ``(H, W, 4)``, weights ``(H, W)`` float32)."""
+def carry(carried: np.ndarray, weight: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``_np_carry``, compiled where numba is installed (frames ``(H, W, 4)``, weight ``(H, W)`` float32)."""
     if HAVE_NUMBA:
-        out_s, out_d = np.empty_like(own), np.empty_like(carried_d)
-        _carry_kernel(carried, carried_d, trust, own, a, out_s, out_d)
-        return out_s, out_d
-    return _np_carry(carried, carried_d, trust, own, a)
+        out = np.empty_like(own)
+        _carry_kernel(carried, weight, own, out)
+        return out
+    return _np_carry(carried, weight, own)
 
 
 def combine(
