@@ -294,9 +294,11 @@ def _run_windows(
     start: int,
     stop: int | None,
     offset: int,
+    total: int | None = None,
 ) -> Iterator[np.ndarray]:
     """``frames`` and ``guide`` begin at cut frame ``offset``; yields the outputs of cut frames ``start`` to
-    ``stop`` (None: to the end of the streams), computing each window from ``context`` frames either side."""
+    ``stop`` (None: to the end of the streams), computing each window from ``context`` frames either side.
+    ``total``: the cut's frame count, when the streams may end before the cut does (a window alone)."""
     context = context_for(settings)
     window = max(1, settings.window)
     frame_iter, guide_iter = iter(frames), iter(guide)
@@ -364,7 +366,13 @@ def _run_windows(
         hi = min(last + 1, core_stop + context)
         items = [b for b in buffer if lo <= b.index < hi]
         assert sweeper is not None
-        outs = _window_output(sweeper, items, range(core_start, core_stop), painted, ended and hi == last + 1)
+        outs = _window_output(
+            sweeper,
+            items,
+            range(core_start, core_stop),
+            painted,
+            ended and hi == last + 1 and total in (None, hi),
+        )
         for t, out in zip(range(core_start, core_stop), outs):
             item = items[t - items[0].index]
             if tally is not None and item.frame is not None:

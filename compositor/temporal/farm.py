@@ -40,7 +40,9 @@ def steady_window(
         frames = source.frames(lo, hi - lo)
         guides = guide_source.frames(lo, hi - lo)
         pass_names = (f"input {input}", f"guide {guide}")
-        outputs = _run_windows(frames, guides, settings, None, pass_names, None, core_start, core_stop, lo)
+        outputs = _run_windows(
+            frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
+        )
         writer = _Writer()
         try:
             for i, out in enumerate(outputs):
