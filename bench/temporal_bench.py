@@ -19,7 +19,8 @@ Tables:
 4. window joins: E_warp share of the pairs that cross a join against those inside windows;
 5. speed at 1280x720 from PNG files to PNG files on this machine: wall fps and CPU ms a frame.
 
-    python bench/temporal_bench.py            # 854x480 (the plates' size), 40 frames a plate
+    python bench/temporal_bench.py            # 640x360, 30 frames a plate (about 10 minutes on 2 idle cores)
+    python bench/temporal_bench.py --size 854x480 --frames 50   # the plates' own size
     python bench/temporal_bench.py --quick    # 427x240, 24 frames (also BENCH_QUICK=1)
 """
 
@@ -50,6 +51,7 @@ DAVIS = ROOT.parent / "shared" / "data" / "plates" / "davis"
 MEASURE = {"flow": "farneback", "flow_scale": 1.0}
 STRENGTHS = (0.3, 0.4, 0.5, 0.6, 0.7)
 WEIGHTS = (0.5, 1.0, 2.0, 3.0)
+"""The pass's strengths and the plain blend's weights on the curve."""
 PROCESSES = ("gray_world", "reinhard", "clahe", "stylization")
 
 
@@ -209,10 +211,11 @@ def speed_table(frames: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="427x240, 24 frames (BENCH_QUICK=1)")
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--size", default="640x360", help="WxH of the clips")
     parser.add_argument("--speed-frames", type=int, default=30)
     args = parser.parse_args()
-    size = (854, 480)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     if args.quick or os.environ.get("BENCH_QUICK") == "1":
         size, args.frames, args.speed_frames = (427, 240), 24, 16
     started = time.perf_counter()
