@@ -19,7 +19,7 @@ Tables:
 4. window joins: E_warp share of the pairs that cross a join against those inside windows;
 5. speed at 1280x720 from PNG files to PNG files on this machine: wall fps and CPU ms a frame.
 
-    python bench/temporal_bench.py            # 640x360, 30 frames a plate (about 10 minutes on 2 idle cores)
+    python bench/temporal_bench.py            # 512x288, 30 frames a plate (about 8 minutes on 2 idle cores)
     python bench/temporal_bench.py --size 854x480 --frames 50   # the plates' own size
     python bench/temporal_bench.py --quick    # 427x240, 24 frames (also BENCH_QUICK=1)
 """
@@ -212,7 +212,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="427x240, 24 frames (BENCH_QUICK=1)")
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--size", default="640x360", help="WxH of the clips")
+    parser.add_argument("--size", default="512x288", help="WxH of the clips")
     parser.add_argument("--speed-frames", type=int, default=30)
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
