@@ -1,20 +1,27 @@
-"""Temporal consistency on flickering sequences made from real footage, and the speed of the whole pass.
+"""The temporal pass on real footage processed frame by frame: against the plain blend, at the head of a cut, with
+keyframe stylisation, across window joins, and its speed.
 
-Two DAVIS-2016 plates (blackswan, dance-twirl; ../shared/data/plates/davis) are upscaled from 854x480 to
-1280x720, stylised per frame (``compositor.core.stylize``, "paint", seeded by the frame index) and given random
-per-frame colour shifts (gain and offset per channel) and blotches (soft coloured patches), as a
-frame-by-frame process does. The un-stylised plate is the guide. Reported per method, as Lai et al. (2018)
-measure it: E_warp of the input and of the output (guide flow and non-occlusion mask, pixels in [0, 1]; shown
-x1e3), the output's share of the input's, PSNR of the output against the input, and frames per second of the
-whole pass from PNG files to PNG files (``deflicker_files``: reading input and guide, flow, blend, measuring,
-writing) at 1280x720, beside what reading and writing alone allow and what the pass alone (frames in memory)
-allows.
+Material: the DAVIS-2016 plates blackswan and dance-twirl (../shared/data/plates/davis), processed frame by frame
+by real algorithms (tests/processed_video.py): a gray-world white balance with auto-levels, a Reinhard colour
+transfer to a reference that changes every frame (the other plate's frame), CLAHE tone mapping, and OpenCV's
+``stylization``. E_warp (Lai et al. 2018) is measured with Farneback flow on the ORIGINAL frames (full
+resolution), as a share of the processed video's; PSNR is against the processed frames. The plain blend is
+``out_t = (p_t + w·m·warp(out_{t-1})) / (1 + w·m)`` along DIS flow of the original, ``m`` its occlusion test
+(``compositor.temporal.baseline``).
 
-Targets: E_warp out <= 25% of in, PSNR >= 27 dB, >= 15 fps on a 2-core machine.
+Tables:
+1. the curve: the pass at several strengths and the blend at several weights, (E_warp share, PSNR); for each
+   pass point, the blend's E_warp share at the same PSNR (interpolated along its curve): below 1 means the pass is
+   steadier at equal fidelity (its curve lies above the blend's);
+2. head of the cut: E_warp share over the first 10 frames against the rest;
+3. keyframe stylisation (paint every 8th frame, carry along the flow) against painting every frame plus the
+   pass: E_warp share (of the per-frame paint's), PSNR to the per-frame paint, seconds;
+4. window joins: E_warp share of the pairs that cross a join against those inside windows;
+5. speed at 1280x720 from PNG files to PNG files on this machine: wall fps and CPU ms a frame.
 
-    python bench/temporal_bench.py              # 50 frames of each plate (about 2 minutes on 2 idle cores)
-    python bench/temporal_bench.py --frames 0   # every frame (blackswan 50, dance-twirl 90)
-    python bench/temporal_bench.py --quick      # 20 frames a plate, no ablations (also BENCH_QUICK=1)
+    python bench/temporal_bench.py            # 512x288, 30 frames a plate (about 8 minutes on 2 idle cores)
+    python bench/temporal_bench.py --size 854x480 --frames 50   # the plates' own size
+    python bench/temporal_bench.py --quick    # 427x240, 24 frames (also BENCH_QUICK=1)
 """
 
 from __future__ import annotations
@@ -25,249 +32,215 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-import compositor.core.io as cio
-from compositor.core.io import FrameSource, read_image, to_uint8_rgb, write_image
-from compositor.core.stylize import stylize
-from compositor.temporal import (
-    TemporalSettings,
-    _Prefetch,
-    _Writer,
-    deflicker,
-    deflicker_files,
-    flow_scale_for,
-    measure,
-)
+from processed_video import process, read_clip, rgba  # noqa: E402
+
+from compositor.core.io import write_image  # noqa: E402
+from compositor.temporal import TemporalSettings, deflicker, deflicker_files, measure, warp_error  # noqa: E402
+from compositor.temporal.baseline import plain_blend  # noqa: E402
+from compositor.temporal.keyframes import carry_paint, frames_to_paint  # noqa: E402
 
 DAVIS = ROOT.parent / "shared" / "data" / "plates" / "davis"
-SIZE = (1280, 720)
+MEASURE = {"flow": "farneback", "flow_scale": 1.0}
+STRENGTHS = (0.3, 0.4, 0.5, 0.6, 0.7)
+WEIGHTS = (0.5, 1.0, 2.0, 3.0)
+"""The pass's strengths and the plain blend's weights on the curve."""
+PROCESSES = ("gray_world", "reinhard", "clahe", "stylization")
 
 
-def plate(name: str, limit: int | None = None) -> list[Path]:
-    files = sorted((DAVIS / name).glob("*.jpg"))
-    return files[:limit] if limit else files
-
-
-def guide_frame(path: Path) -> np.ndarray:
-    return cv2.resize(read_image(path), SIZE, interpolation=cv2.INTER_CUBIC).clip(0, 1)
-
-
-def blotches(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
-    """Soft coloured patches ``(h, w, 3)``: a few Gaussians of random place, size and colour (small grid)."""
-    sw, sh = w // 8, h // 8
-    ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    field = np.zeros((sh, sw, 3), np.float32)
-    for _ in range(int(rng.integers(2, 6))):
-        cx, cy = rng.uniform(0, sw), rng.uniform(0, sh)
-        sigma = rng.uniform(0.03, 0.10) * sw
-        colour = rng.normal(0, 0.08, 3).astype(np.float32)
-        field += np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))[:, :, None] * colour
-    return cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def flickering(frame: np.ndarray, index: int) -> np.ndarray:
-    """Per-frame stylisation plus a random colour shift and blotches (seeded by the frame index)."""
-    out = stylize(frame, "paint", seed=index)
-    rng = np.random.default_rng(10_000 + index)
-    gain = rng.normal(1.0, 0.04, 3).astype(np.float32)
-    offset = rng.normal(0.0, 0.015, 3).astype(np.float32)
-    h, w = out.shape[:2]
-    rgb = out[:, :, :3] * gain + offset + blotches(rng, w, h)
-    out[:, :, :3] = np.clip(rgb, 0, 1)
+def material(size: tuple[int, int], frames: int) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
+    swan = read_clip(DAVIS / "blackswan", frames, size)
+    twirl = read_clip(DAVIS / "dance-twirl", frames, size)
+    out = {}
+    for name, clip, other in (("blackswan", swan, twirl), ("dance-twirl", twirl, swan)):
+        for how in PROCESSES:
+            out[f"{name}/{how}"] = ([rgba(f) for f in clip], [rgba(f) for f in process(clip, how, other)])
     return out
 
 
-def stream(frames: list[np.ndarray]) -> Iterator[np.ndarray]:
-    for f in frames:
-        yield f.astype(np.float32) * np.float32(1 / 255) if f.dtype == np.uint8 else f
+def score(guide: list[np.ndarray], processed: list[np.ndarray], out: list[np.ndarray]) -> tuple[float, float]:
+    qc = measure(processed, out, guide, **MEASURE)
+    return qc["e_warp_after"] / qc["e_warp_before"], qc["psnr"]
 
 
-def to_rgba(u8: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(u8, cv2.COLOR_RGB2RGBA).astype(np.float32) * np.float32(1 / 255)
+def blend_at(curve: list[tuple[float, float]], psnr: float) -> float | None:
+    """The blend's E_warp share at ``psnr``, linear along its curve (None outside the PSNR range it covers)."""
+    pts = sorted(curve, key=lambda p: p[1])
+    for (e0, p0), (e1, p1) in zip(pts, pts[1:]):
+        if p0 <= psnr <= p1:
+            return e0 + (e1 - e0) * (psnr - p0) / (p1 - p0) if p1 > p0 else e0
+    return None
 
 
-def prepare(name: str, limit: int, folder: Path) -> tuple[str, str, list[np.ndarray], list[np.ndarray]]:
-    """Write the flickering input and the guide as 1280x720 PNG sequences; keep 8-bit copies in memory."""
-    inputs, guides = [], []
-    for i, path in enumerate(plate(name, limit)):
-        g = guide_frame(path)
-        f = flickering(g, i)
-        write_image(folder / "src" / f"{i + 1:04d}.png", g)
-        write_image(folder / "proc" / f"{i + 1:04d}.png", f)
-        guides.append(to_uint8_rgb(g))
-        inputs.append(to_uint8_rgb(f))
-    return str(folder / "proc" / "%04d.png"), str(folder / "src" / "%04d.png"), inputs, guides
-
-
-METHODS = {
-    "ours (default settings)": TemporalSettings(),
-    "naive running average": TemporalSettings(occlusion=False, detail=1.0),
-}
-"""Run from PNG files to PNG files, timed."""
-
-ABLATIONS = {
-    "no motion compensation": None,
-    "ours, full detail (detail 1)": TemporalSettings(detail=1.0),
-    "ours, colour only (detail 0)": TemporalSettings(detail=0.0),
-    "ours, strength 0.6": TemporalSettings(strength=0.6),
-}
-"""Run in memory, quality only. "No motion compensation" averages in place (a still guide: no flow, all
-trusted) and is measured afterwards with the real guide; the others measure themselves with the same guide
-flow as the timed runs, so E_warp is comparable across all rows."""
-
-
-def in_memory(inputs: list[np.ndarray], guides: list[np.ndarray], settings: TemporalSettings | None) -> dict:
-    frames = (to_rgba(f) for f in inputs)
-    if settings is not None:
-        qc: dict = {}
-        for _ in deflicker(frames, (to_rgba(g) for g in guides), settings, qc=qc):
-            pass
-        return qc
-    still = to_rgba(guides[0])
-    outputs = [
-        to_uint8_rgb(o) for o in deflicker(frames, (still for _ in guides), TemporalSettings(occlusion=False))
+def curve_table(clips: dict) -> list[str]:
+    lines = [
+        f"{'clip':<26}{'E_in x1e3':>10}  {'pass: strength  E/E_in  PSNR  blend E at that PSNR':<52}",
     ]
-    return measure((to_rgba(f) for f in inputs), (to_rgba(o) for o in outputs), (to_rgba(g) for g in guides))
+    wins = total = 0
+    for key, (guide, processed) in clips.items():
+        e_in = warp_error(processed, guide, **MEASURE)
+        blend = [score(guide, processed, plain_blend(processed, guide, w, "dis_fast")) for w in WEIGHTS]
+        ours = [
+            (s, *score(guide, processed, list(deflicker(processed, guide, TemporalSettings(strength=s)))))
+            for s in STRENGTHS
+        ]
+        lines.append(
+            f"{key:<26}{e_in * 1e3:>10.2f}  blend w "
+            + "  ".join(f"{w:g}: {e:.2f} @ {p:.1f}" for w, (e, p) in zip(WEIGHTS, blend))
+        )
+        for s, e, p in ours:
+            ref = blend_at(blend, p)
+            verdict = "" if ref is None else f"{ref:.2f} ({'pass above' if e < ref else 'blend above'})"
+            if ref is not None:
+                total += 1
+                wins += e < ref
+            lines.append(f"{'':<36}pass s {s:.1f}: {e:.2f} @ {p:.1f} dB   {verdict}")
+    lines.append(f"pass steadier than the blend at equal PSNR in {wins} of {total} comparable points")
+    return lines
 
 
-def io_only(proc: str, src: str, out: Path) -> float:
-    """Frames per second of reading both sequences and writing one, threaded as the pass does it, with no work
-    between: the ceiling that file I/O sets."""
-    started = time.perf_counter()
-    readers = [_Prefetch(FrameSource(proc).frames()), _Prefetch(FrameSource(src).frames())]
-    writer = _Writer()
-    n = 0
-    for frame, _ in zip(*readers):
-        writer.put(out / f"{n + 1:04d}.png", frame)
-        n += 1
-    writer.close()
-    for r in readers:
-        r.close()
-    return n / (time.perf_counter() - started)
+def pair_shares(out: list[np.ndarray], guide: list[np.ndarray], processed: list[np.ndarray]) -> list[float]:
+    return [
+        warp_error(out[t - 1 : t + 1], guide[t - 1 : t + 1], **MEASURE)
+        / max(warp_error(processed[t - 1 : t + 1], guide[t - 1 : t + 1], **MEASURE), 1e-12)
+        for t in range(1, len(out))
+    ]
 
 
-def compute_only(inputs: list[np.ndarray], guides: list[np.ndarray]) -> float:
-    """Frames per second of the pass with its measurements on frames already in memory (no file I/O)."""
-    frames = [to_rgba(f) for f in inputs]
-    guide = [to_rgba(g) for g in guides]
-    started = time.perf_counter()
-    for _ in deflicker(frames, guide, TemporalSettings(), qc={}):
-        pass
-    return len(frames) / (time.perf_counter() - started)
+def head_table(clips: dict) -> list[str]:
+    lines = [f"{'clip':<26}{'pass: first 10 / rest':>24}{'blend w1: first 10 / rest':>28}"]
+    for key in ("blackswan/gray_world", "dance-twirl/stylization", "blackswan/stylization"):
+        guide, processed = clips[key]
+        ours = pair_shares(list(deflicker(processed, guide)), guide, processed)
+        blend = pair_shares(plain_blend(processed, guide, 1.0), guide, processed)
+        lines.append(
+            f"{key:<26}{np.mean(ours[:9]):>12.2f} / {np.mean(ours[9:]):<9.2f}"
+            f"{np.mean(blend[:9]):>16.2f} / {np.mean(blend[9:]):<9.2f}"
+        )
+    return lines
 
 
-UNCOMPRESSED_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 0, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
-"""For the what-if line: PNG stored without compression (2.8 MB a 1280x720 frame instead of 1.3 MB)."""
+def keyframe_table(clips: dict, every: int = 8) -> list[str]:
+    lines = [f"{'clip':<20}{'method':<44}{'E/E_paint':>10}{'PSNR dB':>9}{'paint s':>9}{'pass s':>8}"]
+    for key in ("blackswan/stylization", "dance-twirl/stylization"):
+        guide, _ = clips[key]
+        originals = [(g[:, :, :3] * 255 + 0.5).astype(np.uint8) for g in guide]
+        t0 = time.perf_counter()
+        painted = [rgba(f) for f in process(originals, "stylization")]
+        paint_all = time.perf_counter() - t0
+        e_paint = warp_error(painted, guide, **MEASURE)
+        t0 = time.perf_counter()
+        steadied = list(deflicker(painted, guide))
+        pass_s = time.perf_counter() - t0
+        e, p = score(guide, painted, steadied)
+        lines.append(
+            f"{key.split('/')[0]:<20}{'paint every frame + pass':<44}{e:>10.2f}{p:>9.1f}{paint_all:>9.1f}{pass_s:>8.1f}"
+        )
+        settings = TemporalSettings(paint_every=every)
+        t0 = time.perf_counter()
+        keys = frames_to_paint(guide, settings)
+        t_keys = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        key_paint = {k: rgba(process([originals[k]], "stylization")[0]) for k in keys}
+        paint_keys = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        carried = list(carry_paint(key_paint, keys, guide, settings))
+        carry_s = time.perf_counter() - t0 + t_keys
+        qc = measure(painted, carried, guide, **MEASURE)
+        label = f"paint {len(keys)} keyframes (every {every}), carry"
+        lines.append(
+            f"{'':<20}{label:<44}{qc['e_warp_after'] / e_paint:>10.2f}{qc['psnr']:>9.1f}{paint_keys:>9.1f}"
+            f"{carry_s:>8.1f}"
+        )
+    lines.append(
+        "paint s: cv2.stylization, the per-frame painter here; a diffusion painter costs seconds a frame on a GPU, "
+        "so the keyframe mode's time is about (keyframes / frames) of painting every frame, plus the pass."
+    )
+    return lines
 
 
-def what_if_uncompressed(name: str, inputs: list[np.ndarray], guides: list[np.ndarray], folder: Path) -> dict:
-    """The same pass with input, guide and output PNGs stored uncompressed (compositor.core.io's codec settings
-    swapped for the duration): how fast the pass is when file I/O is not what limits it."""
-    saved = cio.PNG_PARAMS
-    cio.PNG_PARAMS = UNCOMPRESSED_PNG
+def join_table(clips: dict, window: int = 8) -> list[str]:
+    lines = []
+    for key in ("blackswan/gray_world", "dance-twirl/clahe"):
+        guide, processed = clips[key]
+        out = list(deflicker(processed, guide, TemporalSettings(window=window)))
+        shares = pair_shares(out, guide, processed)
+        joins = [shares[t - 1] for t in range(window, len(out), window)]
+        inside = [s for i, s in enumerate(shares) if (i + 1) % window]
+        lines.append(
+            f"{key:<26} window {window}: joins {np.mean(joins):.2f} (max {max(joins):.2f}), "
+            f"inside {np.mean(inside):.2f} (max {max(inside):.2f})"
+        )
+    return lines
+
+
+def speed_table(frames: int) -> list[str]:
+    work = Path(tempfile.mkdtemp(prefix="temporal_bench_"))
     try:
-        for i, (f, g) in enumerate(zip(inputs, guides)):
-            write_image(folder / "proc" / f"{i + 1:04d}.png", f)
-            write_image(folder / "src" / f"{i + 1:04d}.png", g)
-        proc, src = str(folder / "proc" / "%04d.png"), str(folder / "src" / "%04d.png")
-        io_fps = io_only(proc, src, folder / "io")
-        qc = deflicker_files(proc, src, folder / "out", TemporalSettings())
+        orig = read_clip(DAVIS / "blackswan", frames, (1280, 720))
+        proc = process(orig, "gray_world")
+        for i, (o, p) in enumerate(zip(orig, proc)):
+            write_image(work / "src" / f"{i + 1:04d}.png", rgba(o))
+            write_image(work / "proc" / f"{i + 1:04d}.png", rgba(p))
+        lines = []
+        for compress in (True, False):
+            cpu = time.process_time()
+            qc = deflicker_files(
+                str(work / "proc" / "%04d.png"), str(work / "src" / "%04d.png"), work / f"out{compress}",
+                TemporalSettings(), compress=compress,
+            )  # fmt: skip
+            cpu_ms = (time.process_time() - cpu) / qc["frames"] * 1e3
+            lines.append(
+                f"1280x720, {qc['frames']} frames, output PNG {'compressed' if compress else 'stored'}: "
+                f"{qc['fps']:.1f} fps wall-clock, {cpu_ms:.0f} ms CPU a frame (all threads; "
+                f"{2000 / cpu_ms:.1f} fps if two free cores ran it in parallel); "
+                f"E_warp {qc['e_warp_after'] / qc['e_warp_before']:.2f} of the input's, {qc['psnr']:.1f} dB"
+            )
+        return lines
     finally:
-        cio.PNG_PARAMS = saved
-    return {"io_fps": io_fps, "fps": qc["fps"]}
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=50, help="frames of each plate (0: all)")
-    parser.add_argument("--plates", default="blackswan,dance-twirl")
-    parser.add_argument("--no-ablations", action="store_true")
-    parser.add_argument(
-        "--quick", action="store_true", help="20 frames a plate, no ablations (BENCH_QUICK=1)"
-    )
+    parser.add_argument("--quick", action="store_true", help="427x240, 24 frames (BENCH_QUICK=1)")
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--size", default="512x288", help="WxH of the clips")
+    parser.add_argument("--speed-frames", type=int, default=30)
     args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     if args.quick or os.environ.get("BENCH_QUICK") == "1":
-        args.frames, args.no_ablations = min(args.frames or 20, 20), True
-
-    rows = []
-    speeds: dict[str, dict[str, float]] = {}
-    work = Path(tempfile.mkdtemp(prefix="temporal_bench_"))
-    try:
-        for name in args.plates.split(","):
-            t0 = time.perf_counter()
-            proc, src, inputs, guides = prepare(name, args.frames, work / name)
-            print(
-                f"{name}: {len(inputs)} frames at {SIZE[0]}x{SIZE[1]} "
-                f"written in {time.perf_counter() - t0:.0f} s"
-            )
-            speed = speeds[name] = {
-                "io": io_only(proc, src, work / name / "io"),
-                "memory": compute_only(inputs, guides),
-            }
-            for label, settings in METHODS.items():
-                qc = deflicker_files(proc, src, work / name / label.split()[0], settings)
-                rows.append((name, label, qc))
-                print(f"  {label}: {qc['fps']:.1f} fps", flush=True)
-            uncompressed = what_if_uncompressed(name, inputs, guides, work / name / "uncompressed")
-            speed.update(io_raw=uncompressed["io_fps"], pass_raw=uncompressed["fps"])
-            shutil.rmtree(work / name)
-            if not args.no_ablations:
-                for label, settings in ABLATIONS.items():
-                    rows.append((name, label, in_memory(inputs, guides, settings)))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-    default = TemporalSettings()
-    scale = flow_scale_for(*SIZE, default.flow_scale)
-    print()
+        size, args.frames, args.speed_frames = (427, 240), 24, 16
+    started = time.perf_counter()
+    clips = material(size, args.frames)
+    print(f"material: {len(clips)} clips, {args.frames} frames at {size[0]}x{size[1]}", flush=True)
+    sections = [
+        (
+            "1. The pass against the plain blend (E_warp share of the processed video's @ PSNR vs processed)",
+            curve_table,
+        ),
+        ("2. Head of the cut: E_warp share over the first 10 frames / over the rest", head_table),
+        ("3. Keyframe stylisation against painting every frame + the pass", keyframe_table),
+        ("4. Window joins (E_warp share of pairs across a join / inside a window)", join_table),
+    ]
+    for title, table in sections:
+        print(f"\n{title}")
+        for line in table(clips):
+            print("  " + line, flush=True)
+    print("\n5. Speed (deflicker_files, PNG to PNG: reading input and guide, flow, pass, measuring, writing)")
+    for line in speed_table(args.speed_frames):
+        print("  " + line, flush=True)
     print(
-        f"Temporal consistency at {SIZE[0]}x{SIZE[1]}: E_warp x1e-3 (flow {default.flow} on the guide at "
-        f"scale {scale}, the same for every row), PSNR of the output against the input, and fps of the whole "
-        "pass from PNG files to PNG files (reading input and guide, flow, blend, measuring, writing)"
+        f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"{time.perf_counter() - started:.0f} s in all"
     )
-    head = (
-        f"{'plate':<12}{'method':<32}{'E_warp in':>10}{'E_warp out':>11}{'out/in':>8}{'PSNR dB':>9}{'fps':>7}"
-    )
-    print(head)
-    print("-" * len(head))
-    ok = True
-    for name, label, qc in rows:
-        share = qc["e_warp_after"] / qc["e_warp_before"]
-        fps = f"{qc['fps']:.1f}" if "fps" in qc else "-"
-        print(
-            f"{name:<12}{label:<32}{qc['e_warp_before'] * 1e3:>10.3f}{qc['e_warp_after'] * 1e3:>11.3f}"
-            f"{share:>8.3f}{qc['psnr']:>9.2f}{fps:>7}"
-        )
-        if label == "ours (default settings)":
-            ok &= share <= 0.25 and qc["psnr"] >= 27
-    print()
-    print("Speed of the parts (frames per second at 1280x720):")
-    print(
-        f"{'plate':<12}{'file I/O alone':>16}{'pass in memory':>16}{'I/O, raw PNG':>14}{'pass, raw PNG':>15}"
-    )
-    for name, sp in speeds.items():
-        print(f"{name:<12}{sp['io']:>16.1f}{sp['memory']:>16.1f}{sp['io_raw']:>14.1f}{sp['pass_raw']:>15.1f}")
-    print(
-        "file I/O alone: reading input and guide and writing the output (threaded as the pass does) with "
-        "nothing between; pass in memory: flow, blend and measuring on frames already decoded; raw PNG: the "
-        "same files "
-        "stored without compression (compositor.core.io's PNG settings swapped for the run)."
-    )
-    print()
-    fps_ok = all(qc["fps"] >= 15 for _, label, qc in rows if label == "ours (default settings)")
-    print(
-        f"targets: out/in <= 0.25 and PSNR >= 27 dB (ours: {'met' if ok else 'NOT met'}); "
-        f">= 15 fps (ours, PNG files as compositor.core.io writes them: {'met' if fps_ok else 'NOT met'})."
-    )
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (fps is wall-clock).")
     return 0
 
 

@@ -447,7 +447,7 @@ def deflicker(
     input: Annotated[str, typer.Option(help="The flickering frames: 'proc/%04d.png' or a video file.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion: 'src/%04d.png' or a video file.")],
     output: Annotated[Path, typer.Option(help="Folder for the steadied frames.")],
-    strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of the warped previous output.")] = _TEMPORAL.strength,
+    strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of a neighbour per frame of distance (both sides).")] = _TEMPORAL.strength,
     flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
     flow_scale: Annotated[
         float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")
@@ -457,13 +457,31 @@ def deflicker(
         int, typer.Option(min=0, help="Restart from the input every N frames (0: never).")
     ] = _TEMPORAL.keyframe_interval,
     compress: Annotated[bool, typer.Option(help="Compress the output PNGs (--no-compress writes ~3x faster).")] = True,
+    window: Annotated[int, typer.Option(min=1, help="Frames computed together (more: faster, more memory).")] = _TEMPORAL.window,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run the windows on this Dask cluster (tcp://host:8786); shared storage.")
+    ] = None,
 ) -> None:
     """Make a frame-by-frame result temporally consistent, with motion from a guide video."""
     from compositor.temporal import deflicker_files  # noqa: PLC0415
 
     settings = TemporalSettings(
-        strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval
-    )
+        strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval,
+        window=window,
+    )  # fmt: skip
+    if scheduler is not None:
+        from compositor.errors import RenderError  # noqa: PLC0415
+        from compositor.farm import _distributed  # noqa: PLC0415
+        from compositor.temporal.farm import deflicker_on_cluster  # noqa: PLC0415
+
+        try:
+            client = _distributed().Client(scheduler, timeout="20s", set_as_default=False)
+        except OSError as e:
+            raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
+        with client:
+            done = deflicker_on_cluster(client, input, guide, output, settings)
+        print(json.dumps({"frames": done, "output": str(output), "scheduler": scheduler}, indent=2))
+        return
     with progress_bar(announce=False) as update:  # stdout carries the JSON
         qc = deflicker_files(
             input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress

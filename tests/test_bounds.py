@@ -19,7 +19,7 @@ from compositor.core.cels import MAX_PREPARED_PIXELS, prepare_cel
 from compositor.core.io import MAX_IMAGE_EDGE, MAX_IMAGE_PIXELS, image_size, read_image
 from compositor.errors import CorruptInputError, SpecError
 from compositor.spec import Layer, ShotSpec, TemporalSettings, parse_model
-from compositor.spec.loading import peak_memory
+from compositor.spec.loading import CANVASES_STEADIED, peak_memory
 from tests.conftest import write_grid
 
 SHOT = "shots/sc010_c010/shot.toml"
@@ -371,7 +371,7 @@ def test_peak_memory_grows_with_threads_of_frames_and_moving_canvases():
     moving = peak_memory((1920, 1080), (3840, 1080), moving=True, steadied=False)
     steadied = peak_memory((1920, 1080), (3840, 1080), moving=True, steadied=True)
     assert still < moving < steadied
-    assert steadied == 3840 * 1080 * 16 * 16
+    assert steadied == round(3840 * 1080 * 16 * CANVASES_STEADIED)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def occluding_square(frames: int, size: int = 30, step: int = 5) -> tuple[list[n
 def test_what_an_object_uncovers_shows_no_ghost() -> None:
     frames, masks = occluding_square(12)
     ours = list(deflicker(frames, frames, TemporalSettings(**FULL_RES)))
-    naive = list(deflicker(frames, frames, TemporalSettings(**FULL_RES, occlusion=False)))
+    naive = list(deflicker(frames, frames, TemporalSettings(**FULL_RES, occlusion=False, strength=0.9)))
     covered_before = np.zeros((H, W), bool)
     errors_ours, errors_naive = [], []
     for t in range(1, len(frames)):
@@ -177,9 +177,9 @@ def test_what_an_object_uncovers_shows_no_ghost() -> None:
         errors_ours.append(np.abs(ours[t] - frames[t])[uncovered].mean())
         errors_naive.append(np.abs(naive[t] - frames[t])[uncovered].mean())
     # The uncovered background is this frame's own, not a trail of the square ...
-    assert max(errors_ours) < 0.01
-    # ... which a running average without occlusion handling does leave.
-    assert max(errors_naive) > 0.025
+    assert max(errors_ours) < 0.01, errors_ours
+    # ... which an average without occlusion handling does leave.
+    assert max(errors_naive) > max(0.015, 3 * max(errors_ours))
 
 
 def test_keyframes_pass_the_input_through() -> None:
@@ -223,13 +223,16 @@ def test_deflicker_streams() -> None:
             consumed.append(i)
             yield f
 
-    out = deflicker(frames(), iter(clean), TemporalSettings(**FULL_RES))
+    # A window of two frames with one frame of context either side: the pass reads only that far ahead.
+    out = deflicker(frames(), iter(clean), TemporalSettings(**FULL_RES, window=2, context=1))
     assert consumed == []
-    first = next(out)
-    assert consumed == [0] and np.array_equal(first, noisy[0])
     next(out)
-    assert consumed == [0, 1]
-    assert len(list(out)) == 4
+    assert consumed == [0, 1, 2]
+    next(out)
+    assert consumed == [0, 1, 2]
+    next(out)
+    assert consumed == [0, 1, 2, 3, 4]
+    assert len(list(out)) == 3
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -350,17 +353,14 @@ def test_compiled_kernels_equal_the_numpy_ones() -> None:
     trust[trust < 0.3] = 0
     a, b = np.empty_like(cur), np.empty_like(cur)
     mask = (trust > 0).view(np.uint8)
-    warped_in = rng.random((37, 53, 4), dtype=np.float32)
-    stats = temporal._blend_kernel(
-        cur, warped, low, trust, np.float32(0.8), np.float32(0.6), a, warped_in, mask, True
-    )
-    temporal._np_blend(cur, warped, low, trust, np.float32(0.8), np.float32(0.6), b)
+    d_prev = rng.random((37, 53), dtype=np.float32) * 3
+    s_a = np.empty_like(cur)
+    temporal._carry_kernel(warped, d_prev, cur, s_a)
+    assert np.abs(s_a - temporal._np_carry(warped, d_prev, cur)).max() <= 1e-6
+    d_other = d_prev + 1
+    temporal._combine_kernel(warped, d_other, low, d_other, cur, a, False)
+    b = temporal._np_combine(warped, d_other, low, d_other, cur)
     assert np.abs(a - b).max() <= 1e-6
-    assert stats == pytest.approx(temporal._pair_stats(cur, b, warped_in, warped, mask), rel=1e-5)
-    sums_a, sums_b = np.zeros((5, 7, 5), np.float32), np.zeros((5, 7, 5), np.float32)
-    temporal._correction_sums(cur, warped, trust, 8, sums_a)
-    temporal._np_correction_sums(cur, warped, trust, 8, sums_b)
-    assert np.allclose(sums_a, sums_b, atol=1e-4)
     sse, count = temporal._sse_rgb_kernel(cur, warped, mask, True)
     expected = (((cur - warped)[..., :3] ** 2).sum(axis=2) * mask).sum(dtype=np.float64)
     assert count == mask.sum() and sse == pytest.approx(expected, rel=1e-5)
@@ -415,9 +415,9 @@ def test_the_pass_without_numba_gives_the_same_frames(monkeypatch: pytest.Monkey
     noisy = flicker(clean)
     qc_compiled: dict = {}
     compiled = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_compiled))
-    from compositor.temporal import flow, kernels, stabiliser
+    from compositor.temporal import flow, kernels
 
-    for module in (flow, kernels, stabiliser):  # every module that picks a kernel by the flag
+    for module in (flow, kernels):  # every module that picks a kernel by the flag
         monkeypatch.setattr(module, "HAVE_NUMBA", False)
     qc_plain: dict = {}
     plain = list(deflicker(noisy, clean, TemporalSettings(**FULL_RES), qc=qc_plain))

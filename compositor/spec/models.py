@@ -338,8 +338,9 @@ class TemporalSettings(Strict):
     naming the ``temporal.<key>``.
     """
 
-    strength: float = Field(default=0.8, ge=0, lt=1)
-    """Weight of the motion-compensated previous output; the pass remembers about 1 / (1 - strength) frames."""
+    strength: float = Field(default=0.5, ge=0, lt=1)
+    """Weight of a neighbouring frame carried along the flow, per frame of distance (a frame k away weighs
+    strength^k), on both sides in time; 0 leaves the frames as they are."""
     flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = DEFAULT_FLOW
     """The optical flow on the guide: DIS presets or Farneback."""
     keyframe_interval: int = Field(default=0, ge=0, le=MAX_FRAMES)
@@ -348,14 +349,24 @@ class TemporalSettings(Strict):
     flow_scale: float = Field(default=0.0, ge=0, le=1)
     """The guide is resized by this for the flow (0: automatic, halving while the shorter side stays at least
     360 px: 0.5 at 1280x720 and 1920x1080, 1 at 854x480)."""
-    detail: float = Field(default=0.85, ge=0, le=1)
-    """How much fine texture is steadied where the flow is trusted: 0 colour only, 1 all of it."""
+    detail: float = Field(default=1.0, ge=0, le=1)
+    """How much fine texture is steadied: 1 all of it; below 1 the frame keeps that share of its own texture
+    (its difference from the steadied frame, high-passed at ``lowpass``), for fidelity."""
     occlusion: bool = True
-    """Use the forward-backward, motion-boundary and photometric checks; false gives the naive running average
-    of warped frames that trusts the flow everywhere (for comparison)."""
+    """Use the forward-backward and motion-boundary checks; false gives the naive average of warped frames that
+    trusts the flow everywhere (for comparison)."""
     lowpass: float = Field(default=24.0, gt=0, le=1000)
-    """Size in pixels (Gaussian sigma at full resolution) of the colour correction's low-pass; at most 1000
+    """Size in pixels (Gaussian sigma at full resolution) of the high-pass that ``detail`` keeps; at most 1000
     (already a neighbourhood of 6000 px: one colour for most canvases)."""
+    window: int = Field(default=16, ge=1, le=MAX_FRAMES)
+    """Frames the pass computes together (memory grows with it); each window also reads ``context`` frames
+    either side, so that windows are independent (a Dask cluster runs them) and their joins invisible."""
+    context: int = Field(default=0, ge=0, le=1000)
+    """Frames of context either side of a window (0: automatic, where a frame's weight strength^k falls under
+    0.005: 8 at strength 0.5, 24 at 0.8)."""
+    paint_every: int = Field(default=0, ge=0, le=1000)
+    """Keyframe stylisation: only every Nth frame (and the last, and where the scene changes) is painted; the
+    frames between get the paint of both neighbouring keyframes carried along the guide's flow (0: off)."""
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -261,8 +261,17 @@ def _steady(shot: Shot, sources: list[Path], retouch: np.ndarray | None, progres
     temporal = shot.spec.temporal
     assert temporal is not None
     measured: dict[str, Any] = {}
-    inputs = (read_image(p) for p in sources)
-    for i, frame in enumerate(deflicker(inputs, _guide_source(shot, len(sources)), temporal.settings(), qc=measured)):
+    settings = temporal.settings()
+    if settings.paint_every:  # keyframe stylisation: only the keyframes' canvases are read, carried along the flow
+        from compositor.temporal.keyframes import carry_paint, frames_to_paint  # noqa: PLC0415
+
+        keys = frames_to_paint(_guide_source(shot, len(sources)), settings)
+        steadied = carry_paint(lambda k: read_image(sources[k]), keys, _guide_source(shot, len(sources)), settings)
+        measured["frames"] = len(sources)
+    else:
+        inputs = (read_image(p) for p in sources)
+        steadied = deflicker(inputs, _guide_source(shot, len(sources)), settings, qc=measured)
+    for i, frame in enumerate(steadied):
         # render/<cut>/bg/ is an intermediate read once by the compositor: stored PNG writes ~10x faster
         canvas = _with_retouch(frame, retouch)
         write_image(shot.paths.bg_frame(i), canvas, alpha=_transparent(canvas), compress=False, depth=_depth(shot))

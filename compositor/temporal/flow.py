@@ -114,13 +114,64 @@ class Motion:
     sample_at: ``(H, W, 2)`` float32 where each pixel of ``t`` was in ``t-1`` (None: nothing moved).
     valid: ``(H, W)`` ``uint8`` 1 where the flow passes the forward–backward, motion-boundary and in-frame
         checks (Lai et al.'s non-occlusion mask, used for E_warp).
-    trust: ``(H, W)`` float32 soft confidence in [0, 1] for the blend (``valid`` eroded, times the photometric
-        check on the guide); all ones when occlusion handling is off.
+    trust: ``(H, W)`` float32 soft confidence in [0, 1] for the blend (``valid`` eroded by a flow pixel, times
+        the photometric check on the guide when one is set); all ones when occlusion handling is off.
     """
 
     sample_at: np.ndarray | None
     valid: np.ndarray
     trust: np.ndarray
+
+    @property
+    def still(self) -> bool:
+        """Nothing moved (the identity)."""
+        return self.sample_at is None
+
+
+class LazyMotion:
+    """A ``Motion`` kept at flow resolution (flow, mask, eroded mask): ``sample_at``, ``valid`` and ``trust``
+    are made at full resolution on each access, the same arrays ``MotionAnalyser`` would give (without the
+    photometric check)."""
+
+    still = False
+
+    def __init__(self, analyser: MotionAnalyser, flow: np.ndarray, valid: np.ndarray, trust: np.ndarray):
+        self._analyser = analyser
+        self._flow, self._valid, self._trust = flow, valid, trust
+
+    @property
+    def small_valid(self) -> np.ndarray:
+        """``valid`` at flow resolution."""
+        return self._valid
+
+    @property
+    def small_at(self) -> np.ndarray:
+        """``sample_at`` at flow resolution (in flow pixels)."""
+        return cv2.add(self._analyser._grid_small, self._flow)
+
+    @property
+    def small_trust(self) -> np.ndarray:
+        """``trust`` at flow resolution."""
+        return self._trust.astype(np.float32)
+
+    @property
+    def sample_at(self) -> np.ndarray:
+        return self._analyser._full(self._flow)
+
+    @property
+    def valid(self) -> np.ndarray:
+        a = self._analyser
+        if a._small == (a.width, a.height):
+            return self._valid
+        return cv2.resize(self._valid, (a.width, a.height), interpolation=cv2.INTER_NEAREST)
+
+    @property
+    def trust(self) -> np.ndarray:
+        a = self._analyser
+        trust = self._trust.astype(np.float32)
+        if a._small == (a.width, a.height):
+            return trust
+        return cv2.resize(trust, (a.width, a.height), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass
@@ -136,8 +187,10 @@ class MotionAnalyser:
     flow: str = DEFAULT_FLOW
     flow_scale: float = 0.0
     occlusion: bool = True
-    photometric: tuple[float, float] = (0.06, 0.16)
-    """Guide luminance difference (0-1) below which the flow is fully trusted, and above which not at all."""
+    photometric: tuple[float, float] | None = None
+    """Guide luminance difference (0-1) below which the flow is fully trusted, and above which not at all;
+    None (the default): no photometric check. On real footage it distrusted too much (motion blur, lighting: on
+    DAVIS dance-twirl it left E_warp at 0.72 of the input's where the occlusion test alone gives 0.41)."""
     _flow: FlowEstimator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -170,6 +223,39 @@ class MotionAnalyser:
             return self.still()
         backward = self._flow(cur.small, prev.small)
         forward = self._flow(prev.small, cur.small)
+        return self._motion(backward, forward, prev, cur)
+
+    def pair(self, prev: GuideFrame, cur: GuideFrame) -> tuple[Motion, Motion]:
+        """Both ways from one pair of flows: ``cur`` from ``prev`` (what ``__call__`` gives) and ``prev`` from
+        ``cur`` (where each pixel of ``prev`` is in ``cur``), for a pass that runs backward in time too."""
+        if np.array_equal(prev.small, cur.small) and np.array_equal(prev.full, cur.full):
+            return self.still(), self.still()
+        backward = self._flow(cur.small, prev.small)
+        forward = self._flow(prev.small, cur.small)
+        # Kept at flow resolution (a window of the pass holds many): full resolution on each use. (The
+        # photometric check, which needs full resolution, is ``__call__``'s only.)
+        return self._lazy(backward, forward), self._lazy(forward, backward)
+
+    def _lazy(self, backward: np.ndarray, forward: np.ndarray) -> LazyMotion:
+        pos = cv2.add(self._grid_small, backward)
+        valid_small = self._checks(backward, forward, pos)
+        if not self.occlusion:
+            return LazyMotion(self, backward, valid_small, np.ones_like(valid_small))
+        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
+
+    def _full(self, flow_small: np.ndarray) -> np.ndarray:
+        """Absolute sample positions at full resolution from a flow at flow resolution."""
+        size = (self.width, self.height)
+        if self._small == size:
+            return cv2.add(flow_small, self._grid_full)
+        flow_full = cv2.resize(flow_small, size, interpolation=cv2.INTER_LINEAR)
+        rx, ry = self._ratio
+        if abs(rx - ry) < 1e-9:
+            return cv2.scaleAdd(flow_full, rx, self._grid_full)
+        return cv2.add(cv2.multiply(flow_full, (rx, ry, 0.0, 0.0)), self._grid_full)
+
+    def _motion(self, backward: np.ndarray, forward: np.ndarray, prev: GuideFrame, cur: GuideFrame) -> Motion:
+        """The motion of ``cur`` from ``prev`` given the flow ``backward`` (cur → prev) and ``forward``."""
         pos = cv2.add(self._grid_small, backward)
         valid_small = self._checks(backward, forward, pos)
         size = (self.width, self.height)
@@ -190,6 +276,8 @@ class MotionAnalyser:
         trust = cv2.erode(valid_small, _CROSS).astype(np.float32)
         if self._small != size:
             trust = cv2.resize(trust, size, interpolation=cv2.INTER_LINEAR)
+        if self.photometric is None:
+            return Motion(sample_at, valid, trust)
         # The guide itself, pixel by pixel: does the previous guide frame, warped, look like this one?
         prev_at = cv2.remap(prev.full, sample_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         lo, hi = self.photometric

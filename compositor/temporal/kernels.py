@@ -27,57 +27,6 @@ def _jit(fn: Callable) -> Callable | None:
     return None
 
 
-def _correction_sums_nb(cur, warped, trust, factor, sums):  # pragma: no cover - compiled
-    h, w = cur.shape[0], cur.shape[1]
-    zero = np.float32(0.0)
-    for y in range(h):
-        by = y // factor
-        for x in range(w):
-            t = trust[y, x]
-            if t > zero:
-                bx = x // factor
-                for c in range(4):
-                    sums[by, bx, c] += t * (warped[y, x, c] - cur[y, x, c])
-                sums[by, bx, 4] += t
-
-
-def _blend_nb(cur, warped, low, trust, s, k, out, warped_in, valid, measure):  # pragma: no cover - compiled
-    zero, one = np.float32(0.0), np.float32(1.0)
-    h, w = cur.shape[0], cur.shape[1]
-    fidelity, before, after = 0.0, 0.0, 0.0
-    count = 0
-    for y in range(h):
-        # Sums of a row in float32 (a row's squares add to at most 3 * width), the rows' in float64.
-        row_fidelity, row_before, row_after = zero, zero, zero
-        row_count = 0
-        for x in range(w):
-            t = k * trust[y, x]
-            lo = low[y, x, 3]
-            a = min(max(cur[y, x, 3] + s * lo + t * ((warped[y, x, 3] - cur[y, x, 3]) - lo), zero), one)
-            out[y, x, 3] = a
-            inside = valid[y, x] != 0
-            m = one if inside else zero
-            row_count += inside
-            for c in range(3):
-                i = cur[y, x, c]
-                lo = low[y, x, c]
-                wv = warped[y, x, c]
-                o = min(min(max(i + s * lo + t * ((wv - i) - lo), zero), one), a)
-                out[y, x, c] = o
-                if measure:
-                    d = o - i
-                    row_fidelity += d * d
-                    d = i - warped_in[y, x, c]
-                    row_before += m * d * d
-                    d = o - wv
-                    row_after += m * d * d
-        fidelity += row_fidelity
-        before += row_before
-        after += row_after
-        count += row_count
-    return fidelity, before, after, count
-
-
 def _sse_rgb_nb(a, b, mask, use_mask):  # pragma: no cover - compiled
     h, w = a.shape[0], a.shape[1]
     total = 0.0
@@ -140,9 +89,39 @@ def _pair_stats_nb(cur, out, warped_in, warped_out, valid):  # pragma: no cover 
     return fidelity, before, after, count
 
 
+def _carry_nb(carried, weight, own, out_s):  # pragma: no cover - compiled
+    h, w = own.shape[0], own.shape[1]
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            wt = weight[y, x]
+            k = wt / (wt + one)
+            for c in range(4):
+                o = own[y, x, c]
+                out_s[y, x, c] = (carried[y, x, c] - o) * k + o
+
+
+def _combine_nb(f, df, b, db, own, out, clip):  # pragma: no cover - compiled
+    h, w = own.shape[0], own.shape[1]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            total = df[y, x] + db[y, x] - one
+            kf = df[y, x] / total
+            kb = db[y, x] / total
+            for c in range(4):
+                o = own[y, x, c]
+                out[y, x, c] = ((f[y, x, c] - o) * kf + (b[y, x, c] - o) * kb) + o
+            if clip:
+                a = min(max(out[y, x, 3], zero), one)
+                out[y, x, 3] = a
+                for c in range(3):
+                    out[y, x, c] = min(min(max(out[y, x, c], zero), one), a)
+
+
 if HAVE_NUMBA:
-    _correction_sums = _jit(_correction_sums_nb)
-    _blend_kernel = _jit(_blend_nb)
+    _carry_kernel = _jit(_carry_nb)
+    _combine_kernel = _jit(_combine_nb)
     _sse_rgb_kernel = _jit(_sse_rgb_nb)
     _pair_stats_kernel = _jit(_pair_stats_nb)
     _checks_kernel = _jit(_checks_nb)
@@ -167,35 +146,6 @@ def _np_checks(
     px, py = pos[:, :, 0], pos[:, :, 1]
     inside = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
     out[:] = consistent & smooth & inside
-
-
-def _np_correction_sums(
-    cur: np.ndarray, warped: np.ndarray, trust: np.ndarray, factor: int, sums: np.ndarray
-) -> None:
-    h, w = cur.shape[:2]
-    sh, sw = sums.shape[:2]
-    weighted = np.zeros((sh * factor, sw * factor, 5), np.float32)
-    np.multiply(warped - cur, trust[:, :, None], out=weighted[:h, :w, :4])
-    weighted[:h, :w, 4] = trust
-    sums += weighted.reshape(sh, factor, sw, factor, 5).sum(axis=(1, 3), dtype=np.float32)
-
-
-def _np_blend(
-    cur: np.ndarray,
-    warped: np.ndarray,
-    low: np.ndarray,
-    trust: np.ndarray,
-    s: np.float32,
-    k: np.float32,
-    out: np.ndarray,
-) -> None:
-    t = (k * trust)[:, :, None]
-    np.subtract(warped, cur, out=out)
-    out -= low
-    out *= t
-    out += cur + s * low
-    np.clip(out, 0.0, 1.0, out=out)
-    np.minimum(out[:, :, :3], out[:, :, 3:4], out=out[:, :, :3])
 
 
 def _sse_rgb(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
@@ -223,3 +173,40 @@ def _pair_stats(
     before, count = _sse_rgb(cur, warped_in, valid)
     after, _ = _sse_rgb(out, warped_out, valid)
     return fidelity, before, after, count
+
+
+def _np_carry(carried: np.ndarray, weight: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """One step of a sweep: ``own + (carried - own)·w/(1 + w)`` (``w`` the carried average's weight here)."""
+    k = (weight / (weight + np.float32(1.0)))[:, :, None]
+    return (carried - own) * k + own
+
+
+def _np_combine(f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Both sweeps, the frame counted once: ``own + (F - own)·D/(D+E-1) + (B - own)·E/(D+E-1)``."""
+    total = df + db - np.float32(1.0)
+    kf, kb = (df / total)[:, :, None], (db / total)[:, :, None]
+    return ((f - own) * kf + (b - own) * kb) + own
+
+
+def carry(carried: np.ndarray, weight: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``_np_carry``, compiled where numba is installed (frames ``(H, W, 4)``, weight ``(H, W)`` float32)."""
+    if HAVE_NUMBA:
+        out = np.empty_like(own)
+        _carry_kernel(carried, weight, own, out)
+        return out
+    return _np_carry(carried, weight, own)
+
+
+def combine(
+    f: np.ndarray, df: np.ndarray, b: np.ndarray, db: np.ndarray, own: np.ndarray, clip: bool = True
+) -> np.ndarray:
+    """``_np_combine``, compiled where numba is installed; ``clip``: then into [0, 1], colour at most alpha."""
+    if HAVE_NUMBA:
+        out = np.empty_like(own)
+        _combine_kernel(f, df, b, db, own, out, clip)
+        return out
+    out = _np_combine(f, df, b, db, own)
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+        np.minimum(out[:, :, :3], out[:, :, 3:4], out=out[:, :, :3])
+    return out

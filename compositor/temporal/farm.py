@@ -1,0 +1,93 @@
+"""The pass on a Dask cluster: the cut's windows spread over the workers, each read and written by its worker.
+
+A window needs only its own frames and ``context`` frames either side (``compositor.temporal.bidirectional``),
+never another window's result, so every window is an independent task: ``steady_window`` reads frames
+``[core_start - context, core_stop + context)`` of input and guide from files on shared storage, computes the
+outputs of ``[core_start, core_stop)`` and writes them. A local run computes each window with the same frames
+and the same arithmetic: the files are the same, pixel for pixel. ``deflicker_on_cluster`` submits the windows
+and waits; a lost worker's window is computed again elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from compositor.core.io import ensure_folder, remove_stale_temp_files
+from compositor.errors import CompositorError, RenderError
+from compositor.spec.models import TemporalSettings
+from compositor.temporal.bidirectional import _run_windows, context_for
+from compositor.temporal.files import _open_pair, _output_names, _Writer
+
+
+def windows(total: int, settings: TemporalSettings) -> list[range]:
+    """The cut's windows (0-based core frame ranges) for ``total`` frames, in order."""
+    step = max(1, settings.window)
+    return [range(s, min(s + step, total)) for s in range(0, total, step)]
+
+
+def steady_window(
+    input: str, guide: str, output: str, core_start: int, core_stop: int, settings: TemporalSettings
+) -> int | CompositorError:
+    """What a worker runs: the outputs of frames ``[core_start, core_stop)`` written under ``output`` (named as
+    ``deflicker_files`` names them); returns how many, or a user error as a value (not retried)."""
+    try:
+        source, guide_source = _open_pair(input, guide)
+        total = len(source)
+        context = context_for(settings)
+        lo, hi = max(0, core_start - context), min(total, core_stop + context)
+        names = _output_names(source, Path(output))
+        frames = source.frames(lo, hi - lo)
+        guides = guide_source.frames(lo, hi - lo)
+        pass_names = (f"input {input}", f"guide {guide}")
+        outputs = _run_windows(
+            frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
+        )
+        writer = _Writer()
+        try:
+            for i, out in enumerate(outputs):
+                writer.put(names[core_start + i], out)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.close()
+        return core_stop - core_start
+    except CompositorError as e:
+        return e
+
+
+def deflicker_on_cluster(
+    client: Any, input: str, guide: str, output: Path, settings: TemporalSettings
+) -> int:
+    """Run the pass from files to files on ``client``'s Dask cluster, a task a window; returns the frames
+    written. Raises the one-line error of a window that failed for bad input, ``RenderError`` for the cluster's
+    own failures."""
+    import distributed  # noqa: PLC0415 (the farm extra)
+
+    source, _ = _open_pair(input, guide)
+    total = len(source)
+    ensure_folder(Path(output))
+    remove_stale_temp_files(Path(output))
+    futures = [
+        client.submit(
+            steady_window, input, guide, str(output), r.start, r.stop, settings, retries=2, pure=False
+        )
+        for r in windows(total, settings)
+    ]
+    done = 0
+    try:
+        for future in distributed.as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as e:  # noqa: BLE001 - the cluster's own failures (KilledWorker, a bug)
+                raise RenderError(
+                    f"{output}: a window of the temporal pass failed on the cluster: {e}"
+                ) from e
+            if isinstance(result, CompositorError):
+                raise result
+            done += result
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
+    return done
