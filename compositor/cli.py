@@ -437,8 +437,13 @@ def deps(
     target = deps_file(prod.root) if output is None else output if output.is_absolute() else Path.cwd() / output
     if output is None:
         from compositor.core.io import remove_stale_temp_files  # noqa: PLC0415
+        from compositor.deps import record_starts_text  # noqa: PLC0415
 
         remove_stale_temp_files(target.parent)  # render/: what a killed run was writing
+        starts = load_edit(prod).paths.record_starts
+        data = record_starts_text(prod).encode()
+        if not starts.is_file() or starts.read_bytes() != data:  # untouched unless a cut moved: make keys on it
+            write_bytes_atomic(starts, data)
     write_bytes_atomic(target, text.encode())
 
 

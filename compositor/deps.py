@@ -132,10 +132,10 @@ def _cut_inputs(shot: Shot) -> tuple[list[Path], list[Path]]:
     comp_inputs = [shot.path, production.edit_path, *(production.preset_path(p) for p in shot.presets)]
     if "timesheet" in shot.files:
         comp_inputs.append(shot.files["timesheet"])  # the XDTS sheet that times its layers
-    cuts = shot.edit.edit.cuts
-    if shot.name in cuts and any(p.burn_in and p.burn_in_timecode for p in shot.presets.values()):
-        # The record timecode burnt in counts the frames of the cuts before this one.
-        comp_inputs += [production.shot_path(c) for c in cuts[: cuts.index(shot.name)]]
+    if shot.name in shot.edit.edit.cuts and any(p.burn_in and p.burn_in_timecode for p in shot.presets.values()):
+        # The record timecode burnt in counts the frames of the cuts before this one: their lengths, as
+        # render/<edit>.starts holds them (rewritten only when a cut moves, not when any spec is edited).
+        comp_inputs.append(shot.edit.paths.record_starts)
     for i in range(len(shot.spec.layers)):
         folder = shot.files[f"layers[{i}].cels"]
         comp_inputs.append(folder)
@@ -174,7 +174,10 @@ def dependency_file(production: Production) -> str:
     ]
     movies: dict[str, list[Path]] = {}
     sheets: list[Path] = []
-    deps_inputs = [production.shots, production.edit_path, production.templates / "styles", production.templates / "encode"]
+    deps_inputs = [
+        production.shots, production.edit_path, production.templates / "styles", production.templates / "encode",
+        edit_paths.record_starts,
+    ]
     for cut in cuts:
         paths = CutPaths(production.root, cut)
         deps_inputs.extend([production.shots / cut, production.shot_path(cut)])
@@ -212,6 +215,28 @@ def dependency_file(production: Production) -> str:
     rules.lines.extend(f"{name}:" for name in rules.inputs)
     rules.forget_other_links()
     return "\n".join(header + rules.lines) + "\n"
+
+
+def record_starts_text(production: Production) -> str:
+    """``render/<edit>.starts``: a line per cut of the edit, its name and the screening-cut frame it starts on
+    (after the slate and the cuts before it); ``?`` from a cut whose spec cannot be read on (its render says
+    why)."""
+    from compositor.spec import ShotSpec, parse_model, read_toml  # noqa: PLC0415
+    from compositor.steps.burnin import slate_frame_count  # noqa: PLC0415
+
+    edit = load_edit(production)
+    start: int | None = slate_frame_count(edit)
+    lines = []
+    for cut in edit.edit.cuts:
+        lines.append(f"{cut} {start if start is not None else '?'}")
+        path = production.shot_path(cut)
+        try:
+            spec = parse_model(ShotSpec, read_toml(path, production.rel(path)), production.rel(path))
+        except CompositorError:
+            start = None
+            continue
+        start = None if start is None else start + spec.shot.frames
+    return "\n".join(lines) + "\n"
 
 
 def _is_cut_name(name: str) -> bool:

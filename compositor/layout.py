@@ -26,6 +26,7 @@ render/
   <edit>.proxy.webm                  VP9 for the review page when the edit's preset is not 8-bit 4:2:0 H.264
   <edit>.notes.json                  reviewers' notes per frame (`compositor review` writes it)
   <edit>.run.json                    what the last screening-cut run did and how long it took
+  <edit>.starts                      each cut's first frame in the screening cut (compositor deps)
 ```
 """
 
@@ -223,6 +224,12 @@ class EditPaths:
     @property
     def run_record(self) -> Path:
         return self._file(".run.json")
+
+    @property
+    def record_starts(self) -> Path:
+        """Each cut's first frame in the screening cut (``compositor deps`` rewrites it only when one moves): what
+        a burnt-in record timecode depends on, rather than on every spec of the cuts before it."""
+        return self._file(".starts")
 
     @property
     def files(self) -> dict[str, Path]:

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from compositor.core.timecode import to_frames
 from compositor.errors import SpecError
-from compositor.spec import EncodePreset, Production, load_shot
+from compositor.spec import EncodePreset, Production, load_edit, load_shot
 from compositor.steps import burnin
 from compositor.steps.encode import MoviePlan, ffmpeg_exe
 from tests.test_encode import CUT, make_production
@@ -204,12 +204,19 @@ def test_bad_burn_in_keys_are_one_line_spec_errors(tmp_path: Path, extra: str, m
 
 
 def test_make_remakes_a_cut_whose_record_timecode_moved(tmp_path: Path) -> None:
-    """A cut's movie burns in its record timecode: its make rule names the shot.toml of the cuts before it."""
-    from compositor.deps import dependency_file  # noqa: PLC0415
+    """A cut's movie burns in its record timecode: its make rule names render/<edit>.starts, which `compositor
+    deps` rewrites when a cut before it changes length, and leaves alone when a spec changes otherwise."""
+    from compositor.deps import dependency_file, record_starts_text  # noqa: PLC0415
 
     production = two_cut_production(tmp_path / "p")
     rules = dependency_file(production).splitlines()
     (second,) = [r for r in rules if r.startswith(f"render/{CUT}/{CUT}.mp4 ")]
-    (first,) = [r for r in rules if r.startswith("render/sc010_c020/sc010_c020.mp4 ")]
-    assert "shots/sc010_c020/shot.toml" in second.split(":", 1)[1]
-    assert f"shots/{CUT}/shot.toml" not in first.split(":", 1)[1]
+    starts = f"render/{load_edit(production).edit.name}.starts"
+    assert starts in second.split(":", 1)[1].split()
+    assert "shots/sc010_c020/shot.toml" not in second.split(":", 1)[1]  # a spec edit elsewhere costs no check
+    assert record_starts_text(production) == f"sc010_c020 48\n{CUT} 53\n"  # 2 s of slate, then 5 frames
+    first = production.shot_path("sc010_c020")
+    first.write_text(first.read_text() + "# a comment: no frame moves\n")
+    assert record_starts_text(production) == f"sc010_c020 48\n{CUT} 53\n"
+    first.write_text("[shot]\nframes = 7\n")
+    assert record_starts_text(production) == f"sc010_c020 48\n{CUT} 55\n"
