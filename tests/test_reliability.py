@@ -481,6 +481,9 @@ def test_two_renders_in_two_folders_agree_byte_for_byte(tmp_path: Path) -> None:
         assert run.returncode == 0, run.stderr
         roots.append(root)
     one, two = (tree(r) for r in roots)
+    for files, root in ((one, roots[0]), (two, roots[1])):  # the editorial exports name media by absolute URL
+        for name in ("tiny.edl", "tiny.otio"):
+            files[name] = files[name].replace(root.resolve().as_uri().encode(), b"file:///PRODUCTION")
     assert one.keys() == two.keys()
     assert [k for k in one if one[k] != two[k]] == []
     assert {"tiny.mp4", f"{CUT}/{CUT}.mp4", "sc010_c020/qc.json", "sc010_c020/bg/bg.json"} <= one.keys()
