@@ -1,6 +1,6 @@
 """Camera work and focus: what each effect costs per frame at 1280x720 and 1920x1080 (CPU, milliseconds).
 
-Each row times one effect as the compositor runs it on a frame (``compositor.core.camera_fx``), on a synthetic
+Each row times one effect as the compositor runs it on a frame (``compositor.core.photography.camera_work``), on a synthetic
 painted canvas and a 400x400 drawing: the median of a few repetitions. Tracks, shakes and follow slides only
 change a map, so their cost is a resampled view instead of a whole-pixel copy (the first two rows).
 
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compositor.core.camera_fx import (
+from compositor.core.photography.camera_work import (
     Look,
     background_frame,
     isolated_layer,

@@ -401,7 +401,7 @@ def _frames_increase(keys: list[Any]) -> list[Any]:
 # ------------------------------------------------------------------------------------------------------------
 # Camera work and focus (撮影): tracks, shake, follow shots, streaked backgrounds, motion blur, depth of field.
 # They live in the cut's [camera] table (``CameraWork``) and on each layer (``LayerCameraWork``); the ops are
-# ``compositor.core.camera_fx``.
+# ``compositor.core.photography.camera_work``.
 
 CURVES = ("linear", "ease-in", "ease-out", "ease-in-out", "sine-in", "sine-out", "sine-in-out", "custom")
 """Easing curves of a track: cubic ``ease-*``, sinusoidal ``sine-*``, or ``custom`` through ``points``."""
@@ -569,7 +569,7 @@ class LayerCameraWork(Strict):
 
 
 LAYER_CAMERA_KEYS = frozenset(LayerCameraWork.model_fields)
-"""The layer keys above: they enter a frame's key through ``camera_fx`` (per frame), not the layer's dump."""
+"""The layer keys above: they enter a frame's key through ``core.photography.camera_work`` (per frame), not the layer's dump."""
 
 
 def camera_work_problems(spec: ShotSpec) -> list[tuple[str, str]]:

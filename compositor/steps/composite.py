@@ -37,7 +37,6 @@ from compositor.core.camera import (
     sample,
     shot_views,
 )
-from compositor.core.camera_fx import CutCamera, Look, background_frame, isolated_layer
 from compositor.core.cels import CelLibrary, CelPiece, blur_margin, check_layers, exposure_of
 from compositor.core.colour import to_linear, to_srgb
 from compositor.core.digest import content_key
@@ -56,6 +55,7 @@ from compositor.core.io import (
     write_image,
 )
 from compositor.core.kernels import blend_region, copy_clipped
+from compositor.core.photography.camera_work import CutCamera, Look, background_frame, isolated_layer
 from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
 from compositor.layout import FRAME_SUFFIXES, CutPaths

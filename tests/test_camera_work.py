@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from compositor.core.camera import View
-from compositor.core.camera_fx import (
+from compositor.core.photography.camera_work import (
     CutCamera,
     curve,
     defocus_radius,
@@ -384,7 +384,7 @@ def test_the_fast_path_and_the_plain_path_agree_under_camera_work(production_fac
 
 
 def test_a_pans_motion_blur_by_one_view_and_a_filter_matches_a_view_per_sample():
-    from compositor.core.camera_fx import Look, background_frame, shutter_times
+    from compositor.core.photography.camera_work import Look, background_frame, shutter_times
     from compositor.spec.models import MotionBlur
     from compositor.steps.composite import view_of_canvas
 
