@@ -132,12 +132,15 @@ def _paint_frames(module: ModuleType, shot: Shot, indices: list[int], progress: 
             yield module.paint(shot, i, progress)
 
 
-def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
-    """Paint (or find in the cache) every canvas of the cut's background; returns the cached files in order."""
+def cached_canvases(shot: Shot, progress: Progress | None = None, only: list[int] | None = None) -> list[Path]:
+    """Paint (or find in the cache) every canvas of the cut's background, or only the canvases ``only`` lists
+    (0-based: the keyframes of ``paint_every``); returns the cached files of all canvases in order (those not
+    painted need not exist)."""
     module = backend(shot.spec.background.source)
     descriptions = _descriptions(module, shot)
     paths = [cache_file(shot.production.root, content_key(d)) for d in descriptions]
-    missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    wanted = range(len(paths)) if only is None else sorted(set(only))
+    missing = [i for i in wanted if not paths[i].is_file()]
     for folder in {paths[i].parent for i in missing}:
         remove_stale_temp_files(folder)
     for done, (i, canvas) in enumerate(zip(missing, _paint_frames(module, shot, missing, progress)), 1):
@@ -206,13 +209,14 @@ def build_background(
     if key is None or canvas_keys is None:
         key, canvas_keys = background_key(shot)
     paths = shot.paths
-    sources = cached_canvases(shot, progress)
+    painted = keyframes(shot)
+    sources = cached_canvases(shot, progress, painted)
     ensure_folder(paths.bg_folder)
     remove_stale_temp_files(paths.bg_folder)
     remove_file(paths.bg_manifest)
     retouch = load_retouch(shot)
     if _steadied(shot) and len(sources) > 1:
-        _steady(shot, sources, retouch, progress)
+        _steady(shot, sources, retouch, progress, painted)
     else:
         remove_file(shot.paths.qc)
         for i, src in enumerate(sources):
@@ -231,6 +235,8 @@ def build_background(
         "canvas": list(shot.canvas),
         "canvases": canvas_keys,
     }
+    if painted is not None:  # keyframe stylisation: the canvases painted (0-based); the others were carried
+        manifest["painted"] = painted
     write_bytes_atomic(paths.bg_manifest, json.dumps(manifest, indent=2).encode())
     return manifest
 
@@ -254,18 +260,42 @@ def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
         yield fit_to_canvas(frame, shot.canvas)
 
 
-def _steady(shot: Shot, sources: list[Path], retouch: np.ndarray | None, progress: Progress | None) -> TemporalQC:
-    """Run the temporal pass over the cut's canvases (in order: it is recursive), measuring it on the way."""
+def keyframes(shot: Shot) -> list[int] | None:
+    """The canvases (0-based) to paint under ``[temporal] paint_every`` (every Nth, the last, and the first after
+    a change of scene, from the guide's flow: ``temporal.keyframes.frames_to_paint``), or None when every canvas
+    is painted (no ``paint_every``, no temporal pass, or a single canvas). A function of the temporal settings
+    and the guide's frames, which the background key holds: the key decides the list too."""
+    temporal = shot.spec.temporal
+    if not _steadied(shot) or temporal is None or temporal.paint_every <= 0:
+        return None
+    count = backend(shot.spec.background.source).frame_count(shot)
+    if count <= 1:
+        return None
+    from compositor.temporal.keyframes import frames_to_paint  # noqa: PLC0415 (OpenCV flow, only when asked)
+
+    return frames_to_paint(_guide_source(shot, count), temporal.settings())
+
+
+def _steady(
+    shot: Shot,
+    sources: list[Path],
+    retouch: np.ndarray | None,
+    progress: Progress | None,
+    painted: list[int] | None = None,
+) -> TemporalQC:
+    """Run the temporal pass over the cut's canvases (in order: it is recursive), measuring it on the way;
+    ``painted``: under ``paint_every``, the keyframes (``keyframes``), the only canvases painted."""
     from compositor.temporal import deflicker  # noqa: PLC0415 (OpenCV flow, only when asked)
 
     temporal = shot.spec.temporal
     assert temporal is not None
     measured: dict[str, Any] = {}
     settings = temporal.settings()
-    if settings.paint_every:  # keyframe stylisation: only the keyframes' canvases are read, carried along the flow
-        from compositor.temporal.keyframes import carry_paint, frames_to_paint  # noqa: PLC0415
+    if settings.paint_every:  # keyframe stylisation: only the keyframes were painted, carried along the flow
+        from compositor.temporal.keyframes import carry_paint  # noqa: PLC0415
 
-        keys = frames_to_paint(_guide_source(shot, len(sources)), settings)
+        keys = painted if painted is not None else keyframes(shot)
+        assert keys is not None
         steadied = carry_paint(lambda k: read_image(sources[k]), keys, _guide_source(shot, len(sources)), settings)
         measured["frames"] = len(sources)
     else:
