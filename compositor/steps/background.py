@@ -5,6 +5,10 @@ key of its description (so a canvas is painted or generated once, whichever cut 
 paint-over is laid on top; a ``[temporal]`` pass steadies a background that changes from frame to frame and
 writes its measurements to ``qc.json``. ``bg.json``, written last, records the key of everything that made
 the folder and one key per canvas: `ensure_background` rebuilds exactly when that key no longer matches.
+
+With ``[temporal] paint_every`` only the keyframes (``keyframes``) are painted and cached; the pass carries their
+paint to the other frames, and ``bg.json`` lists them (``painted``). The pass may run on a Dask cluster
+(``steady``: ``compositor.steps.background_farm``).
 """
 
 from __future__ import annotations
