@@ -95,3 +95,19 @@ def test_without_paint_every_every_frame_is_painted(production_factory) -> None:
     manifest = ensure_background(shot)
     assert _painted(root, "sc010_c010") == list(range(9))
     assert "painted" not in manifest
+
+
+def test_keyframes_of_keyframe_interval_are_painted_too() -> None:
+    """The pass does not cross a ``keyframe_interval`` keyframe, so it must have its paint."""
+    from compositor.temporal import TemporalSettings
+    from compositor.temporal.keyframes import carry_paint, frames_to_paint
+
+    rng = np.random.default_rng(2)
+    texture = cv2.GaussianBlur(rng.uniform(0, 1, (24, 60, 3)).astype(np.float32), (0, 0), 2)
+    guide = [np.dstack([texture[:, i : i + 40], np.ones((24, 40, 1), np.float32)]) for i in range(10)]
+    settings = TemporalSettings(paint_every=4, keyframe_interval=3, flow_scale=1.0)
+    keys = frames_to_paint(guide, settings)
+    assert {0, 3, 4, 6, 8, 9} <= set(keys)
+    paint = {k: np.clip(guide[k] + np.float32(0.05 * (k % 2)), 0, 1) for k in keys}
+    out = list(carry_paint(paint, keys, guide, settings))
+    assert len(out) == 10 and all(np.array_equal(out[k], paint[k]) for k in keys)
