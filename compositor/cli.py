@@ -193,6 +193,9 @@ def bg(
             "render/<cut>/bg/variants.png with each seed under its picture; set `seed` in the spec to pick one.",
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run the temporal pass's windows on this Dask cluster (tcp://host:8786).")
+    ] = None,
 ) -> None:
     """Make the cut's background: generate or read it (cached by content), retouch, temporal pass. Does nothing
     when render/<cut>/bg/ already holds what the inputs make."""
@@ -211,7 +214,12 @@ def bg(
             for path in export_background(shot, export):
                 print(path)
             return
-        ensure_background(shot, update, touch=True)
+        if scheduler:
+            from compositor.steps.background_farm import background_on_cluster  # noqa: PLC0415
+
+            background_on_cluster(scheduler, shot, update, touch=True)
+        else:
+            ensure_background(shot, update, touch=True)
     record = read_qc(shot)
     if record is not None and record.temporal is not None:
         err.print(record.temporal.summary(f"{cut}: temporal pass"))
@@ -261,8 +269,11 @@ def render(
     elsewhere = None
     if scheduler:
         from compositor.farm import on_cluster  # noqa: PLC0415
+        from compositor.steps.background_farm import background_on_cluster  # noqa: PLC0415
 
         elsewhere = on_cluster(scheduler)
+        with progress_bar() as update:  # the background's temporal pass on the cluster too
+            background_on_cluster(scheduler, shot, update)
     with progress_bar() as update:
         result = render_cut(
             shot, presets=[preset] if preset else None, progress=update, threads=threads, composite_elsewhere=elsewhere

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from compositor.core import Progress
@@ -113,19 +114,27 @@ def on_cluster(scheduler: str) -> Composite:
     at ``scheduler`` (``tcp://host:8786``). Frames are the same, pixel for pixel, as a local render's."""
 
     def composite(shot: Shot, todo: list[int], progress: Progress | None = None) -> None:
-        distributed = _distributed()
-        try:
-            client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
-        except OSError as e:
-            raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
-        with client:
-            if not client.scheduler_info().get("workers"):
-                try:
-                    client.wait_for_workers(1, timeout=120)
-                except TimeoutError:
-                    raise RenderError(
-                        f"{scheduler}: the Dask scheduler has no workers (start some: dask worker {scheduler})"
-                    ) from None
+        with connect(scheduler) as client:
             run_chunks(client, shot, todo, progress)
 
     return composite
+
+
+@contextmanager
+def connect(scheduler: str) -> Iterator[Any]:
+    """A Dask client of the cluster at ``scheduler``, once it has a worker (waiting up to two minutes);
+    ``RenderError`` when the scheduler cannot be reached or has no workers."""
+    distributed = _distributed()
+    try:
+        client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
+    except OSError as e:
+        raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
+    with client:
+        if not client.scheduler_info().get("workers"):
+            try:
+                client.wait_for_workers(1, timeout=120)
+            except TimeoutError:
+                raise RenderError(
+                    f"{scheduler}: the Dask scheduler has no workers (start some: dask worker {scheduler})"
+                ) from None
+        yield client

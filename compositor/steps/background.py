@@ -5,13 +5,17 @@ key of its description (so a canvas is painted or generated once, whichever cut 
 paint-over is laid on top; a ``[temporal]`` pass steadies a background that changes from frame to frame and
 writes its measurements to ``qc.json``. ``bg.json``, written last, records the key of everything that made
 the folder and one key per canvas: `ensure_background` rebuilds exactly when that key no longer matches.
+
+With ``[temporal] paint_every`` only the keyframes (``keyframes``) are painted and cached; the pass carries their
+paint to the other frames, and ``bg.json`` lists them (``painted``). The pass may run on a Dask cluster
+(``steady``: ``compositor.steps.background_farm``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -103,12 +107,19 @@ def is_fresh(shot: Shot, manifest: dict[str, Any] | None, key: str) -> bool:
     return all(shot.paths.bg_frame(i).is_file() for i in range(int(manifest.get("frames", 0))))
 
 
-def ensure_background(shot: Shot, progress: Progress | None = None, touch: bool = False) -> dict[str, Any]:
+SteadyRunner = Callable[[Shot, list[Path], "Progress | None", "list[int] | None"], None]
+"""Runs the temporal pass of a cut elsewhere (a Dask cluster: ``steps.background_farm``), given the cached canvas
+files and the keyframes: writes ``bg.NNNN.png`` and ``qc.json`` as ``_steady`` does, pixel for pixel."""
+
+
+def ensure_background(
+    shot: Shot, progress: Progress | None = None, touch: bool = False, steady: SteadyRunner | None = None
+) -> dict[str, Any]:
     """The cut's background manifest, rebuilding ``render/<cut>/bg/`` first if its key no longer matches the
     inputs (a new prompt, a swapped plate, a changed style or retouch). Returns the manifest.
 
     ``touch``: mark a fresh ``bg.json`` as checked now, for make (whose ``bg`` rule ran because an input's
-    file time changed though its content did not)."""
+    file time changed though its content did not). ``steady``: run the temporal pass there instead of here."""
     key, canvas_keys = background_key(shot)
     remove_stale_temp_files(shot.paths.bg_folder)
     manifest = read_manifest(shot)
@@ -117,7 +128,7 @@ def ensure_background(shot: Shot, progress: Progress | None = None, touch: bool 
             mark_checked(shot.paths.bg_manifest)
         assert manifest is not None
         return manifest
-    return build_background(shot, progress, key, canvas_keys)
+    return build_background(shot, progress, key, canvas_keys, steady)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -132,12 +143,22 @@ def _paint_frames(module: ModuleType, shot: Shot, indices: list[int], progress: 
             yield module.paint(shot, i, progress)
 
 
-def cached_canvases(shot: Shot, progress: Progress | None = None) -> list[Path]:
-    """Paint (or find in the cache) every canvas of the cut's background; returns the cached files in order."""
+def canvas_files(shot: Shot, descriptions: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Where the cache keeps each canvas of the cut (painted or not yet), in order."""
+    if descriptions is None:
+        descriptions = _descriptions(backend(shot.spec.background.source), shot)
+    return [cache_file(shot.production.root, content_key(d)) for d in descriptions]
+
+
+def cached_canvases(shot: Shot, progress: Progress | None = None, only: list[int] | None = None) -> list[Path]:
+    """Paint (or find in the cache) every canvas of the cut's background, or only the canvases ``only`` lists
+    (0-based: the keyframes of ``paint_every``); returns the cached files of all canvases in order (those not
+    painted need not exist)."""
     module = backend(shot.spec.background.source)
     descriptions = _descriptions(module, shot)
-    paths = [cache_file(shot.production.root, content_key(d)) for d in descriptions]
-    missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    paths = canvas_files(shot, descriptions)
+    wanted = range(len(paths)) if only is None else sorted(set(only))
+    missing = [i for i in wanted if not paths[i].is_file()]
     for folder in {paths[i].parent for i in missing}:
         remove_stale_temp_files(folder)
     for done, (i, canvas) in enumerate(zip(missing, _paint_frames(module, shot, missing, progress)), 1):
@@ -199,20 +220,28 @@ def _with_retouch(canvas: np.ndarray, retouch: np.ndarray | None) -> np.ndarray:
 
 
 def build_background(
-    shot: Shot, progress: Progress | None = None, key: str | None = None, canvas_keys: list[str] | None = None
+    shot: Shot,
+    progress: Progress | None = None,
+    key: str | None = None,
+    canvas_keys: list[str] | None = None,
+    steady: SteadyRunner | None = None,
 ) -> dict[str, Any]:
     """Make ``render/<cut>/bg/``: the canvases with their retouch, steadied when ``[temporal]`` asks; returns
     the manifest ``bg.json`` (written last, so make never takes a half-built background for done)."""
     if key is None or canvas_keys is None:
         key, canvas_keys = background_key(shot)
     paths = shot.paths
-    sources = cached_canvases(shot, progress)
+    painted = keyframes(shot)
+    sources = cached_canvases(shot, progress, painted)
     ensure_folder(paths.bg_folder)
     remove_stale_temp_files(paths.bg_folder)
     remove_file(paths.bg_manifest)
     retouch = load_retouch(shot)
     if _steadied(shot) and len(sources) > 1:
-        _steady(shot, sources, retouch, progress)
+        if steady is not None:
+            steady(shot, sources, progress, painted)
+        else:
+            _steady(shot, sources, retouch, progress, painted)
     else:
         remove_file(shot.paths.qc)
         for i, src in enumerate(sources):
@@ -231,12 +260,15 @@ def build_background(
         "canvas": list(shot.canvas),
         "canvases": canvas_keys,
     }
+    if painted is not None:  # keyframe stylisation: the canvases painted (0-based); the others were carried
+        manifest["painted"] = painted
     write_bytes_atomic(paths.bg_manifest, json.dumps(manifest, indent=2).encode())
     return manifest
 
 
-def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
-    """Frames whose motion is trustworthy: ``temporal.guide``, else the plate un-stylised, fitted to the canvas."""
+def _guide_source(shot: Shot, count: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+    """Frames whose motion is trustworthy: ``temporal.guide``, else the plate un-stylised, fitted to the canvas;
+    those of canvases ``start`` to ``stop`` (default: to ``count``) of the ``count``."""
     from compositor.backgrounds.plate import fit_to_canvas  # noqa: PLC0415
 
     guide_path, key = _guide_path(shot)
@@ -250,33 +282,70 @@ def _guide_source(shot: Shot, count: int) -> Iterator[np.ndarray]:
     )
     if len(source) < count:
         raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {count}")
-    for frame in source.frames(0, count):
+    stop = count if stop is None else stop
+    for frame in source.frames(start, stop - start):
         yield fit_to_canvas(frame, shot.canvas)
 
 
-def _steady(shot: Shot, sources: list[Path], retouch: np.ndarray | None, progress: Progress | None) -> TemporalQC:
-    """Run the temporal pass over the cut's canvases (in order: it is recursive), measuring it on the way."""
+def keyframes(shot: Shot) -> list[int] | None:
+    """The canvases (0-based) to paint under ``[temporal] paint_every`` (every Nth, the last, and the first after
+    a change of scene, from the guide's flow: ``temporal.keyframes.frames_to_paint``), or None when every canvas
+    is painted (no ``paint_every``, no temporal pass, or a single canvas). A function of the temporal settings
+    and the guide's frames, which the background key holds: the key decides the list too."""
+    temporal = shot.spec.temporal
+    if not _steadied(shot) or temporal is None or temporal.paint_every <= 0:
+        return None
+    count = backend(shot.spec.background.source).frame_count(shot)
+    if count <= 1:
+        return None
+    from compositor.temporal.keyframes import frames_to_paint  # noqa: PLC0415 (OpenCV flow, only when asked)
+
+    return frames_to_paint(_guide_source(shot, count), temporal.settings())
+
+
+def _steady(
+    shot: Shot,
+    sources: list[Path],
+    retouch: np.ndarray | None,
+    progress: Progress | None,
+    painted: list[int] | None = None,
+) -> TemporalQC:
+    """Run the temporal pass over the cut's canvases (in order: it is recursive), measuring it on the way;
+    ``painted``: under ``paint_every``, the keyframes (``keyframes``), the only canvases painted."""
     from compositor.temporal import deflicker  # noqa: PLC0415 (OpenCV flow, only when asked)
 
     temporal = shot.spec.temporal
     assert temporal is not None
     measured: dict[str, Any] = {}
     settings = temporal.settings()
-    if settings.paint_every:  # keyframe stylisation: only the keyframes' canvases are read, carried along the flow
-        from compositor.temporal.keyframes import carry_paint, frames_to_paint  # noqa: PLC0415
+    if settings.paint_every:  # keyframe stylisation: only the keyframes were painted, carried along the flow
+        from compositor.temporal.keyframes import carry_paint  # noqa: PLC0415
 
-        keys = frames_to_paint(_guide_source(shot, len(sources)), settings)
+        keys = painted if painted is not None else keyframes(shot)
+        assert keys is not None
         steadied = carry_paint(lambda k: read_image(sources[k]), keys, _guide_source(shot, len(sources)), settings)
         measured["frames"] = len(sources)
     else:
         inputs = (read_image(p) for p in sources)
         steadied = deflicker(inputs, _guide_source(shot, len(sources)), settings, qc=measured)
     for i, frame in enumerate(steadied):
-        # render/<cut>/bg/ is an intermediate read once by the compositor: stored PNG writes ~10x faster
-        canvas = _with_retouch(frame, retouch)
-        write_image(shot.paths.bg_frame(i), canvas, alpha=_transparent(canvas), compress=False, depth=_depth(shot))
+        write_steadied(shot, i, frame, retouch)
         if progress:
             progress(f"{shot.name}: temporal pass", i + 1, len(sources))
+    return write_qc(shot, measured)
+
+
+def write_steadied(shot: Shot, index: int, frame: np.ndarray, retouch: np.ndarray | None) -> None:
+    """``bg.NNNN.png`` of canvas ``index`` from the temporal pass's output (the retouch laid on top)."""
+    # render/<cut>/bg/ is an intermediate read once by the compositor: stored PNG writes ~10x faster
+    canvas = _with_retouch(frame, retouch)
+    write_image(shot.paths.bg_frame(index), canvas, alpha=_transparent(canvas), compress=False, depth=_depth(shot))
+
+
+def write_qc(shot: Shot, measured: dict[str, Any]) -> TemporalQC:
+    """``qc.json``: the temporal pass's measurements (``measure``'s figures) and settings."""
+    temporal = shot.spec.temporal
+    assert temporal is not None
     qc = TemporalQC(
         **{k: v for k, v in measured.items() if k in TemporalQC.model_fields},
         method=temporal.method,

@@ -28,16 +28,19 @@ def frames_to_paint(guide: Iterable[np.ndarray], settings: TemporalSettings) -> 
     analyser: MotionAnalyser | None = None
     prev = None
     n = 0
+    interval = settings.keyframe_interval
     for n, g in enumerate(guide):
         g = np.ascontiguousarray(g, dtype=np.float32)
         if analyser is None:
-            analyser = MotionAnalyser(g.shape[1], g.shape[0], settings.flow, settings.flow_scale)
+            analyser = MotionAnalyser(g.shape[1], g.shape[0], settings.flow, settings.flow_scale, settings.occlusion)
         here = analyser.prepare(g)
-        if every <= 1 or n % every == 0:
-            keys.append(n)
+        if every <= 1 or n % every == 0 or (interval > 0 and n % interval == 0):
+            keys.append(n)  # (the pass does not cross a keyframe_interval keyframe either: it needs its paint)
         elif prev is not None:
-            motion = analyser(prev, here)
-            if motion.sample_at is not None and _valid_share(motion) < SCENE_CHANGE:
+            # The motion exactly as the pass finds it (``pair``, at flow resolution), so that the two agree on
+            # every change of scene; nothing at full resolution is made for it.
+            motion = analyser.pair(prev, here)[0]
+            if not motion.still and _valid_share(motion) < SCENE_CHANGE:
                 keys.append(n)
         prev = here
     if analyser is not None and keys[-1] != n:
