@@ -195,7 +195,7 @@ def dependency_file(production: Production) -> str:
             deps_inputs.extend(shot.files[f"layers[{i}].cels"] for i in range(len(shot.spec.layers)))
             deps_inputs.extend(tone_folders(shot))
         # FARM=: the background's temporal pass runs on the cluster too (nothing after the cut without one)
-        rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut}$(if $(FARM_FLAG), $(FARM_FLAG))")
+        rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut} $(FARM_FLAG)")
         rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
         rules.lines.append(f".PHONY: {cut}")
         rules.lines.append(f"{cut}: {' '.join(rules.mk(m) for m in movies[cut])}")

@@ -99,8 +99,8 @@ def test_bg_scheduler_runs_the_pass_on_the_cluster(production_factory, client) -
     assert run.exit_code == 0, run.output
     assert all(np.array_equal(a, b) for a, b in zip(local, _result(shot)[0]))
     assert _result(shot)[1] == local_qc
-    # make FARM=...: the background's rule passes the scheduler on (and nothing without one)
+    # make FARM=...: the background's rule passes the scheduler on, as the render's does
     from compositor.deps import dependency_file
 
     text = dependency_file(compositor.load(root))
-    assert f"bg {shot.name}$(if $(FARM_FLAG), $(FARM_FLAG))" in text
+    assert f"$(CLI) bg {shot.name} $(FARM_FLAG)" in text

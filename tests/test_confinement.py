@@ -222,7 +222,7 @@ def test_make_dry_run_runs_nothing_but_the_dependency_file(evil: dict) -> None:
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert evil["dry_outputs"] == []
     commands = [line for line in dry.stdout.splitlines() if "compositor" in line]
-    assert any(c.endswith(" bg sc010_c010") for c in commands), dry.stdout
+    assert any(c.rstrip().endswith(" bg sc010_c010") for c in commands), dry.stdout
     assert all(name not in dry.stdout for name in FOLDER_NAMES)
     assert_nothing_ran(evil["tmp"])
 
