@@ -256,16 +256,7 @@ def _paint_plan(
         if plan.controlnet is not None:
             control = ctl.control_image(fitted, plan.control_kind or "lineart")
     loaded = load_pipeline(plan)
-    torch = _require(plan.display)
-    try:
-        rgb = generate(loaded, plan, init, control, progress, added_cond)
-    except torch.cuda.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        raise RenderError(_out_of_memory(plan)) from None
-    except RuntimeError as e:
-        if "out of memory" not in str(e).lower():
-            raise
-        raise RenderError(_out_of_memory(plan)) from None
+    rgb = guarded(plan, lambda: generate(loaded, plan, init, control, progress, added_cond))
     w, h = plan.canvas
     rgb = np.ascontiguousarray(rgb[:h, :w], dtype=np.float32)
     return np.concatenate([rgb, np.ones((h, w, 1), np.float32)], axis=2)
@@ -292,6 +283,20 @@ def _fit_attention(pipe: Any, plan: Plan) -> None:
         pipe.enable_attention_slicing("max")
     else:
         pipe.disable_attention_slicing()
+
+
+def guarded(plan: Plan, run: Any) -> Any:
+    """``run()``, with the device running out of memory said in one line that names what to lower."""
+    torch = _require(plan.display)
+    try:
+        return run()
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        raise RenderError(_out_of_memory(plan)) from None
+    except RuntimeError as e:
+        if "out of memory" not in str(e).lower():
+            raise
+        raise RenderError(_out_of_memory(plan)) from None
 
 
 def _out_of_memory(plan: Plan) -> str:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from compositor.backgrounds.diffusion import plan as base_plan
-from compositor.backgrounds.diffusion.denoise import Progress, _out_of_memory, _paint_plan, generate
+from compositor.backgrounds.diffusion.denoise import Progress, _paint_plan, generate, guarded
 from compositor.backgrounds.diffusion.denoise import paint_frames as _base_paint_frames
 from compositor.backgrounds.diffusion.models import (
     ModelRef,
@@ -44,7 +44,7 @@ from compositor.backgrounds.diffusion.plan import Plan, _join_fragments, _plan, 
 from compositor.core import control as ctl
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import read_image, read_input_image, write_bytes_atomic, write_image
-from compositor.errors import CompositorError, MissingInputError, RenderError, SpecError
+from compositor.errors import CompositorError, MissingInputError, SpecError
 from compositor.layout import cache_file
 
 if TYPE_CHECKING:
@@ -415,20 +415,6 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
 # Running the passes
 
 
-def _guarded(plan: Plan, run: Any) -> Any:
-    """``run()``, with running out of memory said as the base generation says it."""
-    torch = _require(plan.display)
-    try:
-        return run()
-    except torch.cuda.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        raise RenderError(_out_of_memory(plan)) from None
-    except RuntimeError as e:
-        if "out of memory" not in str(e).lower():
-            raise
-        raise RenderError(_out_of_memory(plan)) from None
-
-
 def _opaque(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     return np.concatenate([rgb.astype(np.float32), np.ones((h, w, 1), np.float32)], axis=2)
@@ -502,7 +488,7 @@ def _run_img2img(plan: Plan, image: np.ndarray, progress: Progress | None) -> np
     w, h = plan.canvas
     fitted = ctl.pad_to(ctl.resize_to(image[:, :, :3], (w, h)), plan.size)
     loaded = load_pipeline(plan)
-    rgb = _guarded(plan, lambda: generate(loaded, plan, np.clip(fitted, 0, 1), None, progress))
+    rgb = guarded(plan, lambda: generate(loaded, plan, np.clip(fitted, 0, 1), None, progress))
     return _opaque(np.ascontiguousarray(rgb[:h, :w]))
 
 
@@ -559,7 +545,7 @@ def _run_inpaint(shot: Shot, step: Pass, image: np.ndarray, progress: Progress |
             )
         return np.asarray(out.images[0], dtype=np.float32)
 
-    painted = _guarded(plan, run)
+    painted = guarded(plan, run)
     region = padded.copy()
     region[y0:y1, x0:x1] = painted
     rgb = blend_region(image[:, :, :3], region[:h, :w], weight)
