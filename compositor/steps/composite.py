@@ -405,10 +405,15 @@ class CutRenderer:
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
-            if write:
-                path = self.shot.paths.comp_frame(self.shot.start + index)
-                write_image(path, rgb, key=key if key is not None else self.frame_key(index))
+        if write:
+            self.write_frame(index, rgb, key)
         return rgb
+
+    def write_frame(self, index: int, rgb: np.ndarray, key: str | None = None) -> None:
+        """Write frame ``index``'s file (``uint8`` RGB ``(H, W, 3)``) with its key."""
+        with self.times.timing("write"):
+            path = self.shot.paths.comp_frame(self.shot.start + index)
+            write_image(path, rgb, key=key if key is not None else self.frame_key(index))
 
     def render(
         self,
@@ -429,16 +434,25 @@ class CutRenderer:
             return
         done = 0
         made = sum(1 for i in indices if i not in fresh)
+        # With an encoder waiting and threads to spare, a frame goes to the encoder as soon as it is composited
+        # and its PNG is written by a writer thread meanwhile (never in the encoder's way; issue 14). At most
+        # two frames a thread wait to be written, so memory stays flat.
+        writer = ThreadPoolExecutor(1, thread_name_prefix="write") if sink is not None and threads > 1 else None
+        writes: deque[Future] = deque()
 
         def job(index: int) -> np.ndarray | None:
             if index in fresh:
                 with self.times.timing("decode"):
                     return read_rgb8(self.shot.paths.comp_frame(self.shot.start + index))
-            rgb = self.make_frame(index, keys[index] if keys is not None else None)
+            rgb = self.make_frame(index, keys[index] if keys is not None else None, write=writer is None)
             return rgb if sink is not None else None
 
         def finish(index: int, rgb: np.ndarray | None) -> None:
             nonlocal done
+            if writer is not None and rgb is not None and index not in fresh:
+                writes.append(writer.submit(self.write_frame, index, rgb, keys[index] if keys is not None else None))
+                while len(writes) > 2 * threads or (writes and writes[0].done()):
+                    writes.popleft().result()
             if sink is not None and rgb is not None:
                 sink(index, rgb)
             if index not in fresh:
@@ -451,19 +465,25 @@ class CutRenderer:
                 finish(index, job(index))
             return
         window: deque[tuple[int, Future]] = deque()
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="comp") as pool:
-            try:
-                for index in indices:
-                    window.append((index, pool.submit(job, index)))
-                    if len(window) >= 2 * threads:
+        try:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="comp") as pool:
+                try:
+                    for index in indices:
+                        window.append((index, pool.submit(job, index)))
+                        if len(window) >= 2 * threads:
+                            i, future = window.popleft()
+                            finish(i, future.result())
+                    while window:
                         i, future = window.popleft()
                         finish(i, future.result())
-                while window:
-                    i, future = window.popleft()
-                    finish(i, future.result())
-            finally:
-                for _, future in window:
-                    future.cancel()
+                finally:
+                    for _, future in window:
+                        future.cancel()
+            while writes:
+                writes.popleft().result()  # every file written (or its error raised) before render returns
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
 
 
 def stale_frames(shot: Shot, keys: list[str]) -> list[int]:

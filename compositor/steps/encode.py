@@ -691,7 +691,8 @@ class SegmentPipe:
 
     def write(self, rgb: np.ndarray) -> None:
         """The next frame, as ``uint8`` RGB ``(H, W, 3)``."""
-        if self.plan.pipe == "yuv420p":
+        width, height = self.plan.shot.size
+        if self.plan.pipe == "yuv420p" and rgb.shape[:2] == (height, width):
             data = rgb_to_yuv420p(rgb, self.plan.preset.colorspace)
         else:
             data = np.ascontiguousarray(rgb)
