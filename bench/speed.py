@@ -98,19 +98,28 @@ def child(what: str, production: Path, preset: str) -> None:
 
 def composite_traffic(renderer) -> int:
     """The bytes one frame's composite must read and write at least, averaged over the cut: the camera's
-    view of the background copied into the float frame (read + write), each layer's covered pixels (the
-    8-bit drawing read, the frame under it read and written), and the frame read once more to 8-bit RGB."""
+    view of the background copied into the float frame (read + write), each layer's piece read (its bounding
+    box of covered pixels, as stored) and the frame under its covered pixels read and written (float32 RGBA),
+    and the frame read once more to 8-bit RGB (written)."""
+    import numpy as np  # noqa: PLC0415
+
     shot = renderer.shot
     width, height = shot.size
     frame = width * height * 16
+    covered: dict = {}
     total = 0
     for index in range(shot.frames):
         n = 2 * frame + frame + width * height * 3
         for _, library, drawing, _ in renderer._layer_maps(index):
             piece = library.piece(drawing)
-            if not piece.empty:
-                h, w = piece.pixels.shape[:2]
-                n += h * w * (piece.pixels.itemsize * piece.pixels.shape[2] + 2 * 16)
+            if piece.empty:
+                continue
+            key = (id(library), drawing)
+            if key not in covered:
+                pixels = piece.pixels
+                covered[key] = (pixels.nbytes, int(np.count_nonzero(pixels[..., 3])))
+            stored, count = covered[key]
+            n += stored + count * 2 * 16
         total += n
     return total // shot.frames
 
