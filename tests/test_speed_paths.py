@@ -145,3 +145,26 @@ def test_mp4_counting_refuses_what_it_cannot_read(tmp_path):
     junk.write_bytes(b"\x00\x00\x00\x10ftypisom" + b"\xff" * 40)
     assert mp4_video_samples(junk) is None
     assert mp4_video_samples(tmp_path / "missing.mp4") is None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Compositing in bands straight to 8-bit
+
+
+@pytest.mark.parametrize("band", [32, 7])
+def test_fused_frames_are_the_composed_frames(production_factory, band):
+    shot = _cut(production_factory, 1.1)
+    renderer = CutRenderer(shot)
+    renderer.BAND = band  # bands that do not divide the frame's 40 rows too
+    fused = 0
+    for index in range(shot.frames):
+        canvas = renderer.backdrop.canvas(index)
+        reference = io.to_uint8_rgb(renderer.compose_reference(index, canvas))
+        composed = io.to_uint8_rgb(renderer.compose(index, canvas))
+        rgb = renderer.fused_rgb(index, canvas)
+        if rgb is not None:
+            fused += 1
+            assert np.array_equal(rgb, composed), index
+            assert np.abs(rgb.astype(int) - reference.astype(int)).max() <= 1, index
+        assert np.array_equal(renderer.make_frame(index, write=False), composed), index
+    assert 0 < fused < shot.frames  # whole-pixel pans fused; the zoomed, turned, fractional frames not

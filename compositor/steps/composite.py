@@ -52,7 +52,7 @@ from compositor.core.io import (
     write_bytes_atomic,
     write_image,
 )
-from compositor.core.kernels import blend_region, copy_clipped
+from compositor.core.kernels import MODES, blend_region, copy_clipped, to_rgb8_into
 from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
@@ -398,10 +398,68 @@ class CutRenderer:
         """Frame ``index`` (0-based) in memory, premultiplied float32 RGBA ``(H, W, 4)``: nothing is written."""
         return self.compose(index, self.backdrop.canvas(index))
 
+    BAND = 32
+    """Rows composited at a time by `fused_rgb` (a band of float32 RGBA 1920 wide is 1 MB: it stays in cache)."""
+
+    def fused_rgb(self, index: int, canvas: np.ndarray) -> np.ndarray | None:
+        """Frame ``index`` straight to ``uint8`` RGB ``(H, W, 3)``, ``BAND`` rows at a time: the background
+        copied, every layer laid and the rows converted while they are in the cache, instead of three passes
+        over a 33 MB float frame (issue 14). The same operations on every pixel as `compose` then
+        `to_uint8_rgb`, so the same bytes (tests/test_speed_paths.py). None (nothing done) where a frame needs
+        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects."""
+        shot = self.shot
+        if shot.spec.effects or self.tone.used or canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
+            return None
+        look = self.camera.background_look(shot.start + index)
+        offset = whole_pixels(look.maps[0]) if look.plain else None
+        width, height = shot.size
+        if offset is None:
+            return None
+        bx, by = -offset[0], -offset[1]
+        if bx < 0 or by < 0 or bx + width > canvas.shape[1] or by + height > canvas.shape[0]:
+            return None
+        clock = time.thread_time
+        started, decoding = clock(), 0.0
+        layers = []
+        for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer) or layer.blend not in MODES:
+                return None
+            if self.camera.active and not self.camera.layer_look(layer, shot.start + index, blur_margin(layer)).plain:
+                return None
+            t = clock()
+            piece = library.piece(drawing)
+            decoding += clock() - t
+            if piece.empty or layer.opacity <= 0:
+                continue
+            local = m.copy()
+            local[:, 2] += m[:, :2] @ np.asarray(piece.offset, dtype=np.float64)
+            at = whole_pixels(local)
+            if at is None:
+                return None
+            layers.append((piece.pixels, at[0], at[1], layer.blend, layer.opacity))
+        out = np.empty((height, width, 3), np.uint8)
+        band = np.empty((min(self.BAND, height), width, 4), np.float32)
+        for y0 in range(0, height, self.BAND):
+            rows = band[: min(self.BAND, height - y0)]
+            copy_clipped(canvas, bx, by + y0, rows)
+            for pixels, x, y, mode, opacity in layers:
+                blend_region(rows, x, y - y0, pixels, mode, opacity)
+            to_rgb8_into(rows, out[y0 : y0 + len(rows)])
+        self.times.add("decode", decoding)
+        self.times.add("composite", clock() - started - decoding)
+        return out
+
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
         RGB (H, W, 3)."""
-        frame = self.frame(index)
+        canvas = self.backdrop.canvas(index)
+        rgb = self.fused_rgb(index, canvas)
+        if rgb is not None:
+            if write:
+                self.write_frame(index, rgb, key)
+            return rgb
+        frame = self.compose(index, canvas)
+        del canvas
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
