@@ -140,9 +140,9 @@ def composite_stream(shot: Shot, folder: Path):
     return stream
 
 
-def movie_command(shot: Shot, out: Path, folder: Path) -> list[str]:
-    """The whole peer: composite, burn-ins, colour conversion, x264 with the cut's preset."""
-    _, preset = shot.preset(shot.own_preset)
+def movie_command(shot: Shot, out: Path, folder: Path, preset_name: str | None = None) -> list[str]:
+    """The whole peer: composite, burn-ins, colour conversion, x264 with the cut's preset (or ``preset_name``)."""
+    _, preset = shot.preset(preset_name or shot.own_preset)
     stream = composite_stream(shot, folder)
     if preset.burn_in:
         stream = burnin.draw_cut(stream, shot, preset)
@@ -200,9 +200,9 @@ def agreement(shot: Shot, indices: list[int]) -> dict[str, float]:
     return {"max": worst, "mean": sum(means) / len(means), "over_2_levels": max(over2)}
 
 
-def time_movie(shot: Shot, out: Path) -> float:
+def time_movie(shot: Shot, out: Path, preset_name: str | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = movie_command(shot, out, Path(tmp))
+        cmd = movie_command(shot, out, Path(tmp), preset_name)
         started = time.perf_counter()
         run(cmd)
         return time.perf_counter() - started
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("production", type=Path, nargs="?", default=ROOT / "bench" / "out" / "cut96")
     parser.add_argument("--time-only", action="store_true", help="skip the agreement check (done already)")
     parser.add_argument("--composite-only", action="store_true", help="time the composite alone (no encode)")
+    parser.add_argument("--preset", default=None, help="encode preset (default: the cut's)")
     args = parser.parse_args(argv)
     shot = load_shot(Production(args.production.resolve()), CUT)
     if args.composite_only:
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     if args.time_only:
-        seconds = time_movie(shot, args.production / "ffmpeg_peer.mp4")
+        seconds = time_movie(shot, args.production / "ffmpeg_peer.mp4", args.preset)
         print(f"ffmpeg peer: {shot.frames} frames in {seconds:.1f} s = {shot.frames / seconds:.2f} fps")
         return
     check = agreement(shot, [0, shot.frames // 2, shot.frames - 1])

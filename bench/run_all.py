@@ -23,6 +23,7 @@ BENCH = Path(__file__).resolve().parent
 ORDER = [
     "demo_short.py",
     "bench_cut.py",
+    "speed.py",
     "rerender.py",
     "flow_presets.py",
     "temporal_bench.py",
@@ -33,7 +34,7 @@ ORDER = [
 """The benchmarks, in the order they run."""
 HELPERS = {"run_all.py", "make_bench_cut.py", "ffmpeg_peer.py", "blender_peer.py"}
 """Modules the benchmarks use, not benchmarks themselves."""
-TAKES_QUICK = {"bench_cut.py"}
+TAKES_QUICK = {"bench_cut.py", "speed.py"}
 TIMEOUT = 30 * 60
 
 

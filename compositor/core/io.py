@@ -31,6 +31,13 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
 
+try:  # fpng: a fast PNG writer (issue 14); its extension module alone, without the package's lazy imports
+    from fpng import fpng_ext as _fpng
+
+    _fpng.init()
+except ImportError:  # pragma: no cover - exercised where fpng is not installed
+    _fpng = None
+
 # PNG settings chosen by measurement (bench/bench_cut.py prints the table): with no explicit level OpenCV
 # keeps libpng's default level but uses zlib's RLE strategy, and with the SUB row filter that writes a
 # 1920x1080 comp frame about twice as fast as an explicit level 1 (which switches to the default strategy) for
@@ -662,6 +669,18 @@ def read_png_key(path: Path | str) -> str | None:
     return None
 
 
+def fast_png(pixels: np.ndarray) -> bytes | None:
+    """``uint8`` RGB or RGBA ``(H, W, 3|4)`` (straight alpha) as PNG bytes by fpng, or None where fpng is not
+    installed (or the array is another kind): then OpenCV writes it.
+
+    fpng writes a 1920x1080 comp frame in about 8 ms of CPU where OpenCV's libpng takes about 40 ms, at the same
+    size; the file is a plain 8-bit PNG (one IDAT stream) that libpng, OpenCV, Pillow and ffmpeg read to the
+    same pixels (tests/test_speed_paths.py)."""
+    if _fpng is None or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        return None
+    return bytes(_fpng.encode_ndarray(np.ascontiguousarray(pixels)))
+
+
 def write_image(
     path: Path | str,
     frame: np.ndarray,
@@ -690,12 +709,14 @@ def write_image(
         pixels = to_uint16_rgba(frame) if alpha else to_uint16_rgb(frame)
     else:
         pixels = to_uint8_rgba(frame) if alpha else to_uint8_rgb(frame)
-    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    png = PNG_PARAMS if compress else STORED_PNG_PARAMS
-    ok, buf = cv2.imencode(path.suffix or ".png", bgr, png if path.suffix.lower() == ".png" else [])
-    if not ok:
-        raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
-    data = buf.tobytes()
+    data = fast_png(pixels) if compress and path.suffix.lower() == ".png" else None
+    if data is None:
+        bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+        png = PNG_PARAMS if compress else STORED_PNG_PARAMS
+        ok, buf = cv2.imencode(path.suffix or ".png", bgr, png if path.suffix.lower() == ".png" else [])
+        if not ok:
+            raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
+        data = buf.tobytes()
     write_bytes_atomic(path, _with_key(data, key) if key is not None and path.suffix.lower() == ".png" else data)
 
 
@@ -930,3 +951,61 @@ class FrameSource:
         if self._files is None:
             return self.path
         return self._files[0] if self.still else self._files[index]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Counting a movie's video frames without starting ffprobe (issue 14: ffprobe costs ~130 ms of CPU to start,
+# once per encoded segment)
+
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+
+
+def mp4_video_samples(path: Path | str) -> int | None:
+    """The number of samples (frames: one H.264 access unit each) of the first video track of an MP4/MOV
+    file, read from its ``stsz`` box (what ``ffprobe -count_packets`` reports for such a file); None when the
+    file is not one this reader follows (fragmented, no video track, truncated, not MP4): then ask ffprobe."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+
+    def boxes(start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+        pos = start
+        while pos + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+            header = 8
+            if size == 1 and pos + 16 <= end:
+                size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
+            elif size == 0:
+                size = end - pos
+            if size < header or pos + size > end:
+                return
+            yield kind, pos + header, pos + size
+            pos += size
+
+    def find_track(start: int, end: int) -> int | None:
+        for kind, body, stop in boxes(start, end):
+            if kind == b"trak":
+                handler, samples = _track(body, stop)
+                if handler == b"vide" and samples is not None:
+                    return samples
+            elif kind == b"moov":
+                found = find_track(body, stop)
+                if found is not None:
+                    return found
+        return None
+
+    def _track(start: int, end: int) -> tuple[bytes | None, int | None]:
+        handler, samples = None, None
+        for kind, body, stop in boxes(start, end):
+            if kind == b"hdlr" and stop - body >= 12:
+                handler = data[body + 8 : body + 12]
+            elif kind == b"stsz" and stop - body >= 12:
+                samples = struct.unpack(">I", data[body + 8 : body + 12])[0]
+            elif kind in _MP4_CONTAINERS:
+                h, s = _track(body, stop)
+                handler, samples = handler or h, samples if samples is not None else s
+        return handler, samples
+
+    return find_track(0, len(data))

@@ -250,6 +250,14 @@ def to_rgb8(frame: np.ndarray) -> np.ndarray:
     return out
 
 
+def to_rgb8_into(frame: np.ndarray, out: np.ndarray) -> None:
+    """`to_rgb8` written into ``out`` (``uint8`` ``(H, W, 3)``, C-contiguous, e.g. rows of a larger frame)."""
+    if HAVE_NUMBA and frame.dtype == np.float32 and out.flags.c_contiguous:
+        _to_rgb8(frame, out)
+        return
+    out[:] = to_rgb8(frame)
+
+
 def premultiply_rgba8(src: np.ndarray) -> np.ndarray:
     """``rgba8`` (straight uint8 RGBA ``(h, w, 4)``) → float32 premultiplied RGBA, as ``io.read_image``
     decodes it."""

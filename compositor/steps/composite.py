@@ -54,7 +54,7 @@ from compositor.core.io import (
     write_bytes_atomic,
     write_image,
 )
-from compositor.core.kernels import blend_region, copy_clipped
+from compositor.core.kernels import MODES, blend_region, copy_clipped, to_rgb8_into
 from compositor.core.photography.camera_work import CutCamera, Look, background_frame, isolated_layer
 from compositor.core.photography.finish import CutTone
 from compositor.errors import SpecError
@@ -457,25 +457,91 @@ class CutRenderer:
         """Frame ``index`` (0-based) in memory, premultiplied float32 RGBA ``(H, W, 4)``: nothing is written."""
         return self.compose(index, self.backdrop.canvas(index))
 
+    BAND = 32
+    """Rows composited at a time by `fused_rgb` (a band of float32 RGBA 1920 wide is 1 MB: it stays in cache)."""
+
+    def fused_rgb(self, index: int, canvas: np.ndarray) -> np.ndarray | None:
+        """Frame ``index`` straight to ``uint8`` RGB ``(H, W, 3)``, ``BAND`` rows at a time: the background
+        copied, every layer laid and the rows converted while they are in the cache, instead of three passes
+        over a 33 MB float frame (issue 14). The same operations on every pixel as `compose` then
+        `to_uint8_rgb`, so the same bytes (tests/test_speed_paths.py). None (nothing done) where a frame needs
+        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects."""
+        shot = self.shot
+        if self.deep or self.linear or shot.spec.effects or self.tone.used:
+            return None
+        if canvas.dtype != np.float32 or not canvas.flags.c_contiguous:
+            return None
+        look = self.camera.background_look(shot.start + index)
+        offset = whole_pixels(look.maps[0]) if look.plain else None
+        width, height = shot.size
+        if offset is None:
+            return None
+        bx, by = -offset[0], -offset[1]
+        if bx < 0 or by < 0 or bx + width > canvas.shape[1] or by + height > canvas.shape[0]:
+            return None
+        clock = time.thread_time
+        started, decoding = clock(), 0.0
+        layers = []
+        for layer, library, drawing, m in self._layer_maps(index):
+            if self.tone.handles(layer) or layer.blend not in MODES:
+                return None
+            if self.camera.active and not self.camera.layer_look(layer, shot.start + index, blur_margin(layer)).plain:
+                return None
+            t = clock()
+            piece = library.piece(drawing)
+            decoding += clock() - t
+            if piece.empty or layer.opacity <= 0:
+                continue
+            local = m.copy()
+            local[:, 2] += m[:, :2] @ np.asarray(piece.offset, dtype=np.float64)
+            at = whole_pixels(local)
+            if at is None:
+                return None
+            layers.append((piece.pixels, at[0], at[1], layer.blend, layer.opacity))
+        out = np.empty((height, width, 3), np.uint8)
+        band = np.empty((min(self.BAND, height), width, 4), np.float32)
+        for y0 in range(0, height, self.BAND):
+            rows = band[: min(self.BAND, height - y0)]
+            copy_clipped(canvas, bx, by + y0, rows)
+            for pixels, x, y, mode, opacity in layers:
+                blend_region(rows, x, y - y0, pixels, mode, opacity)
+            to_rgb8_into(rows, out[y0 : y0 + len(rows)])
+        self.times.add("decode", decoding)
+        self.times.add("composite", clock() - started - decoding)
+        return out
+
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
         RGB (H, W, 3); a cut whose frames are deeper or carry alpha (``[output]``): as premultiplied float RGBA
         (H, W, 4), exactly as its file reads back."""
-        frame = self.frame(index)
         if self.deep:
+            frame = self.frame(index)
             with self.times.timing("write"):
                 out = self.output
                 data = encode_frame(frame, out.frames or "png8", bool(out.alpha), key if key is not None else self.frame_key(index))
                 if write:
                     write_bytes_atomic(self.shot.paths.comp_frame(self.shot.start + index), data)
                 return frame_from_bytes(data)
+        canvas = self.backdrop.canvas(index)
+        rgb = self.fused_rgb(index, canvas)
+        if rgb is not None:
+            if write:
+                self.write_frame(index, rgb, key)
+            return rgb
+        frame = self.compose(index, canvas)
+        del canvas
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
-            if write:
-                path = self.shot.paths.comp_frame(self.shot.start + index)
-                write_image(path, rgb, key=key if key is not None else self.frame_key(index))
+        if write:
+            self.write_frame(index, rgb, key)
         return rgb
+
+    def write_frame(self, index: int, rgb: np.ndarray, key: str | None = None) -> None:
+        """Write frame ``index``'s file (``uint8`` RGB ``(H, W, 3)``) with its key."""
+        with self.times.timing("write"):
+            path = self.shot.paths.comp_frame(self.shot.start + index)
+            write_image(path, rgb, key=key if key is not None else self.frame_key(index))
 
     def render(
         self,
@@ -496,17 +562,27 @@ class CutRenderer:
             return
         done = 0
         made = sum(1 for i in indices if i not in fresh)
+        # With an encoder waiting and threads to spare, a frame goes to the encoder as soon as it is composited
+        # and its PNG is written by a writer thread meanwhile (never in the encoder's way; issue 14). At most
+        # two frames a thread wait to be written, so memory stays flat. (Deep frames: written as they are made.)
+        threaded = sink is not None and threads > 1 and not self.deep
+        writer = ThreadPoolExecutor(1, thread_name_prefix="write") if threaded else None
+        writes: deque[Future] = deque()
 
         def job(index: int) -> np.ndarray | None:
             if index in fresh:
                 with self.times.timing("decode"):
                     path = self.shot.paths.comp_frame(self.shot.start + index)
                     return read_image(path) if self.deep else read_rgb8(path)
-            rgb = self.make_frame(index, keys[index] if keys is not None else None)
+            rgb = self.make_frame(index, keys[index] if keys is not None else None, write=writer is None)
             return rgb if sink is not None else None
 
         def finish(index: int, rgb: np.ndarray | None) -> None:
             nonlocal done
+            if writer is not None and rgb is not None and index not in fresh:
+                writes.append(writer.submit(self.write_frame, index, rgb, keys[index] if keys is not None else None))
+                while len(writes) > 2 * threads or (writes and writes[0].done()):
+                    writes.popleft().result()
             if sink is not None and rgb is not None:
                 sink(index, rgb)
             if index not in fresh:
@@ -519,19 +595,25 @@ class CutRenderer:
                 finish(index, job(index))
             return
         window: deque[tuple[int, Future]] = deque()
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="comp") as pool:
-            try:
-                for index in indices:
-                    window.append((index, pool.submit(job, index)))
-                    if len(window) >= 2 * threads:
+        try:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="comp") as pool:
+                try:
+                    for index in indices:
+                        window.append((index, pool.submit(job, index)))
+                        if len(window) >= 2 * threads:
+                            i, future = window.popleft()
+                            finish(i, future.result())
+                    while window:
                         i, future = window.popleft()
                         finish(i, future.result())
-                while window:
-                    i, future = window.popleft()
-                    finish(i, future.result())
-            finally:
-                for _, future in window:
-                    future.cancel()
+                finally:
+                    for _, future in window:
+                        future.cancel()
+            while writes:
+                writes.popleft().result()  # every file written (or its error raised) before render returns
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
 
 
 def stale_frames(shot: Shot, keys: list[str]) -> list[int]:

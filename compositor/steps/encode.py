@@ -49,12 +49,14 @@ from compositor.core.digest import content_key
 from compositor.core.io import (
     discard,
     ensure_folder,
+    mp4_video_samples,
     output_error,
     remove_file,
     remove_stale_temp_files,
     temp_name,
     touch,
 )
+from compositor.core.yuv import rgb_to_yuv420p
 from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError, SpecError
 from compositor.spec import EncodePreset, Shot
 from compositor.steps import burnin
@@ -348,6 +350,17 @@ def finish_video(stream: Any, preset: EncodePreset, alpha: bool = False) -> Any:
     return stream.filter("setparams", **colour_tags(preset))
 
 
+def pipe_format(shot: Shot, preset: EncodePreset) -> str:
+    """``yuv420p`` where the frames can go to the encoder converted (issue 14: half the bytes through the pipe,
+    no ``scale`` filter in ffmpeg): a yuv420p preset and an even frame size (nothing to pad); else ``rgb24``.
+    ``$COMPOSITOR_PIPE=rgb24`` keeps the RGB pipe (the reference path)."""
+    if os.environ.get("COMPOSITOR_PIPE") == "rgb24":
+        return "rgb24"
+    if preset.pix_fmt == "yuv420p" and even_size(shot.size, preset) == tuple(shot.size):
+        return "yuv420p"
+    return "rgb24"
+
+
 def video_output_args(preset: EncodePreset, frames: int, alpha: bool = False) -> dict[str, Any]:
     """Output options shared by every encode of a preset, so cuts and slate concatenate with ``-c copy``."""
     tags = colour_tags(preset)
@@ -433,6 +446,13 @@ def probe(path: Path | str, count_frames: bool = False) -> dict[str, Any]:
         "has_audio": any(s.get("codec_type") == "audio" for s in streams),
         "comment": (data.get("format", {}).get("tags") or {}).get("comment", ""),
     }
+
+
+def frame_count(path: Path) -> int:
+    """The video frames of a movie made here: read from its MP4 boxes (``io.mp4_video_samples``), else by
+    `probe`; the same count, without starting ffprobe (~130 ms of CPU) for every segment."""
+    frames = mp4_video_samples(path)
+    return frames if frames is not None else probe(path)["frames"]
 
 
 _VIDEO_LINE = re.compile(
@@ -599,7 +619,7 @@ class MoviePlan:
     """The movie of ``shot`` in ``preset_name``, given the keys of the cut's frames: its segments, which of
     them are stale, and the key of the whole."""
 
-    def __init__(self, shot: Shot, preset_name: str, frame_keys: list[str]):
+    def __init__(self, shot: Shot, preset_name: str, frame_keys: list[str], pipe: str | None = None):
         self.shot = shot
         self.preset_name, self.preset = shot.preset(preset_name)
         self.out = shot.movie(self.preset_name)
@@ -607,6 +627,9 @@ class MoviePlan:
         self.ffmpeg = shot.edit.ffmpeg
         self.input = input_pix_fmt(shot, self.preset)
         self.alpha = self.input == "rgba64le"
+        self.pipe = pipe or (pipe_format(shot, self.preset) if self.input == "rgb24" else self.input)
+        """What the encoders read on their standard input: the input's format, or ``yuv420p`` converted here
+        (``core.yuv``) where the frames are 8-bit RGB, the preset's output is yuv420p and the frame size even."""
         self.segment_suffix = ".mp4" if self.preset.container == "mp4" else ".mov"
         if self.preset.codec == "dnxhd" and (shot.size[0] < DNXHR_MIN_SIZE[0] or shot.size[1] < DNXHR_MIN_SIZE[1]):
             raise SpecError(
@@ -622,6 +645,8 @@ class MoviePlan:
         }
         if self.input != "rgb24":
             common["input"] = self.input
+        if self.pipe == "yuv420p":  # the same pictures within a level or two, not the same bytes
+            common["pipe"] = self.pipe
         self.burn = burnin.BurnIn.of(shot, self.preset) if self.preset.burn_in else None
         if self.burn is not None:
             common["burn_in"] = self.burn.settings(self.preset)
@@ -670,9 +695,9 @@ class MoviePlan:
             run_ffmpeg(
                 args, self.display, f"{self.shot.name}: join ({self.preset_name})", self.shot.frames, progress, output
             )
-            got = probe(output.tmp)
-            if got["frames"] != self.shot.frames:
-                raise EncodeError(f"{self.display}: joined {got['frames']} frames, but the cut has {self.shot.frames}")
+            got = frame_count(output.tmp)
+            if got != self.shot.frames:
+                raise EncodeError(f"{self.display}: joined {got} frames, but the cut has {self.shot.frames}")
             output.keep()
             if self.preset.container == "mxf":  # after the movie: a key never names a movie not yet in place
                 from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
@@ -707,12 +732,15 @@ class SegmentPipe:
         self.tmp = temp_name(segment.path)
         width, height = shot.size
         stream = ffmpeg.input(
-            "pipe:", f="rawvideo", pix_fmt=plan.input, s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
+            "pipe:", f="rawvideo", pix_fmt=plan.pipe, s=f"{width}x{height}", framerate=str(frame_rate(shot.fps))
         )
         if plan.burn is not None:
             start = shot.start + segment.first
             stream = burnin.draw(stream, even_size(shot.size, preset), preset, plan.burn, segment.first, start)
-        stream = finish_video(stream, preset, plan.alpha)
+        if plan.pipe == "yuv420p":  # converted here already; burn-ins drawn on it in yuv (black bands, white text)
+            stream = stream.filter("format", pix_fmts=plan.pipe).filter("setparams", **colour_tags(preset))
+        else:
+            stream = finish_video(stream, preset, plan.alpha)
         options = video_output_args(preset, segment.count, plan.alpha)
         options["movflags"] = "+faststart"  # the join applies the preset's flags to the movie
         try:
@@ -751,8 +779,13 @@ class SegmentPipe:
         return ffmpeg_failure(text, self.display, self.segment.path, self.proc.returncode)
 
     def write(self, frame: np.ndarray) -> None:
-        """The next frame, as ``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA ``(H, W, 4)``."""
-        raw = encoder_frame(frame, self.plan.input)
+        """The next frame, as ``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA ``(H, W, 4)``; converted
+        to yuv420p here when the plan pipes that (``core.yuv``)."""
+        width, height = self.plan.shot.size
+        if self.plan.pipe == "yuv420p" and frame.dtype == np.uint8 and frame.shape[:2] == (height, width):
+            raw = rgb_to_yuv420p(frame, self.plan.preset.colorspace)
+        else:
+            raw = encoder_frame(frame, self.plan.input)
         try:
             self.proc.stdin.write(memoryview(np.ascontiguousarray(raw)).cast("B"))  # type: ignore[union-attr]
         except BrokenPipeError:
@@ -774,11 +807,9 @@ class SegmentPipe:
             if self.proc.wait() != 0:
                 raise self._failed()
             self._reader.join(timeout=5)
-            got = probe(self.tmp)
-            if got["frames"] != self.segment.count:
-                raise EncodeError(
-                    f"{self.display}: encoded {got['frames']} frames, but the segment has {self.segment.count}"
-                )
+            got = frame_count(self.tmp)
+            if got != self.segment.count:
+                raise EncodeError(f"{self.display}: encoded {got} frames, but the segment has {self.segment.count}")
             return self.output.keep()
         finally:
             self.output.discard()
