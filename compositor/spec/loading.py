@@ -247,22 +247,22 @@ def load_edit(production: Production) -> Edit:
             problems.append(f"{display}: edit.roots[{i}]: no such folder {value!r}")
         else:
             roots.append(folder)
-    audio = None
-    if spec.edit.audio:
+
+    def edit_file(key: str, value: str | None) -> Path | None:
+        """A file ``edit.<key>`` names, confined to the production and ``roots`` (a problem noted if not there)."""
+        if not value:
+            return None
         try:
-            audio = production.inside(production.shots, spec.edit.audio, display, "edit.audio", tuple(roots))
-            if not audio.is_file():
-                problems.append(f"{display}: edit.audio: no such file {spec.edit.audio!r}")
+            path = production.inside(production.shots, value, display, f"edit.{key}", tuple(roots))
         except ProductionPathError as e:
             problems.append(str(e))
-    font = None
-    if spec.edit.font:
-        try:
-            font = production.inside(production.shots, spec.edit.font, display, "edit.font", tuple(roots))
-            if not font.is_file():
-                problems.append(f"{display}: edit.font: no such file {spec.edit.font!r}")
-        except ProductionPathError as e:
-            problems.append(str(e))
+            return None
+        if not path.is_file():
+            problems.append(f"{display}: edit.{key}: no such file {value!r}")
+        return path
+
+    audio = edit_file("audio", spec.edit.audio)
+    font = edit_file("font", spec.edit.font)
     preset = None
     if not production.preset_path(spec.edit.encode).is_file():
         problems.append(f"{display}: edit.encode: no preset {spec.edit.encode!r} in templates/encode/")
