@@ -107,7 +107,7 @@ def test_a_still_is_the_frame_the_render_writes(
     code, _, err = run(root, "still", CUT, "24", capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0 and (root / "render" / CUT / "stills" / f"{CUT}.0024.png").is_file()
     code, _, err = run(root, "still", CUT, "25", capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 1 and err.strip() == f"error: shots/{CUT}/shot.toml: frame 25: frame 25 is outside the cut (1-24)"
+    assert code == 1 and err.strip() == f"error: shots/{CUT}/shot.toml: frame 25 is outside the cut (1-24)"
     code, _, err = run(root, "still", CUT, "2", "-o", "x.gif", capsys=capsys, monkeypatch=monkeypatch)
     assert code == 1 and err.strip().startswith("error: -o x.gif: a still is written as .png")
 

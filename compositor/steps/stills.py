@@ -68,7 +68,9 @@ def write_still(shot: Shot, number: int, output: Path | None = None) -> Path:
     write it as an image: the pixels of the comp frame the whole render writes."""
     from compositor.steps.composite import CutRenderer  # noqa: PLC0415
 
-    parse_frames(str(number), shot, "frame")
+    if number not in shot.frame_numbers():
+        first, last = shot.start, shot.start + shot.frames - 1
+        raise SpecError(f"{shot.display}: frame {number} is outside the cut ({first}-{last})")
     path = still_path(shot, number, output)
     frame = CutRenderer(shot).frame(number - shot.start)
     ensure_folder(path.parent)
