@@ -37,6 +37,13 @@ def grid(text: str) -> np.ndarray:
     return np.array([[PALETTE[c] for c in row] for row in rows], dtype=np.uint8)
 
 
+def premultiplied(text: str) -> np.ndarray:
+    """A letter grid as a premultiplied float32 RGBA frame (H, W, 4) in [0, 1], as frames are in memory."""
+    rgba = grid(text).astype(np.float32) / 255
+    rgba[:, :, :3] *= rgba[:, :, 3:4]
+    return rgba
+
+
 def write_grid(path: Path, text: str) -> Path:
     rgba = grid(text)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,26 @@ def _init_convs(module, seed: int, gain: float) -> None:
                     m.bias.zero_()
 
 
+def tiny_vae(seed: int, scaling_factor: float = 0.18215):  # noqa: ANN201
+    """The tiny seeded VAE both families' test models share (SD 1.x's latent scale unless told)."""
+    import torch  # noqa: PLC0415
+    from diffusers import AutoencoderKL  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 8, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=TINY_SIZE,
+        scaling_factor=scaling_factor,
+    )
+
+
 def build_tiny_model(folder: Path, controlnet: bool = True) -> dict[str, Path]:
     """Build and save a tiny random Stable Diffusion pipeline (and ControlNet) under ``folder``.
 
@@ -85,7 +105,6 @@ def build_tiny_model(folder: Path, controlnet: bool = True) -> dict[str, Path]:
     """
     import torch  # noqa: PLC0415
     from diffusers import (  # noqa: PLC0415
-        AutoencoderKL,
         ControlNetModel,
         DDIMScheduler,
         StableDiffusionPipeline,
@@ -115,18 +134,7 @@ def build_tiny_model(folder: Path, controlnet: bool = True) -> dict[str, Path]:
         attention_head_dim=8,
         norm_num_groups=4,
     )
-    torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(8, 8, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=TINY_SIZE,
-    )
+    vae = tiny_vae(seed=1)
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -288,7 +296,6 @@ def build_tiny_sdxl(folder: Path, controlnet: bool = True) -> dict[str, Path]:
     """
     import torch  # noqa: PLC0415
     from diffusers import (  # noqa: PLC0415
-        AutoencoderKL,
         ControlNetModel,
         EulerDiscreteScheduler,
         StableDiffusionXLPipeline,
@@ -331,19 +338,7 @@ def build_tiny_sdxl(folder: Path, controlnet: bool = True) -> dict[str, Path]:
         projection_class_embeddings_input_dim=6 * time_dim + width_2,
         norm_num_groups=4,
     )
-    torch.manual_seed(11)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(8, 8, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=TINY_SIZE,
-        scaling_factor=0.13025,
-    )
+    vae = tiny_vae(seed=11, scaling_factor=0.13025)  # SDXL's VAE scale
     text = dict(
         bos_token_id=0,
         eos_token_id=1,

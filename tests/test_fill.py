@@ -10,15 +10,9 @@ from compositor.core.photography import tone
 from compositor.spec import Production, load_shot
 from compositor.steps.background import ensure_background
 from compositor.steps.composite import CutRenderer
-from tests.conftest import REPO, grid, write_flat, write_grid
+from tests.conftest import REPO, premultiplied, write_flat, write_grid
 
 YELLOW = np.array([1, 1, 0], np.float32)
-
-
-def premultiplied(text: str) -> np.ndarray:
-    rgba = grid(text).astype(np.float32) / 255
-    rgba[:, :, :3] *= rgba[:, :, 3:4]
-    return rgba
 
 
 CLOSED = """

@@ -13,14 +13,7 @@ from compositor.spec import Production, load_shot
 from compositor.spec.models import ValueKey
 from compositor.steps.background import ensure_background
 from compositor.steps.composite import CutRenderer
-from tests.conftest import grid, write_flat, write_grid
-
-
-def premultiplied(text: str) -> np.ndarray:
-    rgba = grid(text).astype(np.float32) / 255
-    rgba[:, :, :3] *= rgba[:, :, 3:4]
-    return rgba
-
+from tests.conftest import premultiplied, write_flat, write_grid
 
 CEL = """
 ......
