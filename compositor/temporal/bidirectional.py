@@ -129,10 +129,12 @@ class _Sweeper:
         other: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
         starts_at_end: bool = False,
         keep: list[bool] | None = None,
+        down_to: int = 0,
     ) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """``states`` as a list, the items ``keep`` says (all by default), None for the others (memory)."""
+        """``states`` as a list, the items ``keep`` says (all by default), None for the others (memory).
+        ``down_to``: a backward sweep stops after that item (a state depends only on the items after it)."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(items)
-        for i, state in self.states(items, forward, other, starts_at_end):
+        for i, state in self.states(items, forward, other, starts_at_end, down_to):
             if keep is None or keep[i]:
                 out[i] = state
         return out
@@ -143,6 +145,7 @@ class _Sweeper:
         forward: bool,
         other: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
         starts_at_end: bool = False,
+        down_to: int = 0,
     ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray] | None]]:
         """Running weighted averages ``(S, D)`` per item, in time order (forward) or against it.
 
@@ -153,7 +156,7 @@ class _Sweeper:
         and the head of a cut is as steady as its middle. Yields ``(item number, state)`` as it goes.
         """
         n = len(items)
-        order = range(n) if forward else range(n - 1, -1, -1)
+        order = range(n) if forward else range(n - 1, down_to - 1, -1)
         prev: tuple[np.ndarray, np.ndarray] | None = None
         for i in order:
             item = items[i]
@@ -269,7 +272,12 @@ def _window_output(
     fwd_ends = None
     if reflect and (tail or any(item.cut_before for item in items[1:])):
         fwd_ends = sweeper.sweep(items, True, keep=ends)  # what the backward sweep reflects at the ends
-    bwd = sweeper.sweep(items, False, fwd_ends, tail and reflect, keep)
+    # The backward sweep stops at the first state used: the core's first, or an end the forward sweep reflects
+    # (the context before the core is otherwise swept forward only).
+    used = [core.start - first]
+    if reflect:
+        used += [i for i in range(1, n) if items[i].cut_before] + ([0] if first == 0 else [])
+    bwd = sweeper.sweep(items, False, fwd_ends, tail and reflect, keep, down_to=max(0, min(used)))
     for i, state in sweeper.states(items, True, bwd if reflect else None, first == 0 and reflect):
         t = first + i
         if t not in core:
