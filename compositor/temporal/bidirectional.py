@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,6 +46,7 @@ from compositor.temporal import kernels
 from compositor.temporal.checks import _check_frames, _check_size, _count_mismatch
 from compositor.temporal.flow import GuideFrame, LazyMotion, Motion, MotionAnalyser, warp
 from compositor.temporal.metrics import _Tally
+from compositor.temporal.motion_ahead import Analysed, MotionAhead
 
 FLOOR = 1e-3
 """Weight a link keeps where its flow is not trusted, in paint mode: where neither keyframe sees a pixel, the
@@ -306,14 +308,40 @@ def _run_windows(
 ) -> Iterator[np.ndarray]:
     """``frames`` and ``guide`` begin at cut frame ``offset``; yields the outputs of cut frames ``start`` to
     ``stop`` (None: to the end of the streams), computing each window from ``context`` frames either side.
-    ``total``: the cut's frame count, when the streams may end before the cut does (a window alone)."""
+    ``total``: the cut's frame count, when the streams may end before the cut does (a window alone).
+
+    The guide's motion is computed on a thread a window ahead (``MotionAhead``: the same arrays, the pass's
+    second core)."""
+    motions = MotionAhead(guide, settings, depth=max(1, settings.window) + context_for(settings))
+    try:
+        yield from _windows(frames, motions, settings, tally, names, painted, start, stop, offset, total)
+    finally:
+        motions.close()
+
+
+def _windows(
+    frames: Iterable[np.ndarray | None],
+    guide: Iterable[Analysed],
+    settings: TemporalSettings,
+    tally: _Tally | None,
+    names: tuple[str, str],
+    painted: list[int] | None,
+    start: int,
+    stop: int | None,
+    offset: int,
+    total: int | None = None,
+) -> Iterator[np.ndarray]:
+    """``frames`` and ``guide`` begin at cut frame ``offset``; yields the outputs of cut frames ``start`` to
+    ``stop`` (None: to the end of the streams), computing each window from ``context`` frames either side.
+    ``total``: the cut's frame count, when the streams may end before the cut does (a window alone).
+    ``guide``: the guide frames as ``MotionAhead`` analysed them."""
     context = context_for(settings)
     window = max(1, settings.window)
     frame_iter, guide_iter = iter(frames), iter(guide)
     buffer: list[_Item] = []
     analyser: MotionAnalyser | None = None
     sweeper: _Sweeper | None = None
-    first_shape: np.ndarray | None = None
+    first_shape: Any = None
     ended = False
     n_read = 0
     core_start = start
@@ -323,12 +351,12 @@ def _run_windows(
     def read_one() -> bool:
         nonlocal analyser, sweeper, first_shape, n_read
         frame = next(frame_iter, _END)
-        g = next(guide_iter, _END)
-        if frame is _END or g is _END:
-            if frame is not _END or g is not _END:
-                raise _count_mismatch(names, n_read, frame is _END, g is _END)
+        analysed = next(guide_iter, _END)
+        if frame is _END or analysed is _END:
+            if frame is not _END or analysed is not _END:
+                raise _count_mismatch(names, n_read, frame is _END, analysed is _END)
             return False
-        g = np.ascontiguousarray(g, dtype=np.float32)
+        g = analysed.frame  # the frame, or its shape once the thread analysed it
         if frame is not None:
             frame = np.ascontiguousarray(frame, dtype=np.float32)
         if first_shape is None:
@@ -342,13 +370,13 @@ def _run_windows(
                 _check_size(frame, first_shape, names[0], n_read)
             _check_size(g, first_shape, names[1], n_read)
         assert analyser is not None
-        item = _Item(offset + n_read, frame, analyser.prepare(g))
+        item = _Item(offset + n_read, frame, analysed.guide or analyser.prepare(g))
         interval = settings.keyframe_interval
         item.keep = item.cut_before = interval > 0 and item.index % interval == 0
         if buffer and buffer[-1].index == item.index - 1:
             prev = buffer[-1]
             assert prev.guide is not None
-            item.back, prev.ahead = analyser.pair(prev.guide, item.guide)
+            item.back, prev.ahead = analysed.pair or analyser.pair(prev.guide, item.guide)
             prev.guide = None  # its motion both ways is known: memory
             item.cut_before = item.cut_before or _is_cut(settings, item.index, item.back)
             if painted is not None and item.cut_before and item.frame is None:
