@@ -312,7 +312,7 @@ def _run_windows(
 
     The guide's motion is computed on a thread a window ahead (``MotionAhead``: the same arrays, the pass's
     second core)."""
-    motions = MotionAhead(guide, settings, depth=max(1, settings.window) + context_for(settings))
+    motions = MotionAhead(guide, settings, depth=max(1, settings.window))
     try:
         yield from _windows(frames, motions, settings, tally, names, painted, start, stop, offset, total)
     finally:
@@ -370,13 +370,16 @@ def _windows(
                 _check_size(frame, first_shape, names[0], n_read)
             _check_size(g, first_shape, names[1], n_read)
         assert analyser is not None
-        item = _Item(offset + n_read, frame, analysed.guide or analyser.prepare(g))
+        item = _Item(offset + n_read, frame, None if analysed.done else analyser.prepare(g))
         interval = settings.keyframe_interval
         item.keep = item.cut_before = interval > 0 and item.index % interval == 0
         if buffer and buffer[-1].index == item.index - 1:
             prev = buffer[-1]
-            assert prev.guide is not None
-            item.back, prev.ahead = analysed.pair or analyser.pair(prev.guide, item.guide)
+            if analysed.pair is not None:
+                item.back, prev.ahead = analysed.pair
+            else:
+                assert prev.guide is not None and item.guide is not None
+                item.back, prev.ahead = analyser.pair(prev.guide, item.guide)
             prev.guide = None  # its motion both ways is known: memory
             item.cut_before = item.cut_before or _is_cut(settings, item.index, item.back)
             if painted is not None and item.cut_before and item.frame is None:

@@ -205,6 +205,7 @@ class MotionAnalyser:
         # Full-resolution squared pixels per squared flow pixel: the checks' thresholds are in full-res ones.
         self._px2 = float(self._ratio[0] * self._ratio[1])
         self._still: Motion | None = None
+        self._last_full: tuple[np.ndarray, np.ndarray] | None = None
 
     def prepare(self, frame: np.ndarray) -> GuideFrame:
         """A guide frame (premultiplied RGBA ``(H, W, 4)``) as the analysis uses it."""
@@ -244,7 +245,16 @@ class MotionAnalyser:
         return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
 
     def _full(self, flow_small: np.ndarray) -> np.ndarray:
-        """Absolute sample positions at full resolution from a flow at flow resolution."""
+        """Absolute sample positions at full resolution from a flow at flow resolution (the last one made is
+        kept: the pass's measurement warps with the map its forward sweep has just used)."""
+        last = self._last_full
+        if last is not None and last[0] is flow_small:
+            return last[1]
+        full = self._make_full(flow_small)
+        self._last_full = (flow_small, full)
+        return full
+
+    def _make_full(self, flow_small: np.ndarray) -> np.ndarray:
         size = (self.width, self.height)
         if self._small == size:
             return cv2.add(flow_small, self._grid_full)

@@ -36,13 +36,17 @@ class _Shape:
 
 @dataclass
 class Analysed:
-    """One guide frame as the pass takes it: ``frame`` (the frame, or a ``_Shape`` once analysed), ``guide``
-    (None where the thread did not analyse it: the pass does) and the motion both ways to the frame before
-    (None for the first, or where not analysed)."""
+    """One guide frame as the pass takes it: ``frame``, the frame itself where the thread did not analyse it
+    (the pass does), else its ``_Shape``; ``pair``, the motion both ways to the frame before (None for the
+    first, or where not analysed). Only the motion is kept (memory: the queue holds a window of these)."""
 
     frame: np.ndarray | _Shape
-    guide: GuideFrame | None = None
     pair: tuple[Motion, Motion] | None = None
+
+    @property
+    def done(self) -> bool:
+        """The thread analysed this frame (and the frames before it)."""
+        return isinstance(self.frame, _Shape)
 
 
 def _analyse(guide: Iterable[np.ndarray], settings: TemporalSettings) -> Iterator[Analysed]:
@@ -68,7 +72,7 @@ def _analyse(guide: Iterable[np.ndarray], settings: TemporalSettings) -> Iterato
         here = analyser.prepare(g)
         pair = analyser.pair(prev, here) if prev is not None else None
         prev = here
-        yield Analysed(_Shape(g.shape), here, pair)
+        yield Analysed(_Shape(g.shape), pair)
 
 
 class MotionAhead:
