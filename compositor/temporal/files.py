@@ -25,6 +25,10 @@ OPAQUE = 1.0 - 1e-5
 """Alpha at or above this counts as 1 (resampling a constant 1 can give 0.99999994)."""
 
 
+READ_AHEAD = 16
+"""Input frames ``deflicker_files`` decodes ahead of the pass at most (memory: a canvas each)."""
+
+
 def _opaque(frame: np.ndarray) -> bool:
     return cv2.minMaxLoc(cv2.extractChannel(frame, 3))[0] >= OPAQUE
 
@@ -120,7 +124,10 @@ def deflicker_files(
         raise SpecError(f"{output}: the output would overwrite the input {input}; choose another folder")
     total = len(source)
     tally = _Tally()
-    readers = [_Prefetch(source.frames()), _Prefetch(guide_source.frames(0, total))]
+    # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most READ_AHEAD
+    # frames), on a thread while the pass sweeps the window before; the guide goes to the motion thread.
+    depth = min(READ_AHEAD, max(2, settings.window))
+    readers = [_Prefetch(source.frames(), depth=depth), _Prefetch(guide_source.frames(0, total))]
     writer: _Writer | None = None
     try:
         frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
