@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import pytest
 from processed_video import SMALL, process, read_clip, rgba
@@ -189,3 +190,24 @@ def test_files_to_files_reading_ahead_gives_the_in_memory_passs_frames(swan, tmp
     for i in range(FRAMES):
         written = read_image(tmp_path / "out" / f"{i + 1:04d}.png")
         assert np.abs(written - ref[i]).max() <= 0.5 / 255 + 1e-6  # 8-bit PNG of the same frame
+
+
+@pytest.mark.parametrize(
+    ("size", "flow_scale", "relative"),
+    [((160, 96), 1.0, True), ((160, 96), 0.5, True), ((160, 96), 0.25, True), ((157, 93), 0.5, False)],
+)
+def test_the_warp_by_relative_map_is_the_absolute_maps_bit_for_bit(swan, size, flow_scale, relative) -> None:
+    guide, processed = swan
+    w, h = size
+    frames = [np.ascontiguousarray(g[:h, :w]) for g in guide[:2]]
+    analyser = MotionAnalyser(w, h, flow_scale=flow_scale)
+    back, ahead = analyser.pair(analyser.prepare(frames[0]), analyser.prepare(frames[1]))
+    assert (analyser._relative(back._flow) is not None) == relative  # the fast path where it is exact
+    image = np.ascontiguousarray(processed[0][:h, :w])
+    for motion in (back, ahead):
+        reference = cv2.remap(
+            image, motion.sample_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        assert np.array_equal(motion.warp(image), reference)
+        assert np.array_equal(motion.warp(image[:, :, 0].copy()), reference[:, :, 0])
+    assert np.abs(back.warp(image) - image).max() > 0.01  # the warp moved something

@@ -177,7 +177,7 @@ class _Sweeper:
                     prev = (own, self.ones)
                 yield i, prev
                 continue
-            carried = warp(prev[0], motion.sample_at)
+            carried = _moved(prev[0], motion)
             w = self._weight(motion, prev[1])
             if own is None:
                 # Paint mode between keyframes: the carried paint alone, its weight the confidence so far.
@@ -230,6 +230,11 @@ class _Sweeper:
         small = cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _moved(image: np.ndarray, motion: Motion | LazyMotion) -> np.ndarray:
+    """``warp(image, motion.sample_at)`` (by ``LazyMotion.warp`` where it can: the same bits, faster)."""
+    return motion.warp(image) if isinstance(motion, LazyMotion) else warp(image, motion.sample_at)
 
 
 def _mirrored(state: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -416,8 +421,8 @@ def _windows(
             item = items[t - items[0].index]
             if tally is not None and item.frame is not None:
                 if item.back is not None and prev_out is not None and prev_in is not None:
-                    at = item.back.sample_at
-                    tally.frame(item.frame, out, warp(prev_in, at), warp(prev_out, at), item.back.valid)
+                    back = item.back
+                    tally.frame(item.frame, out, _moved(prev_in, back), _moved(prev_out, back), back.valid)
                 else:
                     tally.fidelity(out, item.frame)
             prev_out, prev_in = out, item.frame

@@ -80,6 +80,7 @@ def _small_grey(grey: np.ndarray, scale: float) -> np.ndarray:
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_RELATIVE = cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP
 
 
 def _grid(h: int, w: int) -> np.ndarray:
@@ -158,6 +159,15 @@ class LazyMotion:
     def sample_at(self) -> np.ndarray:
         return self._analyser._full(self._flow)
 
+    def warp(self, image: np.ndarray) -> np.ndarray:
+        """``warp(image, self.sample_at)``, bit for bit; where the flow's resolution is the frame's over a power
+        of two (the automatic choice), from the flow upsampled alone (OpenCV's relative map: no full-resolution
+        map of absolute positions is built, a third of a warp's time)."""
+        relative = self._analyser._relative(self._flow)
+        if relative is None:
+            return warp(image, self.sample_at)
+        return cv2.remap(image, relative, None, _RELATIVE, borderMode=cv2.BORDER_REPLICATE)
+
     @property
     def valid(self) -> np.ndarray:
         a = self._analyser
@@ -206,6 +216,7 @@ class MotionAnalyser:
         self._px2 = float(self._ratio[0] * self._ratio[1])
         self._still: Motion | None = None
         self._last_full: tuple[np.ndarray, np.ndarray] | None = None
+        self._last_relative: tuple[np.ndarray, np.ndarray] | None = None
 
     def prepare(self, frame: np.ndarray) -> GuideFrame:
         """A guide frame (premultiplied RGBA ``(H, W, 4)``) as the analysis uses it."""
@@ -253,6 +264,24 @@ class MotionAnalyser:
         full = self._make_full(flow_small)
         self._last_full = (flow_small, full)
         return full
+
+    def _relative(self, flow_small: np.ndarray) -> np.ndarray | None:
+        """The flow at full resolution in full-resolution pixels, for OpenCV's relative remap, where that
+        gives the absolute map's warp bit for bit: the ratio of resolutions a power of two, the same both
+        ways (scaling by it is exact, so scaling before the linear upsampling is scaling after); else None.
+        The last one made is kept, as ``_full``'s."""
+        rx, ry = self._ratio
+        if rx != ry or rx < 1 or math.frexp(rx)[0] != 0.5:
+            return None
+        if self._small == (self.width, self.height):
+            return flow_small
+        last = self._last_relative
+        if last is not None and last[0] is flow_small:
+            return last[1]
+        size = (self.width, self.height)
+        relative = cv2.resize(flow_small * np.float32(rx), size, interpolation=cv2.INTER_LINEAR)
+        self._last_relative = (flow_small, relative)
+        return relative
 
     def _make_full(self, flow_small: np.ndarray) -> np.ndarray:
         size = (self.width, self.height)
