@@ -80,7 +80,8 @@ def _small_grey(grey: np.ndarray, scale: float) -> np.ndarray:
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-_RELATIVE = cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP
+_RELATIVE_MAP: int | None = getattr(cv2, "WARP_RELATIVE_MAP", None)
+"""OpenCV's remap flag for a map of offsets (OpenCV 4.10 on); without it every warp builds the absolute map."""
 
 
 def _grid(h: int, w: int) -> np.ndarray:
@@ -166,7 +167,8 @@ class LazyMotion:
         relative = self._analyser._relative(self._flow)
         if relative is None:
             return warp(image, self.sample_at)
-        return cv2.remap(image, relative, None, _RELATIVE, borderMode=cv2.BORDER_REPLICATE)
+        flags = cv2.INTER_LINEAR | (_RELATIVE_MAP or 0)
+        return cv2.remap(image, relative, None, flags, borderMode=cv2.BORDER_REPLICATE)
 
     @property
     def valid(self) -> np.ndarray:
@@ -271,7 +273,7 @@ class MotionAnalyser:
         ways (scaling by it is exact, so scaling before the linear upsampling is scaling after); else None.
         The last one made is kept, as ``_full``'s."""
         rx, ry = self._ratio
-        if rx != ry or rx < 1 or math.frexp(rx)[0] != 0.5:
+        if _RELATIVE_MAP is None or rx != ry or rx < 1 or math.frexp(rx)[0] != 0.5:
             return None
         if self._small == (self.width, self.height):
             return flow_small
