@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from compositor.core import kernels
 from compositor.core.kernels import blend_region
 from compositor.core.reuse import HAVE_REUSE, Group, Member, Runs, build_group, find_runs
 
@@ -120,6 +121,12 @@ class LayerReuse:
         self.enabled = HAVE_REUSE
         """False: every layer laid one by one, every frame made (the plain way; numba is needed to keep)."""
 
+    @property
+    def on(self) -> bool:
+        """Whether anything is kept: ``enabled`` and the kernels compiled (their numpy stand-ins are laid one
+        by one, so that a path held equal to them stays so)."""
+        return self.enabled and kernels.HAVE_NUMBA
+
     # -- what each frame shows --------------------------------------------------------------------------------
 
     def units(self, index: int) -> tuple[Unit, ...] | None:
@@ -162,7 +169,7 @@ class LayerReuse:
     def frame(self, index: int, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
         """Frame ``index`` by ``make`` (uint8 RGB or None), or a copy of the same frame just made for a
         neighbour with the same signature."""
-        if not self.enabled:
+        if not self.on:
             return make()
         signature = self.frame_signature(index)
         if signature is None or signature not in (self.frame_signature(index - 1), self.frame_signature(index + 1)):
@@ -216,14 +223,14 @@ class LayerReuse:
         j = 0
         while j < len(placed):
             end = j + 1
-            if self.enabled:
+            if self.on:
                 while end < len(placed) and self._together(index, [p.unit for p in placed[j : end + 1]]) >= self.GROUP_HOLD:
                     end += 1
             members = placed[j:end]
             p = members[0]
             if end - j > 1:
                 items.append(self._kept(members))
-            elif (self.enabled and p.pixels.dtype == np.uint8 and p.unit.mode != "add"
+            elif (self.on and p.pixels.dtype == np.uint8 and p.unit.mode != "add"
                   and self._held(index, p.unit) >= self.HOLD):
                 runs = self.runs.get((p.unit.library, p.unit.drawing, p.unit.opacity),
                                      lambda p=p: find_runs(np.ascontiguousarray(p.pixels), p.unit.opacity))
