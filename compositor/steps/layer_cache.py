@@ -102,10 +102,10 @@ def _group_bytes(group: Group | Runs) -> int:
 class LayerReuse:
     """The reuse plan and caches of one ``CutRenderer`` (shared by its threads)."""
 
-    HOLD = 4
+    HOLD = 2
     """A drawing alone has its `Runs` found once it is shown on this many consecutive frames (wherever it
-    is): finding them costs about a lay of it and saves about a third of each lay (measured on the
-    benchmark cut), so drawings on twos gain nothing."""
+    is): finding them costs about half a lay of it and saves about a third of each lay (measured on the
+    benchmark cut), so a drawing on twos gains a little, a held one (a BOOK) most."""
     GROUP_HOLD = 4
     """Consecutive layers are kept as one `Group` once they are shown together, in the same places relative to
     each other, on this many consecutive frames: building one costs about two lays of its layers, laying it
