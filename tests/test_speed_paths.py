@@ -330,11 +330,13 @@ def _reuse_cut(production_factory, camera: str = "", ones: str = ""):
     return shot
 
 
-def _frames_with(shot, order, enabled=True, hold=None, threads=1):
+def _frames_with(shot, order, enabled=True, hold=None, threads=1, long_hold=None):
     renderer = CutRenderer(shot)
     renderer.reuse.enabled = enabled
     if hold is not None:
         renderer.reuse.HOLD = renderer.reuse.GROUP_HOLD = hold
+    if long_hold is not None:
+        renderer.reuse.LONG_HOLD = long_hold
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
             frames = dict(zip(order, pool.map(lambda i: renderer.make_frame(i, write=False), order)))
@@ -355,18 +357,21 @@ def test_reused_layers_and_frames_make_the_same_frames(production_factory):
         assert renderer.fused_rgb(index, canvas) is not None, index  # whole-pixel pans: every frame fused
     assert not np.array_equal(plain[1], plain[2])  # the held drawing changed: a stale group would show
     assert np.array_equal(plain[0], plain[1])  # camera, drawings, everything the same: one frame made twice
-    for hold, threads, shuffled in ((None, 1, False), (2, 1, False), (2, 1, True), (2, 3, True)):
+    cases = [(None, None, 1, False), (2, None, 1, False), (2, 10**6, 1, False), (2, 10**6, 1, True), (2, None, 3, True)]
+    for hold, long_hold, threads, shuffled in cases:
         run = list(reversed(order)) if shuffled else order
-        frames, kept = _frames_with(shot, run, hold=hold, threads=threads)
+        frames, kept = _frames_with(shot, run, hold=hold, threads=threads, long_hold=long_hold)
         for index in order:
-            assert np.array_equal(frames[index], plain[index]), (hold, threads, shuffled, index)
-        assert kept.runs.made >= 1 and kept.runs.reused >= 1  # the BOOK: found once, laid on the panning frames
-        if hold == 2:
-            assert kept.runs.made >= 3  # and each drawing of "ones" held while it pans
+            assert np.array_equal(frames[index], plain[index]), (hold, long_hold, threads, shuffled, index)
+        if long_hold is None:  # the BOOK, held for the cut, as a group of its own: made once, laid on every frame
+            assert kept.groups.made >= 1 and kept.groups.reused >= 1
+        else:  # its runs found once, laid on the panning frames
+            assert kept.runs.made >= 1 and kept.runs.reused >= 1
         if hold == 2:
             # held + pair (+ the blurred float drawing) as one group on frames 1-2 and again on 8-9; another
             # for frames 3-7, where the held drawing is another
             assert kept.groups.made >= 2 and kept.groups.reused >= 2, (kept.groups.made, kept.groups.reused)
+            assert kept.runs.made >= 2  # each drawing of "ones" held while it pans
         if threads == 1:
             assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2
         assert len(kept.groups) <= kept.groups.entries

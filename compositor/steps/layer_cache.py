@@ -106,6 +106,9 @@ class LayerReuse:
     """A drawing alone has its `Runs` found once it is shown on this many consecutive frames (wherever it
     is): finding them costs about half a lay of it and saves about a third of each lay (measured on the
     benchmark cut), so a drawing on twos gains a little, a held one (a BOOK) most."""
+    LONG_HOLD = 8
+    """A drawing shown on this many consecutive frames (a BOOK, a held pose) is kept as a `Group` of its own
+    instead: three times the cost of finding its runs, laid in about two thirds of the time."""
     GROUP_HOLD = 4
     """Consecutive layers are kept as one `Group` once they are shown together, in the same places relative to
     each other, on this many consecutive frames: building one costs about two lays of its layers, laying it
@@ -179,12 +182,12 @@ class LayerReuse:
 
     # -- layers -----------------------------------------------------------------------------------------------
 
-    def _held(self, index: int, unit: Unit) -> int:
-        """Consecutive frames around ``index`` (at most ``HOLD``) that show ``unit``'s drawing, anywhere."""
+    def _held(self, index: int, unit: Unit, most: int) -> int:
+        """Consecutive frames around ``index`` (at most ``most``) that show ``unit``'s drawing, anywhere."""
         n = 1
         for step in (-1, 1):
             k = index + step
-            while n < self.HOLD:
+            while n < most:
                 units = self.units(k)
                 if units is None or not any(u.library == unit.library and u.drawing == unit.drawing for u in units):
                     break
@@ -228,10 +231,10 @@ class LayerReuse:
                     end += 1
             members = placed[j:end]
             p = members[0]
-            if end - j > 1:
+            held = self._held(index, p.unit, self.LONG_HOLD) if self.on and end - j == 1 else 0
+            if end - j > 1 or held >= self.LONG_HOLD:
                 items.append(self._kept(members))
-            elif (self.on and p.pixels.dtype == np.uint8 and p.unit.mode != "add"
-                  and self._held(index, p.unit) >= self.HOLD):
+            elif p.pixels.dtype == np.uint8 and p.unit.mode != "add" and held >= self.HOLD:
                 runs = self.runs.get((p.unit.library, p.unit.drawing, p.unit.opacity),
                                      lambda p=p: find_runs(np.ascontiguousarray(p.pixels), p.unit.opacity))
                 items.append(lambda rows, y0, p=p, runs=runs: runs.lay(rows, p.x, p.y - y0, p.pixels, p.unit.mode))
