@@ -79,6 +79,9 @@ def child(what: str, production: Path, preset: str) -> None:
 
         renderer = CutRenderer(shot, ensure_background(shot))
         renderer.frame(0)  # compile the kernels, decode the background: not what is timed
+        from compositor.core.reuse import warm_up  # noqa: PLC0415
+
+        warm_up()  # and the kernels of what frames share (what they keep is made in the timed part)
         renderer.times.seconds.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(2) as pool:

@@ -226,6 +226,7 @@ def test_a_group_lays_the_bits_its_layers_lay(monkeypatch, build_rows):
 
 @pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
 def test_a_group_decides_opaque_pixels_and_replays_soft_ones():
+    reuse.warm_up()  # what bench/speed.py calls before it times the composite
     under = reuse.Member(grid("RRh.\nRRh."), 0, 0, "over", 1.0)
     above = reuse.Member(grid("hGh\nhhh"), 1, 0, "over", 1.0)
     group = reuse.build_group([under, above])
