@@ -312,8 +312,8 @@ position = [-2, 10]
 """
 
 
-def _reuse_cut(production_factory, camera: str = "", ones: str = ""):
-    text = REUSE_CUT.replace("{camera}", camera).replace("{ones}", ones)
+def _reuse_cut(production_factory, camera: str = "", ones: str = "", effects: str = ""):
+    text = REUSE_CUT.replace("{camera}", camera).replace("{ones}", ones) + effects
     root = production_factory({"sc010_c010": text}, size=(24, 16))
     folder = root / "shots/sc010_c010"
     (folder / "plates").mkdir(parents=True)
@@ -379,10 +379,14 @@ def test_reused_layers_and_frames_make_the_same_frames(production_factory):
 
 
 @pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
-def test_layers_with_camera_work_bypass_the_reuse(production_factory):
-    """A motion-blurred layer (and with it any camera work) sends the frames where it moves down the full path;
-    the others still reuse their layers, never whole frames (camera work decides more than the maps)."""
-    shot = _reuse_cut(production_factory, camera="[camera.motion_blur]\nshutter = 180\n", ones="motion_blur = true")
+@pytest.mark.parametrize("work", ["motion blur", "vignette"])
+def test_camera_work_and_effects_bypass_the_layer_reuse(production_factory, work):
+    """A motion-blurred layer sends the frames where it moves down the full path (the others still reuse their
+    layers); an effect, every frame. Frames keyed alike (camera still, drawings held) are still made once."""
+    if work == "motion blur":
+        shot = _reuse_cut(production_factory, camera="[camera.motion_blur]\nshutter = 180\n", ones="motion_blur = true")
+    else:
+        shot = _reuse_cut(production_factory, effects='\n[[effects]]\ntype = "vignette"\nstrength = 0.8\n')
     order = list(range(shot.frames))
     plain, _ = _frames_with(shot, order, enabled=False)
     frames, kept = _frames_with(shot, order, hold=2)
@@ -393,5 +397,10 @@ def test_layers_with_camera_work_bypass_the_reuse(production_factory):
         assert np.array_equal(frames[index], plain[index]), index
         assert np.array_equal(plain[index], io.to_uint8_rgb(renderer.compose(index, canvas))), index
         fused += renderer.fused_rgb(index, canvas) is not None
-    assert 0 < fused < shot.frames  # still on frames 1-4, blurred while the camera pans
-    assert kept.frames.made == 0 and kept.groups.made >= 1
+    if work == "motion blur":
+        assert 0 < fused < shot.frames  # still on frames 1-4, blurred while the camera pans
+        assert kept.groups.made >= 1
+    else:
+        assert fused == 0 and kept.groups.made == 0 and kept.runs.made == 0
+    assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2: the same key
+    assert renderer.frame_key(0) == renderer.frame_key(1) != renderer.frame_key(2)

@@ -468,11 +468,8 @@ class CutRenderer:
         copied, every layer laid and the rows converted while they are in the cache, instead of three passes
         over a 33 MB float frame (issue 14). The same operations on every pixel as `compose` then
         `to_uint8_rgb`, so the same bytes (tests/test_speed_paths.py). None (nothing done) where a frame needs
-        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects. Held drawings,
-        layers that stay together and repeated frames are composited once (``layer_cache``), to the same bytes."""
-        return self.reuse.frame(index, lambda: self._fused_rgb(index, canvas))
-
-    def _fused_rgb(self, index: int, canvas: np.ndarray) -> np.ndarray | None:
+        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects. Held drawings
+        and layers that stay together are composited once (``layer_cache``), to the same bytes."""
         shot = self.shot
         if self.deep or self.linear or shot.spec.effects or self.tone.used:
             return None
@@ -531,19 +528,21 @@ class CutRenderer:
                 if write:
                     write_bytes_atomic(self.shot.paths.comp_frame(self.shot.start + index), data)
                 return frame_from_bytes(data)
+        rgb = self.reuse.frame(index, key, lambda: self._rgb(index))  # a frame keyed as its neighbour: made once
+        if write:
+            self.write_frame(index, rgb, key)
+        return rgb
+
+    def _rgb(self, index: int) -> np.ndarray:
         canvas = self.backdrop.canvas(index)
         rgb = self.fused_rgb(index, canvas)
         if rgb is not None:
-            if write:
-                self.write_frame(index, rgb, key)
             return rgb
         frame = self.compose(index, canvas)
         del canvas
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
-        if write:
-            self.write_frame(index, rgb, key)
         return rgb
 
     def write_frame(self, index: int, rgb: np.ndarray, key: str | None = None) -> None:

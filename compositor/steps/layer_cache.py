@@ -1,11 +1,12 @@
 """What a cut's frames share, composited once (issue 14): held drawings and groups of layers that stay put
-relative to each other are kept as `core.reuse.Group` and laid on every frame that shows them; a frame whose
-inputs are those of a frame just made (background, camera, every layer) is that frame again.
+relative to each other are kept (`core.reuse`) and laid on every frame that shows them; a frame whose key is
+its neighbour's is that frame again.
 
-Used by ``CutRenderer.fused_rgb`` (copies and whole-pixel blends only); what is kept is keyed by what decides
-its pixels (the drawings, their modes, opacities and places relative to each other; for a frame also the
-background canvas and the camera), never by frame number, so nothing stale can be laid. Both caches are
-bounded (bytes and entries), so memory does not grow with the length of the cut.
+Layers are kept for ``CutRenderer.fused_rgb`` (copies and whole-pixel blends only), keyed by what decides
+their pixels (the drawings, their modes, opacities and places relative to each other); whole frames for
+``CutRenderer.make_frame`` (any path but deep frames), keyed by the frame's key. Never by frame number, so
+nothing stale can be laid. Both caches are bounded (bytes and entries), so memory does not grow with the
+length of the cut.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class LayerReuse:
         self.runs = BoundedCache(4 * groups, 64 << 20, _group_bytes)
         self.frames = BoundedCache(frames, frames * renderer.shot.size[0] * renderer.shot.size[1] * 3, np.size)
         self._units: OrderedDict[int, tuple[Unit, ...] | None] = OrderedDict()
+        self._keys: OrderedDict[int, str] = OrderedDict()
         self._lock = threading.Lock()
         self.enabled = HAVE_REUSE
         """False: every layer laid one by one, every frame made (the plain way; numba is needed to keep)."""
@@ -155,30 +157,36 @@ class LayerReuse:
                 self._units.popitem(last=False)
         return result
 
-    def frame_signature(self, index: int) -> Hashable | None:
-        """Everything `fused_rgb` makes frame ``index`` from; two frames with the same signature are the same
-        bytes."""
-        r = self.renderer
-        if r.camera.active:  # camera work decides more than the maps: no whole frames kept (layers still are)
+    def key(self, index: int) -> str | None:
+        """Frame ``index``'s key (``CutRenderer.frame_key``: everything that decides its pixels); None outside
+        the cut."""
+        if not 0 <= index < self.renderer.shot.frames:
             return None
-        units = self.units(index)
-        if units is None:
-            return None
-        m = r.camera.background_map(r.shot.start + index)
-        return (r.backdrop.key(index), tuple(np.round(m.ravel(), 9).tolist()), units)
+        with self._lock:
+            if index in self._keys:
+                return self._keys[index]
+        key = self.renderer.frame_key(index)
+        with self._lock:
+            self._keys[index] = key
+            while len(self._keys) > 64:
+                self._keys.popitem(last=False)
+        return key
 
     # -- a whole frame ----------------------------------------------------------------------------------------
 
-    def frame(self, index: int, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
-        """Frame ``index`` by ``make`` (uint8 RGB or None), or a copy of the same frame just made for a
-        neighbour with the same signature."""
-        if not self.on:
+    def frame(self, index: int, key: str | None, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Frame ``index`` (``key``: its key, if known) by ``make`` (``uint8`` RGB), or a copy of the same frame
+        made for a neighbour with the same key: the key decides the pixels, so they are the same bytes (an
+        effect, a tone or camera work included)."""
+        if not self.enabled:
             return make()
-        signature = self.frame_signature(index)
-        if signature is None or signature not in (self.frame_signature(index - 1), self.frame_signature(index + 1)):
+        if key is not None:
+            with self._lock:
+                self._keys[index] = key
+        key = self.key(index)
+        if key is None or key not in (self.key(index - 1), self.key(index + 1)):
             return make()
-        rgb = self.frames.get(signature, make)
-        return None if rgb is None else rgb.copy()
+        return self.frames.get(key, make).copy()
 
     # -- layers -----------------------------------------------------------------------------------------------
 
