@@ -271,7 +271,7 @@ class CutRenderer:
         self._linear_lock = threading.Lock()
         self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
         self.reuse = LayerReuse(self)
-        """Held drawings, layers that stay together and repeated frames, composited once (`fused_rgb`)."""
+        """Held drawings and layers that stay together (`fused_rgb`), frames keyed alike (`make_frame`): made once."""
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -534,6 +534,7 @@ class CutRenderer:
         return rgb
 
     def _rgb(self, index: int) -> np.ndarray:
+        """Frame ``index`` made (fused where it can be, else composed) → ``uint8`` RGB (H, W, 3)."""
         canvas = self.backdrop.canvas(index)
         rgb = self.fused_rgb(index, canvas)
         if rgb is not None:
