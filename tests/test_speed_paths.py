@@ -376,6 +376,11 @@ def test_reused_layers_and_frames_make_the_same_frames(production_factory):
         if threads == 1:
             assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2
         assert len(kept.groups) <= kept.groups.entries
+    # a render writes the same files, each with its own key, frames 1 and 2 (one key) made once
+    assert render_range(shot, order, threads=2) == order
+    for index in order:
+        assert np.array_equal(read_rgb8(shot.paths.comp_frame(shot.start + index)), plain[index]), index
+    assert io.read_png_key(shot.paths.comp_frame(shot.start)) == renderer.frame_key(0)
 
 
 @pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
