@@ -166,11 +166,14 @@ class LayerReuse:
             if index in self._keys:
                 return self._keys[index]
         key = self.renderer.frame_key(index)
+        self._remember(index, key)
+        return key
+
+    def _remember(self, index: int, key: str) -> None:
         with self._lock:
             self._keys[index] = key
             while len(self._keys) > 64:
                 self._keys.popitem(last=False)
-        return key
 
     # -- a whole frame ----------------------------------------------------------------------------------------
 
@@ -181,8 +184,7 @@ class LayerReuse:
         if not self.enabled:
             return make()
         if key is not None:
-            with self._lock:
-                self._keys[index] = key
+            self._remember(index, key)
         key = self.key(index)
         if key is None or key not in (self.key(index - 1), self.key(index + 1)):
             return make()
