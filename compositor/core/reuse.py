@@ -16,6 +16,10 @@ So laying a group gives the same bits as laying its layers (tests/test_speed_pat
 opaque runs are copies. A group is position-free: it is laid at any whole-pixel offset (a held drawing that
 pans, a BOOK).
 
+A drawing alone can instead keep only its `Runs` (where its rows are transparent, opaque or soft: a few bytes
+a run, the pixels stay the drawing's own): laid with the same per-pixel operations, skipping the transparent
+runs and writing the opaque ones in ``over`` without reading the frame.
+
 Pixel formats: see ``kernels``. Groups are built and laid by numba kernels; without numba there are no
 groups (``HAVE_REUSE`` False) and the layers are laid one by one.
 """
