@@ -7,6 +7,7 @@ the MP4 boxes as ffprobe counts them."""
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -14,11 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compositor.core import io, yuv
+from compositor.core import io, kernels, reuse, yuv
 from compositor.core.io import mp4_video_samples, read_rgb8, write_image
+from compositor.core.kernels import MODES
+from compositor.spec import Production, load_shot
 from compositor.steps import burnin
+from compositor.steps.background import ensure_background
 from compositor.steps.composite import CutRenderer, render_cut, render_range
 from compositor.steps.encode import MoviePlan, ffmpeg_exe, probe
+from compositor.steps.layer_cache import BoundedCache
+from tests.conftest import grid, premultiplied, write_grid
 from tests.test_fast_paths import _cut
 
 
@@ -168,3 +174,238 @@ def test_fused_frames_are_the_composed_frames(production_factory, band):
             assert np.abs(rgb.astype(int) - reference.astype(int)).max() <= 1, index
         assert np.array_equal(renderer.make_frame(index, write=False), composed), index
     assert 0 < fused < shot.frames  # whole-pixel pans fused; the zoomed, turned, fractional frames not
+
+
+# ------------------------------------------------------------------------------------------------------------
+# What frames share, composited once (core/reuse.py, steps/layer_cache.py): the same bits as laying each layer
+
+
+def _random_drawing(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    img = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    img[..., 3][rng.random((h, w)) < 0.3] = 0
+    img[..., 3][rng.random((h, w)) < 0.3] = 255
+    return img
+
+
+def _bits(frame: np.ndarray) -> np.ndarray:
+    return frame.view(np.uint32)  # -0.0 and 0.0, or any last bit, tell apart
+
+
+@pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
+@pytest.mark.parametrize("build_rows", [64, 3])  # groups built a few rows at a time too
+def test_a_group_lays_the_bits_its_layers_lay(monkeypatch, build_rows):
+    monkeypatch.setattr(reuse, "BUILD_ROWS", build_rows)
+    rng = np.random.default_rng(21)
+    modes = list(MODES)
+    for trial in range(150):
+        h, w = (int(v) for v in rng.integers(4, 30, 2))
+        frame = rng.random((h, w, 4)).astype(np.float32)
+        frame[..., :3] *= frame[..., 3:]
+        members = []
+        for _ in range(int(rng.integers(1, 5))):
+            mh, mw = (int(v) for v in rng.integers(1, 20, 2))
+            pixels = _random_drawing(rng, mh, mw)
+            if rng.random() < 0.3:  # a scaled or blurred drawing is kept as float
+                pixels = kernels.premultiply_rgba8(pixels)
+            members.append(reuse.Member(pixels, int(rng.integers(-8, 25)), int(rng.integers(-8, 25)),
+                                        modes[int(rng.integers(0, 4))], float(rng.choice([1.0, 0.6, 0.0]))))
+        x, y = (int(v) for v in rng.integers(-12, 12, 2))
+        expected = frame.copy()
+        for m in members:
+            kernels.blend_region(expected, x + m.x, y + m.y, m.pixels, m.mode, m.opacity)
+        got = frame.copy()
+        reuse.build_group(members).lay(got, x, y)
+        assert np.array_equal(_bits(got), _bits(expected)), trial
+        if members[0].pixels.dtype == np.uint8 and members[0].mode != "add":
+            m = members[0]
+            got, expected = frame.copy(), frame.copy()
+            kernels.blend_region(expected, x, y, m.pixels, m.mode, m.opacity)
+            reuse.find_runs(m.pixels, m.opacity).lay(got, x, y, m.pixels, m.mode)
+            assert np.array_equal(_bits(got), _bits(expected)), trial
+
+
+@pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
+def test_a_group_decides_opaque_pixels_and_replays_soft_ones():
+    reuse.warm_up()  # what bench/speed.py calls before it times the composite
+    under = reuse.Member(grid("RRh.\nRRh."), 0, 0, "over", 1.0)
+    above = reuse.Member(grid("hGh\nhhh"), 1, 0, "over", 1.0)
+    group = reuse.build_group([under, above])
+    # row 0: R, R under h, h under G: decided; h alone: replayed. Row 1: R, R under h: decided; h under h (two
+    # blends), h alone (one): replayed
+    assert group.row_ptr.tolist() == [0, 2, 4]
+    assert group.span_x0.tolist() == [0, 3, 0, 2] and group.span_x1.tolist() == [3, 4, 2, 4]
+    assert group.span_kind.tolist() == [reuse.SET, reuse.REPLAY, reuse.SET, reuse.REPLAY]
+    assert group.set_val.shape[0] == 5 and group.rep_start.tolist() == [0, 1, 3, 4]
+    assert np.array_equal(group.set_val[0], premultiplied("R")[0, 0])
+    assert np.array_equal(group.set_val[2], premultiplied("G")[0, 0])
+    assert reuse.run_kinds(1.0)[[0, 1, 128, 254, 255]].tolist() == [0, 2, 2, 2, 1]
+    assert set(reuse.run_kinds(0.5)[1:].tolist()) == {2}  # at half opacity nothing is opaque
+
+
+def test_bounded_cache_stays_bounded_and_makes_once():
+    cache = BoundedCache(entries=3, nbytes=100, size=len)
+    made = []
+    for i in range(10):
+        assert cache.get(i, lambda i=i: made.append(i) or b"x" * 10) == b"x" * 10
+        assert cache.get(i, lambda: pytest.fail("made twice while kept")) == b"x" * 10
+        assert len(cache) <= 3
+    assert made == list(range(10)) and cache.reused == 10
+    cache.get("big", lambda: b"y" * 90)
+    cache.get("bigger", lambda: b"z" * 95)
+    assert len(cache) == 1  # over the byte limit: only the newest is kept
+    with pytest.raises(ZeroDivisionError):
+        cache.get("broken", lambda: 1 / 0)
+    assert cache.get("broken", lambda: b"ok") == b"ok"  # a failed make is not kept
+
+
+REUSE_CUT = """
+[shot]
+frames = 9
+
+[background]
+source = "plate"
+plate = "plates/bg.png"
+canvas = [80, 16]
+
+[camera]
+keys = [ { frame = 1, x = 12, y = 8 }, { frame = 4, x = 12, y = 8 }, { frame = 9, x = 62, y = 8 } ]
+{camera}
+
+[[layers]]
+name = "held"
+cels = "cels/A"
+timing = "1 . 2 . . . . 1 ."
+parallax = 0
+position = [2, 3]
+
+[[layers]]
+name = "pair"
+cels = "cels/P"
+timing = "1@9"
+parallax = 0
+position = [4, 5]
+
+[[layers]]
+name = "blurred"
+cels = "cels/P"
+timing = "1@9"
+parallax = 0
+position = [12, 2]
+blur = 1.0
+opacity = 0.8
+
+[[layers]]
+name = "ones"
+cels = "cels/O"
+timing = "1 . . 2 . . 3 . ."
+position = [16, 6]
+parallax = 0.5
+blend = "multiply"
+{ones}
+
+[[layers]]
+name = "book"
+cels = "cels/K"
+timing = "1@9"
+parallax = 1.3
+position = [-2, 10]
+"""
+
+
+def _reuse_cut(production_factory, camera: str = "", ones: str = "", effects: str = ""):
+    text = REUSE_CUT.replace("{camera}", camera).replace("{ones}", ones) + effects
+    root = production_factory({"sc010_c010": text}, size=(24, 16))
+    folder = root / "shots/sc010_c010"
+    (folder / "plates").mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    cv2.imwrite(str(folder / "plates/bg.png"), cv2.GaussianBlur(rng.integers(0, 256, (16, 80, 3), dtype=np.uint8), (0, 0), 1))
+    write_grid(folder / "cels/A/A_0001.png", "RRRh\nRKKh\nhhh.")
+    write_grid(folder / "cels/A/A_0002.png", "GGGh\nGWWh\nhhh.")  # the drawing changes on frame 3
+    write_grid(folder / "cels/P/P_0001.png", "hBBBB\nhBYYB\n.hhhh")  # over the held drawing, partly
+    write_grid(folder / "cels/O/O_0001.png", "YY\nYh")
+    write_grid(folder / "cels/O/O_0002.png", "Bh\nhB")
+    write_grid(folder / "cels/O/O_0003.png", "hW\nWW")
+    write_grid(folder / "cels/K/K_0001.png", "K" * 60 + "\n" + "hG" * 30)
+    shot = load_shot(Production(root), "sc010_c010")
+    ensure_background(shot)
+    return shot
+
+
+def _frames_with(shot, order, enabled=True, hold=None, threads=1, long_hold=None):
+    renderer = CutRenderer(shot)
+    renderer.reuse.enabled = enabled
+    if hold is not None:
+        renderer.reuse.HOLD = renderer.reuse.GROUP_HOLD = hold
+    if long_hold is not None:
+        renderer.reuse.LONG_HOLD = long_hold
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            frames = dict(zip(order, pool.map(lambda i: renderer.make_frame(i, write=False), order)))
+    else:
+        frames = {i: renderer.make_frame(i, write=False) for i in order}
+    return [frames[i] for i in range(shot.frames)], renderer.reuse
+
+
+@pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
+def test_reused_layers_and_frames_make_the_same_frames(production_factory):
+    shot = _reuse_cut(production_factory)
+    order = list(range(shot.frames))
+    plain, _ = _frames_with(shot, order, enabled=False)
+    renderer = CutRenderer(shot)
+    for index in order:  # the reference: compose (held equal to the plain float path elsewhere)
+        canvas = renderer.backdrop.canvas(index)
+        assert np.array_equal(plain[index], io.to_uint8_rgb(renderer.compose(index, canvas))), index
+        assert renderer.fused_rgb(index, canvas) is not None, index  # whole-pixel pans: every frame fused
+    assert not np.array_equal(plain[1], plain[2])  # the held drawing changed: a stale group would show
+    assert np.array_equal(plain[0], plain[1])  # camera, drawings, everything the same: one frame made twice
+    cases = [(None, None, 1, False), (2, None, 1, False), (2, 10**6, 1, False), (2, 10**6, 1, True), (2, None, 3, True)]
+    for hold, long_hold, threads, shuffled in cases:
+        run = list(reversed(order)) if shuffled else order
+        frames, kept = _frames_with(shot, run, hold=hold, threads=threads, long_hold=long_hold)
+        for index in order:
+            assert np.array_equal(frames[index], plain[index]), (hold, long_hold, threads, shuffled, index)
+        if long_hold is None:  # the BOOK, held for the cut, as a group of its own: made once, laid on every frame
+            assert kept.groups.made >= 1 and kept.groups.reused >= 1
+        else:  # its runs found once, laid on the panning frames
+            assert kept.runs.made >= 1 and kept.runs.reused >= 1
+        if hold == 2:
+            # held + pair (+ the blurred float drawing) as one group on frames 1-2 and again on 8-9; another
+            # for frames 3-7, where the held drawing is another
+            assert kept.groups.made >= 2 and kept.groups.reused >= 2, (kept.groups.made, kept.groups.reused)
+            assert kept.runs.made >= 2  # each drawing of "ones" held while it pans
+        if threads == 1:
+            assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2
+        assert len(kept.groups) <= kept.groups.entries
+    # a render writes the same files, each with its own key, frames 1 and 2 (one key) made once
+    assert render_range(shot, order, threads=2) == order
+    for index in order:
+        assert np.array_equal(read_rgb8(shot.paths.comp_frame(shot.start + index)), plain[index]), index
+    assert io.read_png_key(shot.paths.comp_frame(shot.start)) == renderer.frame_key(0)
+
+
+@pytest.mark.skipif(not reuse.HAVE_REUSE, reason="groups need numba")
+@pytest.mark.parametrize("work", ["motion blur", "vignette"])
+def test_camera_work_and_effects_bypass_the_layer_reuse(production_factory, work):
+    """A motion-blurred layer sends the frames where it moves down the full path (the others still reuse their
+    layers); an effect, every frame. Frames keyed alike (camera still, drawings held) are still made once."""
+    if work == "motion blur":
+        shot = _reuse_cut(production_factory, camera="[camera.motion_blur]\nshutter = 180\n", ones="motion_blur = true")
+    else:
+        shot = _reuse_cut(production_factory, effects='\n[[effects]]\ntype = "vignette"\nstrength = 0.8\n')
+    order = list(range(shot.frames))
+    plain, _ = _frames_with(shot, order, enabled=False)
+    frames, kept = _frames_with(shot, order, hold=2)
+    renderer = CutRenderer(shot)
+    fused = 0
+    for index in order:
+        canvas = renderer.backdrop.canvas(index)
+        assert np.array_equal(frames[index], plain[index]), index
+        assert np.array_equal(plain[index], io.to_uint8_rgb(renderer.compose(index, canvas))), index
+        fused += renderer.fused_rgb(index, canvas) is not None
+    if work == "motion blur":
+        assert 0 < fused < shot.frames  # still on frames 1-4, blurred while the camera pans
+        assert kept.groups.made >= 1
+    else:
+        assert fused == 0 and kept.groups.made == 0 and kept.runs.made == 0
+    assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2: the same key
+    assert renderer.frame_key(0) == renderer.frame_key(1) != renderer.frame_key(2)

@@ -62,6 +62,7 @@ from compositor.layout import FRAME_SUFFIXES, CutPaths
 from compositor.spec import RENDER_THREADS, Effect, Production, Shot, load_shot
 from compositor.spec.models import LAYER_CAMERA_KEYS, TONE_LAYER_KEYS
 from compositor.steps.background import ensure_background
+from compositor.steps.layer_cache import LayerReuse, Placed, Unit
 
 RENDER_VERSION = 2
 """Part of every frame's key: bump it when the compositing code changes its pixels."""
@@ -269,6 +270,8 @@ class CutRenderer:
         self._linear_cels: dict[tuple[int, int], np.ndarray] = {}
         self._linear_lock = threading.Lock()
         self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
+        self.reuse = LayerReuse(self)
+        """Held drawings and layers that stay together (`fused_rgb`), frames keyed alike (`make_frame`): made once."""
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
@@ -465,7 +468,8 @@ class CutRenderer:
         copied, every layer laid and the rows converted while they are in the cache, instead of three passes
         over a 33 MB float frame (issue 14). The same operations on every pixel as `compose` then
         `to_uint8_rgb`, so the same bytes (tests/test_speed_paths.py). None (nothing done) where a frame needs
-        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects."""
+        more than copies and whole-pixel blends: resampling, camera work, light and tone, effects. Held drawings
+        and layers that stay together are composited once (``layer_cache``), to the same bytes."""
         shot = self.shot
         if self.deep or self.linear or shot.spec.effects or self.tone.used:
             return None
@@ -497,14 +501,16 @@ class CutRenderer:
             at = whole_pixels(local)
             if at is None:
                 return None
-            layers.append((piece.pixels, at[0], at[1], layer.blend, layer.opacity))
+            unit = Unit(id(library), drawing, layer.blend, float(layer.opacity), *map(int, np.round(m[:2, 2])))
+            layers.append(Placed(unit, piece.pixels, at[0], at[1]))
+        items = self.reuse.plan(index, layers)
         out = np.empty((height, width, 3), np.uint8)
         band = np.empty((min(self.BAND, height), width, 4), np.float32)
         for y0 in range(0, height, self.BAND):
             rows = band[: min(self.BAND, height - y0)]
             copy_clipped(canvas, bx, by + y0, rows)
-            for pixels, x, y, mode, opacity in layers:
-                blend_region(rows, x, y - y0, pixels, mode, opacity)
+            for lay in items:
+                lay(rows, y0)
             to_rgb8_into(rows, out[y0 : y0 + len(rows)])
         self.times.add("decode", decoding)
         self.times.add("composite", clock() - started - decoding)
@@ -522,19 +528,22 @@ class CutRenderer:
                 if write:
                     write_bytes_atomic(self.shot.paths.comp_frame(self.shot.start + index), data)
                 return frame_from_bytes(data)
+        rgb = self.reuse.frame(index, key, lambda: self._rgb(index))  # a frame keyed as its neighbour: made once
+        if write:
+            self.write_frame(index, rgb, key)
+        return rgb
+
+    def _rgb(self, index: int) -> np.ndarray:
+        """Frame ``index`` made (fused where it can be, else composed) → ``uint8`` RGB (H, W, 3)."""
         canvas = self.backdrop.canvas(index)
         rgb = self.fused_rgb(index, canvas)
         if rgb is not None:
-            if write:
-                self.write_frame(index, rgb, key)
             return rgb
         frame = self.compose(index, canvas)
         del canvas
         with self.times.timing("write"):
             rgb = to_uint8_rgb(frame)
             del frame
-        if write:
-            self.write_frame(index, rgb, key)
         return rgb
 
     def write_frame(self, index: int, rgb: np.ndarray, key: str | None = None) -> None:
