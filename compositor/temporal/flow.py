@@ -191,6 +191,8 @@ class MotionAnalyser:
     """Guide luminance difference (0-1) below which the flow is fully trusted, and above which not at all;
     None (the default): no photometric check. On real footage it distrusted too much (motion blur, lighting: on
     DAVIS dance-twirl it left E_warp at 0.72 of the input's where the occlusion test alone gives 0.41)."""
+    margin: int = 1
+    """Flow pixels ``pair``'s trust is eroded by (``temporal.margin``); 0: trust is ``valid``."""
     _flow: FlowEstimator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -241,7 +243,9 @@ class MotionAnalyser:
         valid_small = self._checks(backward, forward, pos)
         if not self.occlusion:
             return LazyMotion(self, backward, valid_small, np.ones_like(valid_small))
-        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
+        if self.margin <= 0:
+            return LazyMotion(self, backward, valid_small, valid_small)
+        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS, iterations=self.margin))
 
     def _full(self, flow_small: np.ndarray) -> np.ndarray:
         """Absolute sample positions at full resolution from a flow at flow resolution."""
