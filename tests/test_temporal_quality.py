@@ -41,7 +41,10 @@ def test_the_pass_stays_above_the_blend_along_the_same_flow() -> None:
     at the pass's PSNR (with the old margin of a flow pixel the pass fell below it)."""
     guide, processed = clip("blackswan", "reinhard")
     curve = sorted(
-        (scores(guide, processed, plain_blend(processed, guide, w, "farneback", 1.0)) for w in (0.5, 1.0, 2.0)),
+        (
+            scores(guide, processed, plain_blend(processed, guide, w, "farneback", 1.0))
+            for w in (0.5, 1.0, 2.0)
+        ),
         key=lambda point: point[1],
     )
     for strength in (0.4, 0.5):
