@@ -59,15 +59,11 @@ def test_the_pass_is_steadier_and_more_faithful_than_the_plain_blend(name: str, 
     faithful = scores(
         guide, processed, list(deflicker(processed, guide, TemporalSettings(strength=0.4, **PASS)))
     )
-    curve = sorted(
-        [blend] + [
-            scores(guide, processed, plain_blend(processed, guide, weight=w, flow=PASS["flow"], flow_scale=1.0))
-            for w in (0.5, 2.0)
-        ],
-        key=lambda point: point[1],
-    )
+    more = [plain_blend(processed, guide, weight=w, flow=PASS["flow"], flow_scale=1.0) for w in (0.5, 2.0)]
+    curve = sorted([blend] + [scores(guide, processed, out) for out in more], key=lambda point: point[1])
     assert curve[0][1] <= faithful[1] <= curve[-1][1], (faithful, curve)
-    assert faithful[0] < np.interp(faithful[1], [p for _, p in curve], [e for e, _ in curve]), (faithful, curve)
+    at_psnr = np.interp(faithful[1], [p for _, p in curve], [e for e, _ in curve])
+    assert faithful[0] < at_psnr, (faithful, curve)
 
 
 def pair_shares(
