@@ -54,3 +54,11 @@ def test_the_pass_stays_above_the_blend_along_the_same_flow() -> None:
         assert curve[0][1] <= psnr <= curve[-1][1], (psnr, curve)
         blend = float(np.interp(psnr, [p for _, p in curve], [e for e, _ in curve]))
         assert share < blend - 0.015, (strength, share, psnr, blend)
+
+
+def test_margin_is_a_checked_key() -> None:
+    from compositor.errors import SpecError
+
+    assert TemporalSettings().margin == 0 and TemporalSettings().flow == "farneback"
+    with pytest.raises(SpecError, match="temporal.margin"):
+        TemporalSettings(margin=9)
