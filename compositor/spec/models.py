@@ -326,8 +326,15 @@ FLOW_METHODS = ("dis_ultrafast", "dis_fast", "dis_medium", "farneback")
 """Flow estimators on offer; ``bench/flow_presets.py`` measures their end-point error and speed."""
 
 DEFAULT_FLOW = "dis_fast"
-"""The pass's and the measurements' flow: at half resolution (720p) as accurate as ``dis_medium`` at a
-quarter, for a fifth of ``dis_medium``'s time at half (bench/flow_presets.py, bench/temporal_bench.py)."""
+"""The measurements' flow (and the pass's until PASS_FLOW): at half resolution (720p) as accurate as
+``dis_medium`` at a quarter, for a fifth of ``dis_medium``'s time at half (bench/flow_presets.py)."""
+
+PASS_FLOW = "farneback"
+"""The pass's flow (``temporal.flow``'s default). On DAVIS footage processed frame by frame (bench/
+temporal_bench.py) its dense, smooth, full-resolution flow moves the whole (E_warp, PSNR) curve: at strength 0.5
+blackswan Reinhard 0.29 @ 35.8 dB where ``dis_fast`` (whose finest scale is a quarter of the guide) gave
+0.35 @ 33.6 (E_warp with Farneback flow; with an independent fine DIS flow 0.36 @ 35.8 against 0.38 @ 33.6),
+for about 30% more CPU at 720p."""
 
 
 class TemporalSettings(Strict):
@@ -341,7 +348,7 @@ class TemporalSettings(Strict):
     strength: float = Field(default=0.5, ge=0, lt=1)
     """Weight of a neighbouring frame carried along the flow, per frame of distance (a frame k away weighs
     strength^k), on both sides in time; 0 leaves the frames as they are."""
-    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = DEFAULT_FLOW
+    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = PASS_FLOW
     """The optical flow on the guide: DIS presets or Farneback."""
     keyframe_interval: int = Field(default=0, ge=0, le=MAX_FRAMES)
     """Every N frames the input passes through unchanged and the recursion restarts (0: never); bounds drift,
@@ -364,6 +371,10 @@ class TemporalSettings(Strict):
     context: int = Field(default=0, ge=0, le=1000)
     """Frames of context either side of a window (0: automatic, where a frame's weight strength^k falls under
     0.005: 8 at strength 0.5, 24 at 0.8)."""
+    margin: int = Field(default=0, ge=0, le=8)
+    """Flow pixels taken off the edges of the region whose flow passes the occlusion test before the pass
+    trusts it (0: the test's own mask). 1 was the default before PASS_FLOW: with Farneback's mask it cost
+    steadiness for no fidelity (blackswan Reinhard at strength 0.5: 0.29 @ 35.8 dB with 1, 0.20 @ 35.2 with 0)."""
     paint_every: int = Field(default=0, ge=0, le=1000)
     """Keyframe stylisation: only every Nth frame (and the last, and where the scene changes) is painted; the
     frames between get the paint of both neighbouring keyframes carried along the guide's flow (0: off)."""

@@ -7,8 +7,8 @@ layout animation, the un-stylised source), never the motion of ``P`` itself.
 For every pair of guide frames: dense optical flow (OpenCV DIS or Farneback) both ways, on the guide's luminance
 at reduced resolution (by default 360 to 720 px tall), and Lai et al.'s non-occlusion mask: the forward–backward
 check (Sundaram et al. 2010, Ruder et al. 2016) ``|b + f(x + b)|² ≤ 0.01 (|b|² + |f(x + b)|²) + 0.5``, no motion
-boundary (``|∇u|² + |∇v|² ≤ 0.01 |b|² + 0.002``) and the sample inside the frame; the pass trusts that mask eroded
-by a flow pixel.
+boundary (``|∇u|² + |∇v|² ≤ 0.01 |b|² + 0.002``) and the sample inside the frame; the pass trusts that mask
+(eroded by ``margin`` flow pixels, 0 by default).
 
 The output (``bidirectional``) is a two-sided weighted average along the motion paths: a frame ``k`` away weighs
 ``strength^k`` times the trust along the way, computed by a forward and a backward recursive sweep and combined

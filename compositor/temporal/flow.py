@@ -116,7 +116,7 @@ class Motion:
     sample_at: ``(H, W, 2)`` float32 where each pixel of ``t`` was in ``t-1`` (None: nothing moved).
     valid: ``(H, W)`` ``uint8`` 1 where the flow passes the forward–backward, motion-boundary and in-frame
         checks (Lai et al.'s non-occlusion mask, used for E_warp).
-    trust: ``(H, W)`` float32 soft confidence in [0, 1] for the blend (``valid`` eroded by a flow pixel, times
+    trust: ``(H, W)`` float32 soft confidence in [0, 1] for the blend (``valid`` eroded by ``margin``, times
         the photometric check on the guide when one is set); all ones when occlusion handling is off.
     """
 
@@ -203,6 +203,8 @@ class MotionAnalyser:
     """Guide luminance difference (0-1) below which the flow is fully trusted, and above which not at all;
     None (the default): no photometric check. On real footage it distrusted too much (motion blur, lighting: on
     DAVIS dance-twirl it left E_warp at 0.72 of the input's where the occlusion test alone gives 0.41)."""
+    margin: int = 1
+    """Flow pixels ``trust`` is eroded by (the pass passes ``temporal.margin``); 0: trust is ``valid``."""
     _flow: FlowEstimator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -255,7 +257,9 @@ class MotionAnalyser:
         valid_small = self._checks(backward, forward, pos)
         if not self.occlusion:
             return LazyMotion(self, backward, valid_small, np.ones_like(valid_small))
-        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS))
+        if self.margin <= 0:
+            return LazyMotion(self, backward, valid_small, valid_small)
+        return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS, iterations=self.margin))
 
     def _full(self, flow_small: np.ndarray) -> np.ndarray:
         """Absolute sample positions at full resolution from a flow at flow resolution (the last one made is
@@ -313,8 +317,9 @@ class MotionAnalyser:
             valid = cv2.resize(valid_small, size, interpolation=cv2.INTER_NEAREST)
         if not self.occlusion:
             return Motion(sample_at, valid, self.still().trust)
-        # Occlusions are found a little too small (flow is smooth across their edges): erode by a flow pixel.
-        trust = cv2.erode(valid_small, _CROSS).astype(np.float32)
+        # Occlusions may be found a little too small (flow is smooth across their edges): erode by ``margin``.
+        eroded = cv2.erode(valid_small, _CROSS, iterations=self.margin) if self.margin > 0 else valid_small
+        trust = eroded.astype(np.float32)
         if self._small != size:
             trust = cv2.resize(trust, size, interpolation=cv2.INTER_LINEAR)
         if self.photometric is None:
