@@ -43,7 +43,7 @@ def _same_motion(a: LazyMotion, b: LazyMotion) -> bool:
 def test_the_motion_thread_gives_the_analysers_own_motion(swan, flow_scale: float) -> None:
     guide, _ = swan
     settings = TemporalSettings(flow_scale=flow_scale)
-    analyser = MotionAnalyser(SIZE[0], SIZE[1], settings.flow, settings.flow_scale, settings.occlusion)
+    analyser = MotionAnalyser.for_settings(SIZE[0], SIZE[1], settings)
     ahead = MotionAhead(iter(guide), settings, depth=4)
     try:
         analysed = list(ahead)
@@ -104,7 +104,7 @@ def test_the_pass_in_paint_mode_gives_the_same_frames(swan, monkeypatch) -> None
 
 
 def _items(guide, processed, settings) -> tuple[_Sweeper, list[_Item]]:
-    analyser = MotionAnalyser(SIZE[0], SIZE[1], settings.flow, settings.flow_scale, settings.occlusion)
+    analyser = MotionAnalyser.for_settings(SIZE[0], SIZE[1], settings)
     prepared = [analyser.prepare(g) for g in guide]
     items = [_Item(i, p, None) for i, p in enumerate(processed)]
     for t in range(1, len(items)):

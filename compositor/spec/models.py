@@ -326,15 +326,12 @@ FLOW_METHODS = ("dis_ultrafast", "dis_fast", "dis_medium", "farneback")
 """Flow estimators on offer; ``bench/flow_presets.py`` measures their end-point error and speed."""
 
 DEFAULT_FLOW = "dis_fast"
-"""The measurements' flow (and the pass's until PASS_FLOW): at half resolution (720p) as accurate as
-``dis_medium`` at a quarter, for a fifth of ``dis_medium``'s time at half (bench/flow_presets.py)."""
-
-PASS_FLOW = "farneback"
-"""The pass's flow (``temporal.flow``'s default). On DAVIS footage processed frame by frame (bench/
-temporal_bench.py) its dense, smooth, full-resolution flow moves the whole (E_warp, PSNR) curve: at strength 0.5
-blackswan Reinhard 0.29 @ 35.8 dB where ``dis_fast`` (whose finest scale is a quarter of the guide) gave
-0.35 @ 33.6 (E_warp with Farneback flow; with an independent fine DIS flow 0.36 @ 35.8 against 0.38 @ 33.6),
-for about 30% more CPU at 720p."""
+"""The pass's and the measurements' flow: at half resolution (720p) as accurate as ``dis_medium`` at a
+quarter, for a fifth of ``dis_medium``'s time at half (bench/flow_presets.py, bench/temporal_bench.py).
+Farneback is on offer but never the default: it is the flow the issue's E_warp is measured with, so a pass along
+it scores well by agreeing with the metric (blackswan Reinhard 0.20 against DIS's 0.33 of the input's E_warp),
+while on MPI-Sintel's ground truth it is the least accurate of the four (bench/flow_presets.py) and, measured
+along an independent fine DIS flow, no steadier than DIS (0.32 against 0.37, where ``dis_medium`` gives 0.29)."""
 
 
 class TemporalSettings(Strict):
@@ -348,7 +345,7 @@ class TemporalSettings(Strict):
     strength: float = Field(default=0.5, ge=0, lt=1)
     """Weight of a neighbouring frame carried along the flow, per frame of distance (a frame k away weighs
     strength^k), on both sides in time; 0 leaves the frames as they are."""
-    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = PASS_FLOW
+    flow: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = DEFAULT_FLOW
     """The optical flow on the guide: DIS presets or Farneback."""
     keyframe_interval: int = Field(default=0, ge=0, le=MAX_FRAMES)
     """Every N frames the input passes through unchanged and the recursion restarts (0: never); bounds drift,
@@ -373,8 +370,8 @@ class TemporalSettings(Strict):
     0.005: 8 at strength 0.5, 24 at 0.8)."""
     margin: int = Field(default=0, ge=0, le=8)
     """Flow pixels taken off the edges of the region whose flow passes the occlusion test before the pass
-    trusts it (0: the test's own mask). 1 was the default before PASS_FLOW: with Farneback's mask it cost
-    steadiness for no fidelity (blackswan Reinhard at strength 0.5: 0.29 @ 35.8 dB with 1, 0.20 @ 35.2 with 0)."""
+    trusts it (0: the test's own mask). It was 1: that left a band around every occlusion unsmoothed, for no
+    fidelity (bench/temporal_bench.py; README "Temporal pass")."""
     paint_every: int = Field(default=0, ge=0, le=1000)
     """Keyframe stylisation: only every Nth frame (and the last, and where the scene changes) is painted; the
     frames between get the paint of both neighbouring keyframes carried along the guide's flow (0: off)."""

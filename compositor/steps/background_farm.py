@@ -100,7 +100,7 @@ def _join(shot: Shot, sources: list[Path], settings: Any, t: int, before: np.nda
     from compositor.temporal.kernels import _pair_stats  # noqa: PLC0415
 
     g0, g1 = (np.ascontiguousarray(g, dtype=np.float32) for g in _guide_source(shot, len(sources), t - 1, t + 1))
-    analyser = MotionAnalyser(g0.shape[1], g0.shape[0], settings.flow, settings.flow_scale, settings.occlusion)
+    analyser = MotionAnalyser.for_settings(g0.shape[1], g0.shape[0], settings)
     back, _ = analyser.pair(analyser.prepare(g0), analyser.prepare(g1))
     prev_in, cur = read_image(sources[t - 1]), read_image(sources[t])
     at = back.sample_at

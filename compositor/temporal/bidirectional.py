@@ -368,9 +368,7 @@ def _windows(
             _check_frames((g,) if frame is None else (frame, g), names if frame is not None else names[1:])
             first_shape = g
             h, w = g.shape[:2]
-            analyser = MotionAnalyser(
-                w, h, settings.flow, settings.flow_scale, settings.occlusion, margin=settings.margin
-            )
+            analyser = MotionAnalyser.for_settings(w, h, settings)
             sweeper = _Sweeper(settings, analyser, painted is not None)
         else:
             if frame is not None:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import SpecError
-from compositor.spec.models import DEFAULT_FLOW, FLOW_METHODS
+from compositor.spec.models import DEFAULT_FLOW, FLOW_METHODS, TemporalSettings
 from compositor.temporal.kernels import HAVE_NUMBA, _np_checks
 
 if HAVE_NUMBA:
@@ -206,6 +206,14 @@ class MotionAnalyser:
     margin: int = 1
     """Flow pixels ``trust`` is eroded by (the pass passes ``temporal.margin``); 0: trust is ``valid``."""
     _flow: FlowEstimator = field(init=False)
+
+    @classmethod
+    def for_settings(cls, width: int, height: int, settings: TemporalSettings) -> MotionAnalyser:
+        """The analyser a pass with ``settings`` uses (flow, its scale, occlusion handling, margin): the one place
+        those settings reach the motion, so the pass, its motion thread, keyframes and the farm's joins agree."""
+        return cls(
+            width, height, settings.flow, settings.flow_scale, settings.occlusion, margin=settings.margin
+        )
 
     def __post_init__(self) -> None:
         self._flow = FlowEstimator(self.flow)

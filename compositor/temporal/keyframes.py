@@ -32,7 +32,7 @@ def frames_to_paint(guide: Iterable[np.ndarray], settings: TemporalSettings) -> 
     for n, g in enumerate(guide):
         g = np.ascontiguousarray(g, dtype=np.float32)
         if analyser is None:
-            analyser = MotionAnalyser(g.shape[1], g.shape[0], settings.flow, settings.flow_scale, settings.occlusion)
+            analyser = MotionAnalyser.for_settings(g.shape[1], g.shape[0], settings)
         here = analyser.prepare(g)
         if every <= 1 or n % every == 0 or (interval > 0 and n % interval == 0):
             keys.append(n)  # (the pass does not cross a keyframe_interval keyframe either: it needs its paint)

@@ -61,9 +61,7 @@ def _analyse(guide: Iterable[np.ndarray], settings: TemporalSettings) -> Iterato
                 passing_on = True
             else:
                 first = g.shape
-                analyser = MotionAnalyser(
-                    g.shape[1], g.shape[0], settings.flow, settings.flow_scale, settings.occlusion
-                )
+                analyser = MotionAnalyser.for_settings(g.shape[1], g.shape[0], settings)
         if passing_on or g.shape != first:
             passing_on = True
             yield Analysed(g)
