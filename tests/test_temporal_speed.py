@@ -78,10 +78,13 @@ SETTINGS = [
     TemporalSettings(flow_scale=0.5, window=4, context=3),  # windows with context before and after their core
     TemporalSettings(window=5, keyframe_interval=6),  # links the pass does not cross inside the context
     TemporalSettings(window=3, detail=0.5),
+    TemporalSettings(window=4, context=2, keyframe_interval=6),  # a window's context starting on a keyframe
 ]
 
 
-@pytest.mark.parametrize("settings", SETTINGS, ids=["default", "half-res-flow", "keyframes", "detail"])
+@pytest.mark.parametrize(
+    "settings", SETTINGS, ids=["default", "half-res-flow", "keyframes", "detail", "context-on-keyframe"]
+)
 def test_the_pass_gives_the_frames_and_figures_it_gave_on_one_thread(swan, settings, monkeypatch) -> None:
     guide, processed = swan
     tally_ref, tally = _Tally(), _Tally()
@@ -211,3 +214,30 @@ def test_the_warp_by_relative_map_is_the_absolute_maps_bit_for_bit(swan, size, f
         assert np.array_equal(motion.warp(image), reference)
         assert np.array_equal(motion.warp(image[:, :, 0].copy()), reference[:, :, 0])
     assert np.abs(back.warp(image) - image).max() > 0.01  # the warp moved something
+
+
+def test_an_error_while_writing_ends_every_thread_at_once(swan, tmp_path) -> None:
+    """The pass's motion thread reads from the guide's reader: closing them in the wrong order left the motion
+    thread waiting on a reader that had stopped (and the error's exit waiting on its join)."""
+    from compositor.core.io import write_image
+
+    guide, processed = swan
+    for i, (g, p) in enumerate(zip(guide, processed)):
+        write_image(tmp_path / "src" / f"{i + 1:04d}.png", g)
+        write_image(tmp_path / "proc" / f"{i + 1:04d}.png", p)
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    before = set(threading.enumerate())
+    try:
+        deflicker_files(
+            str(tmp_path / "proc" / "%04d.png"), str(tmp_path / "src" / "%04d.png"), tmp_path / "out",
+            TemporalSettings(window=4), progress=progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        # While the caller handles the error (its traceback alive), nothing of the pass runs any more.
+        assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+    else:
+        pytest.fail("the error from progress was not raised")

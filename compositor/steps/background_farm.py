@@ -90,7 +90,9 @@ def background_window(
             return [], None, None
         return rows.rows, first, last
     except CompositorError as e:
-        return e
+        # Without its traceback: that would keep the pass (and its motion thread) alive as long as the
+        # cluster keeps the result.
+        return e.with_traceback(None)
 
 
 def _join(shot: Shot, sources: list[Path], settings: Any, t: int, before: np.ndarray, after: np.ndarray) -> Row:

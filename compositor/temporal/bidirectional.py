@@ -283,7 +283,7 @@ def _window_output(
     # (the context before the core is otherwise swept forward only).
     used = [core.start - first]
     if reflect:
-        used += [i for i in range(1, n) if items[i].cut_before] + ([0] if first == 0 else [])
+        used += [i for i in range(n) if items[i].cut_before] + ([0] if first == 0 else [])
     bwd = sweeper.sweep(items, False, fwd_ends, tail and reflect, keep, down_to=max(0, min(used)))
     for i, state in sweeper.states(items, True, bwd if reflect else None, first == 0 and reflect):
         t = first + i

@@ -53,7 +53,9 @@ def steady_window(
         writer.close()
         return core_stop - core_start
     except CompositorError as e:
-        return e
+        # Without its traceback: that would keep the pass (and its motion thread) alive as long as the
+        # cluster keeps the result.
+        return e.with_traceback(None)
 
 
 def deflicker_on_cluster(

@@ -129,8 +129,8 @@ def deflicker_files(
     depth = min(READ_AHEAD, max(2, settings.window))
     readers = [_Prefetch(source.frames(), depth=depth), _Prefetch(guide_source.frames(0, total))]
     writer: _Writer | None = None
+    frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
     try:
-        frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
         for i, out in enumerate(frames):
             if writer is None:  # only once the first frame passed the size check
                 ensure_folder(output)
@@ -144,6 +144,7 @@ def deflicker_files(
             writer.abandon()
         raise
     finally:
+        frames.close()  # the pass (and its motion thread) first: it reads from the readers
         for r in readers:
             r.close()
     if writer is not None:

@@ -41,7 +41,18 @@ class _Prefetch:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                # A reader closed (or gone) without its end marker hands on nothing more: a reader chained to
+                # it (the motion thread reads the guide's) must not wait for ever while the pass shuts down.
+                if self._stop.is_set() or not self._thread.is_alive():
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        return
+                else:
+                    continue
             if item is self._END:
                 return
             if isinstance(item, BaseException):
