@@ -183,3 +183,24 @@ def test_without_dask_the_farm_says_what_to_install(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1]
     )
     assert "pip install 'compositor[farm]'" in run.stdout
+
+
+def test_a_worker_that_kept_its_renderer_sees_a_retouched_drawing(production_factory):
+    """A worker keeps its cut's renderer between chunks (decoded drawings, what it composited once): a drawing
+    retouched between two chunks must not come back from what it kept."""
+    from compositor.steps.composite import render_chunk
+
+    shot = _shot(production_factory)
+    root, cut = str(shot.production.root), shot.name
+    render_chunk(root, cut, [0, 1, 2, 3])
+    cel = shot.production.root / "shots/sc010_c010/cels/A/A_0001.png"
+    write_grid(cel, "GGG.\nGGGG\n.GG.")
+    os.utime(cel, ns=(cel.stat().st_atime_ns, cel.stat().st_mtime_ns + 10**9))  # a new mtime, whatever the clock
+    _forget_frames(shot)
+    render_chunk(root, cut, [0, 3])
+    retouched = _frames(shot)
+    _forget_frames(shot)
+    render_cut(load_shot(Production(shot.production.root), cut), threads=1)  # a fresh process's view
+    fresh = _frames(shot)
+    for n in (0, 3):
+        assert np.array_equal(retouched[n], fresh[n]), n

@@ -666,7 +666,16 @@ def render_chunk(root: str, cut: str, indices: list[int]) -> list[int]:
     """Render some frames of a cut in this process (a worker of a Dask cluster): each written with its key."""
     shot = load_shot(Production(Path(root)), cut)
     manifest = ensure_background(shot)
-    identity = content_key({"spec": shot.spec.model_dump(mode="json"), "size": shot.size, "bg": manifest["key"]})
+    identity = content_key(
+        {
+            "spec": shot.spec.model_dump(mode="json"),
+            "size": shot.size,
+            "bg": manifest["key"],
+            # A drawing retouched since the last chunk: the kept renderer's decoded cels and what it composited
+            # once (steps/layer_cache.py) would be stale, so a changed input file means a new renderer.
+            "inputs": _input_stats(shot),
+        }
+    )
     cached = _worker_renderer.get((root, cut))
     if cached is not None and cached[0] == identity:
         renderer = cached[1]
@@ -676,6 +685,20 @@ def render_chunk(root: str, cut: str, indices: list[int]) -> list[int]:
         _worker_renderer[(root, cut)] = (identity, renderer)
     renderer.render(indices)
     return indices
+
+
+def _input_stats(shot: Shot) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of every file the cut's render reads besides its background."""
+    from compositor.deps import _cut_inputs  # noqa: PLC0415 (deps imports the steps)
+
+    stats = []
+    for path in _cut_inputs(shot)[1]:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            continue
+        stats.append((str(path), st.st_size, st.st_mtime_ns))
+    return stats
 
 
 def chunks(indices: list[int], size: int) -> list[list[int]]:
