@@ -203,8 +203,9 @@ class MotionAnalyser:
     """Guide luminance difference (0-1) below which the flow is fully trusted, and above which not at all;
     None (the default): no photometric check. On real footage it distrusted too much (motion blur, lighting: on
     DAVIS dance-twirl it left E_warp at 0.72 of the input's where the occlusion test alone gives 0.41)."""
-    margin: int = 1
-    """Flow pixels ``trust`` is eroded by (the pass passes ``temporal.margin``); 0: trust is ``valid``."""
+    margin: int = TemporalSettings.model_fields["margin"].default
+    """Flow pixels ``trust`` is eroded by (``temporal.margin``; ``for_settings`` passes it); 0: trust is
+    ``valid``."""
     _flow: FlowEstimator = field(init=False)
 
     @classmethod
