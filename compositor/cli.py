@@ -472,6 +472,9 @@ def deflicker(
     keyframe_interval: Annotated[
         int, typer.Option(min=0, help="Restart from the input every N frames (0: never).")
     ] = _TEMPORAL.keyframe_interval,
+    margin: Annotated[
+        int, typer.Option(min=0, max=8, help="Flow pixels taken off the edges of what the occlusion test trusts.")
+    ] = _TEMPORAL.margin,
     compress: Annotated[bool, typer.Option(help="Compress the output PNGs (--no-compress writes ~3x faster).")] = True,
     window: Annotated[int, typer.Option(min=1, help="Frames computed together (more: faster, more memory).")] = _TEMPORAL.window,
     scheduler: Annotated[
@@ -483,7 +486,7 @@ def deflicker(
 
     settings = TemporalSettings(
         strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval,
-        window=window,
+        window=window, margin=margin,
     )  # fmt: skip
     if scheduler is not None:
         from compositor.errors import RenderError  # noqa: PLC0415

@@ -23,6 +23,7 @@ class TemporalQC(BaseModel):
     strength: float = 0.0
     flow: str = ""
     detail: float = 0.0
+    margin: int = 0
 
     def summary(self, what: str) -> str:
         def number(value: float | None, fmt: str) -> str:

@@ -352,6 +352,7 @@ def write_qc(shot: Shot, measured: dict[str, Any]) -> TemporalQC:
         strength=temporal.strength,
         flow=temporal.flow,
         detail=temporal.detail,
+        margin=temporal.margin,
     )
     record = QCRecord(cut=shot.name, temporal=qc)
     write_bytes_atomic(shot.paths.qc, record.model_dump_json(indent=2).encode())

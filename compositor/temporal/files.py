@@ -112,7 +112,7 @@ def deflicker_files(
     ``output/<video stem>.%04d.png`` for a video (8-bit PNG, with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
     Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "fps", "seconds", "input", "guide",
-    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval"}`` (fps:
+    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}`` (fps:
     frames over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming
     both files for different sizes or frame counts, before anything is written.
     """
@@ -165,6 +165,7 @@ def deflicker_files(
         strength=settings.strength,
         detail=settings.detail,
         keyframe_interval=settings.keyframe_interval,
+        margin=settings.margin,
     )
     return result
 
