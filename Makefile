@@ -49,6 +49,17 @@ $(DEVTOOLS): $(RUNTIME)
 $(DEPS): | $(RUNTIME)
 	$(CLI) deps
 
+# The compositor's own code: when a file of it is newer (an upgrade, a default changed), `compositor code-key`
+# runs and rewrites render/code.key only if the code's key changed, and the dependency file is written again;
+# every step's rule names render/code.key, so after an upgrade each step runs and its own keys decide what, if
+# anything, to make again.
+CODE := $(wildcard $(HERE)/compositor/*.py $(HERE)/compositor/*/*.py $(HERE)/compositor/*/*/*.py $(HERE)/compositor/*/*/*/*.py)
+render/code.checked: $(CODE) | $(RUNTIME)
+	$(CLI) code-key && touch $@
+$(DEPS): render/code.checked
+render/code.key: | $(RUNTIME)
+	$(CLI) code-key
+
 validate: $(RUNTIME) ## check every spec, style and preset and report all problems at once
 	$(CLI) validate
 

@@ -432,6 +432,20 @@ def review(
         server.server_close()
 
 
+@app.command("code-key")
+def code_key_command() -> None:
+    """Write render/code.key, the key of the compositor code that renders, only where it changed: make runs it
+    when the code is newer, so that after an upgrade every step runs again and its own keys decide what to make."""
+    from compositor.core.io import write_bytes_atomic  # noqa: PLC0415
+    from compositor.deps import code_key  # noqa: PLC0415
+    from compositor.layout import code_key_file  # noqa: PLC0415
+
+    target = code_key_file(production().root)
+    data = (code_key() + "\n").encode()
+    if not target.is_file() or target.read_bytes() != data:  # untouched otherwise: make keys on its time
+        write_bytes_atomic(target, data)
+
+
 @app.command()
 def deps(
     output: Annotated[

@@ -34,9 +34,10 @@ import re
 from pathlib import Path
 
 from compositor.core.cels import drawings_in
+from compositor.core.digest import content_key, file_digest
 from compositor.core.io import FrameSource, temp_name
 from compositor.errors import CompositorError
-from compositor.layout import CutPaths, deps_file, deps_links
+from compositor.layout import CutPaths, code_key_file, deps_file, deps_links
 from compositor.spec import Edit, Production, Shot, check_cut_name, load_edit, load_shot
 
 _UNSPELLABLE = re.compile(r"[:%;*?\[\]\\\"'|=<>`]|\(.*\)$")
@@ -195,8 +196,9 @@ def dependency_file(production: Production) -> str:
             deps_inputs.extend(shot.files[f"layers[{i}].cels"] for i in range(len(shot.spec.layers)))
             deps_inputs.extend(tone_folders(shot))
         # FARM=: the background's temporal pass runs on the cluster too (nothing after the cut without one)
-        rules.rule([paths.bg_manifest], bg_inputs, f"$(CLI) bg {cut} $(FARM_FLAG)")
-        rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs], f"$(CLI) render {cut} $(FARM_FLAG)")
+        code = code_key_file(production.root)  # a new compositor: each step runs and its keys decide
+        rules.rule([paths.bg_manifest], [*bg_inputs, code], f"$(CLI) bg {cut} $(FARM_FLAG)")
+        rules.rule([*movies[cut], paths.comp_manifest], [paths.bg_manifest, *comp_inputs, code], f"$(CLI) render {cut} $(FARM_FLAG)")
         rules.lines.append(f".PHONY: {cut}")
         rules.lines.append(f"{cut}: {' '.join(rules.mk(m) for m in movies[cut])}")
         rules.lines.append("")
@@ -204,7 +206,7 @@ def dependency_file(production: Production) -> str:
     edit_inputs += [production.edit_path, production.preset_path(edit.edit.encode)]
     if edit.audio is not None:
         edit_inputs.append(edit.audio)
-    edit_inputs += sheets
+    edit_inputs += [*sheets, code_key_file(production.root)]
     rules.rule(list(edit_paths.files.values()), edit_inputs, "$(CLI) cut")
     rules.lines.append("")
     # This file is rewritten when a spec changes, a cut folder comes or goes, or a drawing is added to a layer.
@@ -246,3 +248,16 @@ def _is_cut_name(name: str) -> bool:
     except CompositorError:
         return False
     return True
+
+
+def code_key() -> str:
+    """The key of the compositor package that is running: every file of it (code, configs, fonts), by content.
+    Any change to it (an upgrade, a default changed) changes the key; the steps' own keys then decide what,
+    if anything, is made again."""
+    import compositor  # noqa: PLC0415
+
+    package = Path(compositor.__file__).parent
+    files = sorted(
+        p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    return content_key({str(p.relative_to(package)): file_digest(p) for p in files})

@@ -50,6 +50,12 @@ def deps_file(root: Path) -> Path:
     return render_root(root) / DEPS_FILE
 
 
+def code_key_file(root: Path) -> Path:
+    """The key of the compositor code that renders (``compositor code-key``): rewritten only when the code changed,
+    so make re-runs each step after an upgrade and the step's own keys decide what to make again."""
+    return render_root(root) / "code.key"
+
+
 def deps_links(root: Path) -> Path:
     """Links to the inputs whose names make cannot spell, named by a hash (``compositor deps`` makes them)."""
     return render_root(root) / "deps-links"

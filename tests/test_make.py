@@ -3,6 +3,7 @@ incremental behaviour (nothing to do the second time; a changed plate re-runs on
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -106,3 +107,36 @@ def test_bad_spec_fails_in_one_line_and_keeps_what_was_rendered(rendered):
         assert sorted((rendered / "render/sc010_c010/comp").glob("*.png")) == before
     finally:
         spec.write_text(good)
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_new_compositor_code_reruns_every_step_and_remakes_nothing(rendered):
+    """After an upgrade (the code newer than render/code.checked, its key not the one render/code.key holds),
+    every step runs and its own keys decide: nothing was changed, so no frame or segment is made again."""
+    assert make(rendered).returncode == 0
+    frames = sorted((rendered / "render/sc010_c010/comp").glob("*.png"))
+    made = {p: p.stat().st_mtime_ns for p in frames}
+    (rendered / "render/code.key").write_text("the key of an older compositor\n")
+    _age(rendered / "render/code.key")
+    _age(rendered / "render/code.checked")
+    run = make(rendered)
+    assert run.returncode == 0, run.stderr
+    commands = [line.strip() for line in run.stdout.splitlines() if "/compositor " in line]
+    for step in ("code-key", "bg sc010_c010", "render sc010_c010", "bg sc010_c020", "render sc010_c020"):
+        assert any(step in c for c in commands), (step, run.stdout)
+    assert {p: p.stat().st_mtime_ns for p in frames} == made
+    assert "compositor" not in make(rendered).stdout  # and then nothing to do
+
+
+def test_code_newer_with_the_same_key_runs_no_step(rendered):
+    assert make(rendered).returncode == 0
+    _age(rendered / "render/code.checked")
+    run = make(rendered)
+    commands = [line.strip() for line in run.stdout.splitlines() if "/compositor " in line]
+    assert run.returncode == 0 and commands, run.stdout
+    # The key and the dependency file are checked again; no step runs.
+    assert all(c.endswith((" code-key && touch render/code.checked", " deps")) for c in commands), run.stdout
