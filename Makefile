@@ -54,7 +54,7 @@ $(DEPS): | $(RUNTIME)
 # every step's rule names render/code.key, so after an upgrade each step runs and its own keys decide what, if
 # anything, to make again.
 CODE := $(wildcard $(HERE)/compositor/*.py $(HERE)/compositor/*/*.py $(HERE)/compositor/*/*/*.py $(HERE)/compositor/*/*/*/*.py)
-render/code.checked: $(CODE) | $(RUNTIME)
+render/code.checked: $(CODE) $(RUNTIME)
 	$(CLI) code-key && touch $@
 $(DEPS): render/code.checked
 render/code.key: | $(RUNTIME)
