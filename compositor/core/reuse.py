@@ -57,20 +57,10 @@ def _scan_u8_nb(tile, state, count, ox, oy, src, mode, opacity, inv):  # pragma:
     x0, x1 = max(0, ox), min(tw, ox + src.shape[1])
     for y in range(y0, y1):
         for x in range(x0, x1):
-            sy, sx = y - oy, x - ox
-            a8 = src[sy, sx, 3]
-            if a8 == 0 and mode != 3:
+            kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            if kind == 0:
                 continue
-            sa = np.float32(a8) * inv
-            r = (np.float32(src[sy, sx, 0]) * inv) * sa
-            g = (np.float32(src[sy, sx, 1]) * inv) * sa
-            b = (np.float32(src[sy, sx, 2]) * inv) * sa
-            if partial:
-                r = r * opacity
-                g = g * opacity
-                b = b * opacity
-                sa = sa * opacity
-            if mode == 0 and one - sa == 0:
+            if kind == 1:
                 state[y, x] = 1
                 count[y, x] = 0
             elif state[y, x] != 1:
@@ -118,19 +108,9 @@ def _ops_u8_nb(state, start, cursor, ox, oy, src, mode, opacity, inv, op_val, op
         for x in range(x0, x1):
             if state[y, x] != 2:
                 continue
-            sy, sx = y - oy, x - ox
-            a8 = src[sy, sx, 3]
-            if a8 == 0 and mode != 3:
+            kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            if kind == 0:
                 continue
-            sa = np.float32(a8) * inv
-            r = (np.float32(src[sy, sx, 0]) * inv) * sa
-            g = (np.float32(src[sy, sx, 1]) * inv) * sa
-            b = (np.float32(src[sy, sx, 2]) * inv) * sa
-            if partial:
-                r = r * opacity
-                g = g * opacity
-                b = b * opacity
-                sa = sa * opacity
             k = start[y, x] + cursor[y, x]
             cursor[y, x] += 1
             op_val[k, 0] = r
