@@ -336,10 +336,7 @@ def _windows(
     offset: int,
     total: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """``frames`` and ``guide`` begin at cut frame ``offset``; yields the outputs of cut frames ``start`` to
-    ``stop`` (None: to the end of the streams), computing each window from ``context`` frames either side.
-    ``total``: the cut's frame count, when the streams may end before the cut does (a window alone).
-    ``guide``: the guide frames as ``MotionAhead`` analysed them."""
+    """`_run_windows` with the guide frames as ``MotionAhead`` analysed them."""
     context = context_for(settings)
     window = max(1, settings.window)
     frame_iter, guide_iter = iter(frames), iter(guide)
