@@ -46,18 +46,20 @@ BUILD_ROWS = 64
 # numba kernels
 
 
-def _scan_u8_nb(tile, state, count, ox, oy, src, mode, opacity, inv):  # pragma: no cover - compiled
-    """Lay one ``rgba8`` layer (top-left at ``(ox, oy)`` in the tile) on ``tile`` exactly as
-    ``kernels._blend_rgba8`` does, and note per pixel whether it decided it (``SET``) or left a blend to
-    replay (``REPLAY``; ``count`` blends since the last decision)."""
-    one = np.float32(1.0)
-    partial = opacity < one
+def _scan_nb(tile, state, count, ox, oy, src, mode, opacity, inv, u8):  # pragma: no cover - compiled
+    """Lay one layer (``rgba8`` where ``u8``, else float32 premultiplied; top-left at ``(ox, oy)`` in the tile) on
+    ``tile`` exactly as ``kernels._blend_rgba8`` / ``_blend_premultiplied`` do, and note per pixel whether it
+    decided it (``SET``) or left a blend to replay (``REPLAY``; ``count`` blends since the last decision)."""
+    partial = opacity < np.float32(1.0)
     th, tw = tile.shape[0], tile.shape[1]
     y0, y1 = max(0, oy), min(th, oy + src.shape[0])
     x0, x1 = max(0, ox), min(tw, ox + src.shape[1])
     for y in range(y0, y1):
         for x in range(x0, x1):
-            kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            if u8:
+                kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            else:
+                kind, r, g, b, sa = _pixel_f(src, y - oy, x - ox, mode, opacity, partial)
             if kind == 0:
                 continue
             if kind == 1:
@@ -69,38 +71,9 @@ def _scan_u8_nb(tile, state, count, ox, oy, src, mode, opacity, inv):  # pragma:
             _blend_pixel(tile, y, x, r, g, b, sa, mode)
 
 
-def _scan_f32_nb(tile, state, count, ox, oy, src, mode, opacity, inv):  # pragma: no cover - compiled
-    """`_scan_u8_nb` for a float32 premultiplied layer (``kernels._blend_premultiplied``: nothing skipped)."""
-    one = np.float32(1.0)
-    partial = opacity < one
-    th, tw = tile.shape[0], tile.shape[1]
-    y0, y1 = max(0, oy), min(th, oy + src.shape[0])
-    x0, x1 = max(0, ox), min(tw, ox + src.shape[1])
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            sy, sx = y - oy, x - ox
-            sa = src[sy, sx, 3]
-            r = src[sy, sx, 0]
-            g = src[sy, sx, 1]
-            b = src[sy, sx, 2]
-            if partial:
-                r = r * opacity
-                g = g * opacity
-                b = b * opacity
-                sa = sa * opacity
-            if mode == 0 and one - sa == 0:
-                state[y, x] = 1
-                count[y, x] = 0
-            elif state[y, x] != 1:
-                state[y, x] = 2
-                count[y, x] += 1
-            _blend_pixel(tile, y, x, r, g, b, sa, mode)
-
-
-def _ops_u8_nb(state, start, cursor, ox, oy, src, mode, opacity, inv, op_val, op_mode):  # pragma: no cover
-    """The source values `_scan_u8_nb` blended, kept in order for the pixels left to replay."""
-    one = np.float32(1.0)
-    partial = opacity < one
+def _ops_nb(state, start, cursor, ox, oy, src, mode, opacity, inv, op_val, op_mode, u8):  # pragma: no cover
+    """The source values `_scan_nb` blended, kept in order for the pixels left to replay."""
+    partial = opacity < np.float32(1.0)
     th, tw = state.shape[0], state.shape[1]
     y0, y1 = max(0, oy), min(th, oy + src.shape[0])
     x0, x1 = max(0, ox), min(tw, ox + src.shape[1])
@@ -108,38 +81,12 @@ def _ops_u8_nb(state, start, cursor, ox, oy, src, mode, opacity, inv, op_val, op
         for x in range(x0, x1):
             if state[y, x] != 2:
                 continue
-            kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            if u8:
+                kind, r, g, b, sa = _pixel(src, y - oy, x - ox, mode, opacity, partial, inv)
+            else:
+                kind, r, g, b, sa = _pixel_f(src, y - oy, x - ox, mode, opacity, partial)
             if kind == 0:
                 continue
-            k = start[y, x] + cursor[y, x]
-            cursor[y, x] += 1
-            op_val[k, 0] = r
-            op_val[k, 1] = g
-            op_val[k, 2] = b
-            op_val[k, 3] = sa
-            op_mode[k] = mode
-
-
-def _ops_f32_nb(state, start, cursor, ox, oy, src, mode, opacity, inv, op_val, op_mode):  # pragma: no cover
-    one = np.float32(1.0)
-    partial = opacity < one
-    th, tw = state.shape[0], state.shape[1]
-    y0, y1 = max(0, oy), min(th, oy + src.shape[0])
-    x0, x1 = max(0, ox), min(tw, ox + src.shape[1])
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            if state[y, x] != 2:
-                continue
-            sy, sx = y - oy, x - ox
-            sa = src[sy, sx, 3]
-            r = src[sy, sx, 0]
-            g = src[sy, sx, 1]
-            b = src[sy, sx, 2]
-            if partial:
-                r = r * opacity
-                g = g * opacity
-                b = b * opacity
-                sa = sa * opacity
             k = start[y, x] + cursor[y, x]
             cursor[y, x] += 1
             op_val[k, 0] = r
@@ -207,7 +154,7 @@ def _apply_nb(dst, dx, dy, row_ptr, sx0, sx1, skind, sp, set_val, rep_start, op_
 
 
 def _pixel_u8(src, y, x, mode, opacity, partial, inv):  # pragma: no cover - compiled (inlined)
-    """What `_scan_u8_nb` does with one pixel: (kind, r, g, b, a) with kind 0 (skipped), SET or REPLAY."""
+    """What `_scan_nb` does with one ``rgba8`` pixel: (kind, r, g, b, a) with kind 0 (skipped), SET or REPLAY."""
     a8 = src[y, x, 3]
     zero = np.float32(0.0)
     if a8 == 0 and mode != 3:
@@ -225,6 +172,23 @@ def _pixel_u8(src, y, x, mode, opacity, partial, inv):  # pragma: no cover - com
         return 1, r, g, b, sa
     return 2, r, g, b, sa
 
+
+
+def _pixel_f32(src, y, x, mode, opacity, partial):  # pragma: no cover - compiled (inlined)
+    """`_pixel_u8` for a float32 premultiplied pixel: nothing skipped. (The casts only type the branch numba
+    compiles for ``rgba8`` layers too, where it never runs.)"""
+    r = np.float32(src[y, x, 0])
+    g = np.float32(src[y, x, 1])
+    b = np.float32(src[y, x, 2])
+    sa = np.float32(src[y, x, 3])
+    if partial:
+        r = r * opacity
+        g = g * opacity
+        b = b * opacity
+        sa = sa * opacity
+    if mode == 0 and np.float32(1.0) - sa == 0:
+        return 1, r, g, b, sa
+    return 2, r, g, b, sa
 
 def _single_nb(src, mode, opacity, inv, fill, row_ptr, sx0, sx1, skind, sp, set_val, op_val, op_mode):  # pragma: no cover
     """A group of one ``rgba8`` layer in one sweep of its pixels (no scratch frame): counts its spans, decided and
@@ -351,13 +315,12 @@ if HAVE_REUSE:
 
     _blend_pixel = kernels._blend_pixel
     _jit = numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-    _scan_u8 = _jit(_scan_u8_nb)
-    _scan_f32 = _jit(_scan_f32_nb)
-    _ops_u8 = _jit(_ops_u8_nb)
-    _ops_f32 = _jit(_ops_f32_nb)
+    _scan = _jit(_scan_nb)
+    _ops = _jit(_ops_nb)
     _spans = _jit(_spans_nb)
     _apply = _jit(_apply_nb)
     _pixel = numba.njit(cache=True, nogil=True, inline="always")(_pixel_u8)
+    _pixel_f = numba.njit(cache=True, nogil=True, inline="always")(_pixel_f32)
     _single_u8 = _jit(_single_nb)
     _index = _jit(_index_nb)
     _lay_index = _jit(_lay_index_nb)
@@ -450,9 +413,8 @@ def build_group(members: list[Member]) -> Group:
             if oy >= h or oy + m.pixels.shape[0] <= 0:
                 continue
             src = np.ascontiguousarray(m.pixels)
-            scan = _scan_u8 if src.dtype == np.uint8 else _scan_f32
             op = np.float32(m.opacity)
-            scan(t, st, cn, ox, oy, src, MODES[m.mode], op, INV255)
+            _scan(t, st, cn, ox, oy, src, MODES[m.mode], op, INV255, src.dtype == np.uint8)
             placed.append((src, ox, oy, MODES[m.mode], op))
         replay = st == 2
         per_pixel = np.where(replay, cn, 0).astype(np.int64)
@@ -463,8 +425,7 @@ def build_group(members: list[Member]) -> Group:
             op_val = np.empty((total, 4), np.float32)
             op_mode = np.empty(total, np.uint8)
             for src, ox, oy, code, op in placed:
-                ops = _ops_u8 if src.dtype == np.uint8 else _ops_f32
-                ops(st, start, cursor, ox, oy, src, code, op, INV255, op_val, op_mode)
+                _ops(st, start, cursor, ox, oy, src, code, op, INV255, op_val, op_mode, src.dtype == np.uint8)
             starts.append(start[replay] + n_ops)
             vals.append(op_val)
             modes.append(op_mode)
