@@ -210,23 +210,31 @@ def child(what: str, production: Path, threads: int) -> None:
     print(json.dumps(report))
 
 
+def finished_stream(shot, preset):
+    """ffmpeg-python's stream of the cut's raw RGB frames on standard input with the preset's burn-ins and colour
+    conversion: what the segments' command does before x264."""
+    import ffmpeg  # noqa: PLC0415
+
+    from compositor.steps import burnin, encode  # noqa: PLC0415
+
+    width, height = shot.size
+    stream = ffmpeg.input(
+        "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(encode.frame_rate(shot.fps))
+    )
+    if preset.burn_in:
+        stream = burnin.draw_cut(stream, shot, preset)
+    return encode.finish_video(stream, preset)
+
+
 class WholeMoviePipe:
     """One ffmpeg encoding the whole cut from raw RGB on its standard input: the segments' command (same preset,
     burn-ins, colour conversion, x264 settings) over every frame at once, as the peers encode."""
 
     def __init__(self, shot, out: Path):
-        import ffmpeg  # noqa: PLC0415
-
-        from compositor.steps import burnin, encode  # noqa: PLC0415
+        from compositor.steps import encode  # noqa: PLC0415
 
         _, preset = shot.preset(shot.own_preset)
-        width, height = shot.size
-        stream = ffmpeg.input(
-            "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(encode.frame_rate(shot.fps))
-        )
-        if preset.burn_in:
-            stream = burnin.draw_cut(stream, shot, preset)
-        stream = encode.finish_video(stream, preset)
+        stream = finished_stream(shot, preset)
         cmd = (
             stream.output(str(out), f="mp4", **encode.video_output_args(preset, shot.frames))
             .overwrite_output()

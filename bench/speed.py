@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import make_bench_cut  # noqa: E402
-from bench_cut import measure  # noqa: E402
+from bench_cut import finished_stream, measure  # noqa: E402
 
 PY = sys.executable
 CUT = make_bench_cut.CUT
@@ -128,22 +128,12 @@ def composite_traffic(renderer) -> int:
 
 
 def write_finished_yuv(shot, preset_name: str, out: Path) -> None:
-    import ffmpeg  # noqa: PLC0415
-
     from compositor.core.io import read_rgb8  # noqa: PLC0415
-    from compositor.steps import burnin, encode  # noqa: PLC0415
+    from compositor.steps import encode  # noqa: PLC0415
 
     _, preset = shot.preset(preset_name)
-    width, height = shot.size
-    stream = ffmpeg.input(
-        "pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(encode.frame_rate(shot.fps))
-    )
-    if preset.burn_in:
-        stream = burnin.draw_cut(stream, shot, preset)
-    stream = encode.finish_video(stream, preset)
-    cmd = stream.output(str(out), f="rawvideo", pix_fmt=preset.pix_fmt).overwrite_output().compile(
-        cmd=encode.ffmpeg_exe()
-    )
+    stream = finished_stream(shot, preset).output(str(out), f="rawvideo", pix_fmt=preset.pix_fmt)
+    cmd = stream.overwrite_output().compile(cmd=encode.ffmpeg_exe())
     proc = subprocess.Popen([cmd[0], "-loglevel", "error", *cmd[1:]], stdin=subprocess.PIPE)
     for n in shot.frame_numbers():
         proc.stdin.write(read_rgb8(shot.paths.comp_frame(n)).tobytes())  # type: ignore[union-attr]
