@@ -7,6 +7,8 @@ the MP4 boxes as ffprobe counts them."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,8 +18,10 @@ import pytest
 from PIL import Image
 
 from compositor.core import io, kernels, reuse, yuv
+from compositor.core.cels import CelLibrary
 from compositor.core.io import mp4_video_samples, read_rgb8, write_image
 from compositor.core.kernels import MODES
+from compositor.errors import CorruptInputError
 from compositor.spec import Production, load_shot
 from compositor.steps import burnin
 from compositor.steps.background import ensure_background
@@ -409,3 +413,36 @@ def test_camera_work_and_effects_bypass_the_layer_reuse(production_factory, work
         assert fused == 0 and kept.groups.made == 0 and kept.runs.made == 0
     assert kept.frames.made >= 1 and kept.frames.reused >= 1  # frames 1 and 2: the same key
     assert renderer.frame_key(0) == renderer.frame_key(1) != renderer.frame_key(2)
+
+
+def test_a_waiting_thread_decodes_the_drawings_coming_up(production_factory):
+    """While another thread decodes a drawing both need, a thread decodes what the next frames show (in frame
+    order, each drawing once) instead of waiting idle; a drawing that does not decode is left to the frame that
+    shows it, which says so."""
+    shot = _reuse_cut(production_factory)
+    (shot.folder / "cels/O/O_0002.png").write_bytes(b"\x89PNG\r\n\x1a\n not a drawing")
+    renderer = CutRenderer(shot)
+    held, ones = renderer.layers[0][2], renderer.layers[3][2]
+    busy = held._loading.setdefault(1, threading.Lock())  # as while another thread decodes drawing 1
+    busy.acquire()
+    ahead: list[bool] = []
+
+    def meanwhile() -> bool:
+        ahead.append(renderer.decode_ahead(0))
+        return ahead[-1]
+
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(held.piece, 1, meanwhile)
+        deadline = time.monotonic() + 30
+        while (not ahead or ahead[-1]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not waiting.done()  # it waits for drawing 1 once nothing is left to decode
+        busy.release()
+        piece = waiting.result(timeout=30)
+    # frames 1-5: held 2, pair 1, blurred 1, ones 1 and 2 (corrupt), book 1; then nothing
+    assert ahead == [True] * 6 + [False]
+    assert np.array_equal(piece.pixels, CelLibrary(shot, 0).piece(1).pixels)
+    assert held.decodes == 2 and ones.decodes == 1  # ones 3 is shown from frame 7 only
+    assert renderer.decode_ahead(0) is False  # each drawing once
+    with pytest.raises(CorruptInputError, match=r"O_0002.png: cannot decode drawing 2 of layer .ones."):
+        ones.piece(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,6 +250,8 @@ class CelLibrary:
         self._pieces: OrderedDict[int, CelPiece] = OrderedDict()
         self._loading: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._failed: set[int] = set()
+        """Drawings `decode_ahead` could not decode (not tried again ahead)."""
         self.decodes = 0
 
     def _path(self, drawing: int) -> Path:
@@ -312,14 +315,20 @@ class CelLibrary:
         return (layer.key == "alpha" and layer.scale == 1.0 and layer.blur == 0
                 and layer.fill is None and layer.adjust is None)
 
-    def piece(self, drawing: int) -> CelPiece:
+    def piece(self, drawing: int, meanwhile: Callable[[], bool] | None = None) -> CelPiece:
         """The covered part of ``drawing``, prepared (see ``CelPiece``); decoded once and kept, even when
-        several threads ask for it at the same moment (the others wait for the one decoding it)."""
+        several threads ask for it at the same moment (the others wait for the one decoding it).
+
+        ``meanwhile``: what a thread does instead of waiting idle while another decodes the drawing (e.g.
+        `decode_ahead` a drawing a later frame shows), called while that lasts and it returns True."""
         with self._lock:
             if drawing in self._pieces:
                 self._pieces.move_to_end(drawing)
                 return self._pieces[drawing]
             loading = self._loading.setdefault(drawing, threading.Lock())
+        if meanwhile is not None:
+            while loading.locked() and meanwhile():
+                pass
         with loading:
             with self._lock:
                 if drawing in self._pieces:
@@ -329,6 +338,26 @@ class CelLibrary:
             finally:
                 with self._lock:
                     self._loading.pop(drawing, None)
+
+    def decode_ahead(self, drawing: int) -> bool:
+        """Decode ``drawing`` now, unless it is kept, another thread is decoding it, or it failed before;
+        whether it did. A drawing that does not decode is left for the frame that shows it to report (it decodes
+        it again, and raises)."""
+        with self._lock:
+            if drawing in self._pieces or drawing in self._loading or drawing in self._failed:
+                return False
+            loading = self._loading[drawing] = threading.Lock()
+            loading.acquire()
+        try:
+            self._load_piece(drawing)
+        except CompositorError:
+            with self._lock:
+                self._failed.add(drawing)
+        finally:
+            loading.release()
+            with self._lock:
+                self._loading.pop(drawing, None)
+        return True
 
     def _load_piece(self, drawing: int) -> CelPiece:
         pixels = None

@@ -387,7 +387,7 @@ class CutRenderer:
             if self._place_with_camera_work(frame, layer, library, drawing, index):
                 continue
             t = clock()
-            piece = library.piece(drawing)
+            piece = library.piece(drawing, meanwhile=lambda: self.decode_ahead(index))
             decoding += clock() - t
             if not place_piece(frame, piece, m, layer.blend, layer.opacity):
                 t = clock()
@@ -492,7 +492,7 @@ class CutRenderer:
             if self.camera.active and not self.camera.layer_look(layer, shot.start + index, blur_margin(layer)).plain:
                 return None
             t = clock()
-            piece = library.piece(drawing)
+            piece = library.piece(drawing, meanwhile=lambda: self.decode_ahead(index))
             decoding += clock() - t
             if piece.empty or layer.opacity <= 0:
                 continue
@@ -515,6 +515,20 @@ class CutRenderer:
         self.times.add("decode", decoding)
         self.times.add("composite", clock() - started - decoding)
         return out
+
+    DECODE_AHEAD = 4
+    """Frames after the one a thread composites whose drawings it decodes while another thread decodes one
+    it needs (threads composite neighbouring frames, which share held drawings)."""
+
+    def decode_ahead(self, index: int) -> bool:
+        """Decode one drawing that frame ``index`` or one of the next `DECODE_AHEAD` frames shows and that no
+        thread has decoded or is decoding (the first in frame order); whether there was one."""
+        for later in range(index, min(index + 1 + self.DECODE_AHEAD, self.shot.frames)):
+            for layer, exposure, library in self.layers:
+                drawing = exposure[later]
+                if drawing is not None and layer.opacity > 0 and library.decode_ahead(drawing):
+                    return True
+        return False
 
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``
