@@ -446,3 +446,13 @@ def test_a_waiting_thread_decodes_the_drawings_coming_up(production_factory):
     assert renderer.decode_ahead(0) is False  # each drawing once
     with pytest.raises(CorruptInputError, match=r"O_0002.png: cannot decode drawing 2 of layer .ones."):
         ones.piece(2)
+
+
+def test_a_resumed_render_decodes_ahead_only_for_the_frames_it_makes(production_factory):
+    shot = _reuse_cut(production_factory)
+    order = list(range(shot.frames))
+    assert render_range(shot, order, threads=1) == order
+    renderer = CutRenderer(shot)
+    renderer.render(order, fresh=frozenset(order[1:]))  # frames 2-9 are on disk from the same keys
+    assert renderer.decode_ahead(0) is False  # held drawing 2 and ones 2 show on frames 3-5, which it keeps
+    assert CutRenderer(shot).decode_ahead(0) is True  # a renderer that may make them decodes ahead for them

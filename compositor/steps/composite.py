@@ -271,6 +271,8 @@ class CutRenderer:
         self._linear_lock = threading.Lock()
         self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
         self.reuse = LayerReuse(self)
+        self._made: frozenset[int] | None = None
+        """The frames `render` makes (None: any may be made): what `decode_ahead` decodes for."""
         """Held drawings and layers that stay together (`fused_rgb`), frames keyed alike (`make_frame`): made once."""
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
@@ -524,6 +526,8 @@ class CutRenderer:
         """Decode one drawing that frame ``index`` or one of the next `DECODE_AHEAD` frames shows and that no
         thread has decoded or is decoding (the first in frame order); whether there was one."""
         for later in range(index, min(index + 1 + self.DECODE_AHEAD, self.shot.frames)):
+            if self._made is not None and later not in self._made:
+                continue  # on disk already: a render that resumes does not make it
             for layer, exposure, library in self.layers:
                 drawing = exposure[later]
                 if drawing is not None and layer.opacity > 0 and library.decode_ahead(drawing):
@@ -585,6 +589,7 @@ class CutRenderer:
             return
         done = 0
         made = sum(1 for i in indices if i not in fresh)
+        self._made = frozenset(indices) - fresh
         # With an encoder waiting and threads to spare, a frame goes to the encoder as soon as it is composited
         # and its PNG is written by a writer thread meanwhile (never in the encoder's way; issue 14). At most
         # two frames a thread wait to be written, so memory stays flat. (Deep frames: written as they are made.)
