@@ -36,6 +36,7 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HARMLESS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs", b"fdEC"})
 """Ancillary chunks that change nothing OpenCV decodes (text, time, pixel size, fpng's marker)."""
 
+
 def _opencv_limit(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, default))
