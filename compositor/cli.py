@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from compositor.core.allocator import keep_freed_memory
 from compositor.errors import CompositorError, SpecError
 from compositor.reporting import RunRecord, cut_record, progress_reporter, record_run, under_parallel_make
 from compositor.spec import Production, TemporalQC, TemporalSettings, check_cut_name, load_edit, load_shot
@@ -567,6 +568,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    keep_freed_memory()  # frame-sized buffers reused, not faulted in again each frame (see the module)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
         signal.signal(signal.SIGINT, _terminate)

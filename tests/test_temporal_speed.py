@@ -216,6 +216,28 @@ def test_the_warp_by_relative_map_is_the_absolute_maps_bit_for_bit(swan, size, f
     assert np.abs(back.warp(image) - image).max() > 0.01  # the warp moved something
 
 
+@pytest.mark.parametrize("flow_scale", [1.0, 0.5])
+def test_the_weights_warp_at_flow_resolution_is_the_absolute_maps_bit_for_bit(swan, flow_scale) -> None:
+    guide, _ = swan
+    analyser = MotionAnalyser(*SIZE, flow_scale=flow_scale)
+    back, ahead = analyser.pair(analyser.prepare(guide[0]), analyser.prepare(guide[1]))
+    sw, sh = analyser._small
+    rng = np.random.default_rng(4)
+    weight = (rng.random((sh, sw), dtype=np.float32) * 3).astype(np.float32)
+    for motion in (back, ahead):
+        reference = cv2.remap(
+            weight, motion.small_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        assert np.array_equal(motion.warp_small(weight), reference)
+    # Flows far larger than the footage's, off the frame and between the 1/32-pixel steps of OpenCV's tables.
+    wild = LazyMotion(
+        analyser, (rng.standard_normal((sh, sw, 2)) * 40).astype(np.float32), back._valid, back._trust
+    )
+    reference = cv2.remap(weight, wild.small_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(wild.warp_small(weight), reference)
+    assert np.abs(back.warp_small(weight) - weight).max() > 0.01  # the warp moved something
+
+
 def test_an_error_while_writing_ends_every_thread_at_once(swan, tmp_path) -> None:
     """The pass's motion thread reads from the guide's reader: closing them in the wrong order left the motion
     thread waiting on a reader that had stopped (and the error's exit waiting on its join)."""

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
+from compositor.core.png import decode_png
 from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
 
 # A corrupt file is reported once, as a CorruptInputError naming it; OpenCV's own log lines would only add
@@ -198,6 +199,9 @@ def _read_raw(path: Path) -> np.ndarray | None:
     _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
     if data.startswith(_EXR_MAGIC):
         return decode_exr(data, path)
+    pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
+    if pixels is not None:
+        return pixels
     with _decoding(path):
         return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
 

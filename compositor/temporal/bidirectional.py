@@ -115,12 +115,11 @@ class _Sweeper:
         """``a · m · warp(D_prev)`` at flow resolution: the weight the carried average has here (in paint mode
         with ``m`` at least ``FLOOR``)."""
         if isinstance(motion, LazyMotion):
-            at, m = motion.small_at, motion.small_trust
+            w, m = motion.warp_small(previous), motion.small_trust
         else:  # the still motion: nothing moved, everything trusted
-            at, m = None, self.ones
+            w, m = warp(previous, None), self.ones
         if self.paint:
             m = np.maximum(m, np.float32(FLOOR))
-        w = warp(previous, at)
         cv2.multiply(w, m, dst=w, scale=float(self.a))
         return w
 

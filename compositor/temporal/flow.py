@@ -160,6 +160,14 @@ class LazyMotion:
     def sample_at(self) -> np.ndarray:
         return self._analyser._full(self._flow)
 
+    def warp_small(self, image: np.ndarray) -> np.ndarray:
+        """``warp(image, self.small_at)`` for an image at flow resolution, bit for bit: by OpenCV's relative map
+        where it has one (the flow itself: the map of absolute positions is not built, nor its memory taken)."""
+        if _RELATIVE_MAP is None:
+            return warp(image, self.small_at)
+        flags = cv2.INTER_LINEAR | _RELATIVE_MAP
+        return cv2.remap(image, self._flow, None, flags, borderMode=cv2.BORDER_REPLICATE)
+
     def warp(self, image: np.ndarray) -> np.ndarray:
         """``warp(image, self.sample_at)``, bit for bit; where the flow's resolution is the frame's over a power
         of two (the automatic choice), from the flow upsampled alone (OpenCV's relative map: no full-resolution

@@ -1,0 +1,171 @@
+"""A fast reader for the common PNG: 8-bit RGB or RGBA, not interlaced (what fpng and OpenCV write for frames).
+
+It gives the very array OpenCV's ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` gives (BGR or BGRA ``uint8``, the
+same bytes: PNG is lossless, so there is only one right answer), in about half the time: the image data is
+inflated by libdeflate (the ``deflate`` package; zlib where it is missing) and the row filters are undone by one
+compiled pass that also puts the channels in OpenCV's order. At 1280x720 a frame decodes in about 10 ms of CPU
+where OpenCV takes about 20 (the temporal pass reads two PNGs a frame).
+
+Anything else returns None and OpenCV decodes the file as before, with its errors: another depth or colour type,
+interlacing, a chunk that could change what OpenCV gives (``tRNS``, which OpenCV turns into alpha; colour,
+gamma or animation chunks; any chunk not listed in ``_HARMLESS``), a bad checksum, data that does not inflate
+to exactly the image's size, or an image over OpenCV's own size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...). So a file decodes here only where the answer is certain.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import cv2
+import numpy as np
+
+from compositor.core.kernels import HAVE_NUMBA
+
+try:  # libdeflate inflates a whole buffer about twice as fast as zlib
+    import deflate as _deflate
+except ImportError:  # pragma: no cover - exercised where deflate is not installed
+    _deflate = None
+
+if HAVE_NUMBA:
+    import numba
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+_HARMLESS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs", b"fdEC"})
+"""Ancillary chunks that change nothing OpenCV decodes (text, time, pixel size, fpng's marker)."""
+
+
+def _opencv_limit(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+# OpenCV refuses images over its limits (the variables it reads once, with its defaults): a larger file is left
+# to it, so that it refuses it as before.
+_MAX_PIXELS = _opencv_limit("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30)
+_MAX_WIDTH = _opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20)
+_MAX_HEIGHT = _opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20)
+
+_CHANNELS = {2: 3, 6: 4}
+"""PNG colour type → channels: RGB and RGBA."""
+
+
+def _unfilter_py(raw, ch, out):  # pragma: no cover - compiled
+    """Undo PNG's row filters: ``raw`` ``(h, 1 + w·c)`` ``uint8``, each row its filter type then its bytes
+    (``ch`` a pixel), into ``out`` of the same shape (the filter bytes copied). Returns False for a filter type
+    PNG does not have."""
+    h, n = raw.shape[0], raw.shape[1]
+    zero = np.int32(0)
+    for y in range(h):
+        kind = raw[y, 0]
+        out[y, 0] = kind
+        if kind == 0 or (kind == 2 and y == 0):
+            for i in range(1, n):
+                out[y, i] = raw[y, i]
+        elif kind == 1:
+            for i in range(1, n):
+                out[y, i] = raw[y, i] + out[y, i - ch] if i > ch else raw[y, i]
+        elif kind == 2:
+            for i in range(1, n):
+                out[y, i] = raw[y, i] + out[y - 1, i]
+        elif kind == 3:
+            for i in range(1, n):
+                a = np.int32(out[y, i - ch]) if i > ch else zero
+                b = np.int32(out[y - 1, i]) if y > 0 else zero
+                out[y, i] = raw[y, i] + ((a + b) >> 1)
+        elif kind == 4:
+            for i in range(1, n):
+                a = np.int32(out[y, i - ch]) if i > ch else zero
+                b = np.int32(out[y - 1, i]) if y > 0 else zero
+                c = np.int32(out[y - 1, i - ch]) if (y > 0 and i > ch) else zero
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                if pa <= pb and pa <= pc:
+                    out[y, i] = raw[y, i] + a
+                elif pb <= pc:
+                    out[y, i] = raw[y, i] + b
+                else:
+                    out[y, i] = raw[y, i] + c
+        else:
+            return False
+    return True
+
+
+_unfilter = numba.njit(cache=True, nogil=True, boundscheck=False)(_unfilter_py) if HAVE_NUMBA else None
+
+
+def _crc_ok(data: bytes, start: int, end: int, crc: int) -> bool:
+    part = memoryview(data)[start:end]
+    computed = _deflate.crc32(part) if _deflate is not None else zlib.crc32(part)
+    return (computed & 0xFFFFFFFF) == crc
+
+
+def _inflate(stream: bytes, size: int) -> bytes | None:
+    try:
+        raw = _deflate.zlib_decompress(stream, size) if _deflate is not None else zlib.decompress(stream)
+    except (zlib.error, ValueError, getattr(_deflate, "DeflateError", ValueError)):
+        return None
+    return raw if len(raw) == size else None
+
+
+def decode_png(data: bytes) -> np.ndarray | None:
+    """``data`` (a whole PNG file) as ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` decodes it: ``uint8`` BGR
+    ``(H, W, 3)`` or BGRA ``(H, W, 4)``; None for a file this reader leaves to OpenCV (see the module)."""
+    if _unfilter is None or not data.startswith(SIGNATURE):
+        return None
+    pos, n = len(SIGNATURE), len(data)
+    header: tuple[int, ...] | None = None
+    idat: list[memoryview] = []
+    idat_done = False
+    view = memoryview(data)
+    while True:
+        if pos + 12 > n:
+            return None  # no IEND
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 8 + length
+        if length > 0x7FFFFFFF or end + 4 > n:
+            return None
+        if not _crc_ok(data, pos + 4, end, struct.unpack_from(">I", data, end)[0]):
+            return None
+        if header is None:
+            if kind != b"IHDR" or length != 13:
+                return None
+            header = struct.unpack_from(">IIBBBBB", data, pos + 8)
+        elif kind == b"IDAT":
+            if idat_done:
+                return None  # IDAT chunks must follow one another
+            idat.append(view[pos + 8 : end])
+        elif kind == b"IEND":
+            break
+        elif kind in _HARMLESS:
+            idat_done = bool(idat)
+        else:
+            return None
+        pos = end + 4
+    width, height, depth, colour, compression, filtering, interlace = header
+    channels = _CHANNELS.get(colour)
+    if (
+        channels is None
+        or depth != 8
+        or compression
+        or filtering
+        or interlace
+        or not 0 < width <= _MAX_WIDTH
+        or not 0 < height <= _MAX_HEIGHT
+        or width * height > _MAX_PIXELS
+        or not idat
+    ):
+        return None
+    raw = _inflate(b"".join(idat), height * (1 + width * channels))
+    if raw is None:
+        return None
+    shape = (height, 1 + width * channels)
+    rows = np.empty(shape, np.uint8)
+    if not _unfilter(np.frombuffer(raw, np.uint8).reshape(shape), channels, rows):
+        return None
+    pixels = rows[:, 1:].reshape(height, width, channels)  # PNG's RGB(A), each row after its filter byte
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if channels == 3 else cv2.COLOR_RGBA2BGRA)

@@ -1,0 +1,135 @@
+"""The fast PNG reader (compositor.core.png): OpenCV's very array for the PNGs it reads, None for the others."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+import compositor.core.io as io_module
+from compositor.core import png
+from compositor.core.io import fast_png, read_image, write_image
+from compositor.errors import CorruptInputError
+
+FILTERS = [
+    cv2.IMWRITE_PNG_FILTER_NONE,
+    cv2.IMWRITE_PNG_FILTER_SUB,
+    cv2.IMWRITE_PNG_FILTER_UP,
+    cv2.IMWRITE_PNG_FILTER_AVG,
+    cv2.IMWRITE_PNG_FILTER_PAETH,
+    cv2.IMWRITE_PNG_ALL_FILTERS,
+]
+
+
+def _image(h: int, w: int, channels: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+    img[: h // 2] = img[: h // 2] // 9 * 9  # a smoother half, where each filter wins somewhere
+    img[:, : w // 3] = np.linspace(0, 255, h, dtype=np.uint8)[:, None, None]
+    return img
+
+
+def _same_as_opencv(data: bytes) -> np.ndarray:
+    ours = png.decode_png(data)
+    theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert ours is not None
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert ours.flags.c_contiguous
+    assert np.array_equal(ours, theirs)
+    return ours
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (9, 17), (40, 23)])
+def test_every_row_filter_as_opencv_decodes_it(channels: int, size: tuple[int, int]) -> None:
+    img = _image(*size, channels)
+    for kind in FILTERS:
+        ok, encoded = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_FILTER, kind])
+        assert ok
+        assert np.array_equal(_same_as_opencv(encoded.tobytes()), img)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_fpng_frames_as_opencv_decodes_them(channels: int) -> None:
+    img = _image(48, 64, channels, seed=3)
+    data = fast_png(img)  # RGB(A) in, as the frame writers hand it
+    if data is None:
+        pytest.skip("fpng is not installed")
+    assert np.array_equal(_same_as_opencv(data)[:, :, [2, 1, 0]], img[:, :, :3])
+
+
+def test_read_image_gives_the_same_frame_either_way(tmp_path, monkeypatch) -> None:
+    rgba = _image(30, 20, 4, seed=5)
+    frame = rgba.astype(np.float32) / 255
+    frame[:, :, :3] *= frame[:, :, 3:4]
+    path = tmp_path / "f.png"
+    write_image(path, frame, alpha=True)
+    assert png.decode_png(path.read_bytes()) is not None
+    fast = read_image(path)
+    monkeypatch.setattr(io_module, "decode_png", lambda _data: None)  # OpenCV alone, as before
+    slow = read_image(path)
+    assert fast.dtype == np.float32 and np.array_equal(fast, slow)
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
+
+
+def _png(
+    width: int, height: int, depth: int, colour: int, rows: bytes, extra: bytes = b"", interlace: int = 0
+):
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace)
+    return (
+        png.SIGNATURE
+        + _chunk(b"IHDR", header)
+        + extra
+        + _chunk(b"IDAT", zlib.compress(rows))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def test_what_it_leaves_to_opencv() -> None:
+    rgb_rows = b"".join(b"\0" + bytes(range(6)) for _ in range(2))  # 2x2 RGB, no filter
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows)) is not None
+    # tRNS makes OpenCV add alpha; gamma, colour profiles and unknown chunks might change what it gives.
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"tRNS", b"\0\0\0\0\0\0"))) is None
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"gAMA", b"\0\0\xaf\xc8"))) is None
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"zzZz", b"x"))) is None
+    # Harmless chunks are read past.
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"tEXt", b"k\0v"))) is not None
+    # Grey, palette, 16 bits, interlaced: OpenCV's.
+    assert png.decode_png(_png(2, 2, 8, 0, b"\0\0\0" * 2)) is None
+    assert png.decode_png(_png(2, 2, 16, 2, b"".join(b"\0" + bytes(12) for _ in range(2)))) is None
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, interlace=1)) is None
+    # Damaged files: a bad checksum, a filter type PNG does not have, too little or too much data, no IEND.
+    good = _png(2, 2, 8, 2, rgb_rows)
+    assert png.decode_png(good[:-5] + b"\0" + good[-4:]) is None  # IEND's CRC
+    bad_idat = bytearray(good)
+    bad_idat[50] ^= 0xFF
+    assert png.decode_png(bytes(bad_idat)) is None
+    assert png.decode_png(_png(2, 2, 8, 2, b"\x05" + rgb_rows[1:])) is None
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows[:-1])) is None
+    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows + b"\0")) is None
+    assert png.decode_png(good[:-12]) is None
+    assert png.decode_png(b"not a png") is None
+
+
+def test_a_damaged_png_is_still_reported_as_before(tmp_path) -> None:
+    path = tmp_path / "bad.png"
+    data = bytearray(cv2.imencode(".png", _image(8, 8, 3))[1].tobytes())
+    data[60] ^= 0xFF  # inside the image data: OpenCV refuses it, and so does the fast reader
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptInputError, match="bad.png"):
+        read_image(path)
+
+
+def test_without_libdeflate_zlib_inflates_the_same(monkeypatch) -> None:
+    data = cv2.imencode(".png", _image(20, 30, 4, seed=7))[1].tobytes()
+    with_libdeflate = png.decode_png(data)
+    monkeypatch.setattr(png, "_deflate", None)
+    assert np.array_equal(_same_as_opencv(data), with_libdeflate)
