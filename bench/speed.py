@@ -317,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "PRODUCTION", "PRESET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        from compositor.core.allocator import keep_freed_memory  # noqa: PLC0415
+
+        keep_freed_memory()  # as the command's process does (compositor.cli.main): the speed is the command's
         child(args.child[0], Path(args.child[1]), args.child[2])
         return 0
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
