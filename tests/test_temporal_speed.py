@@ -17,7 +17,7 @@ from processed_video import SMALL, process, read_clip, rgba
 from compositor.errors import SpecError
 from compositor.temporal import TemporalSettings, deflicker, deflicker_files
 from compositor.temporal.bidirectional import _Item, _run_windows, _Sweeper, _windows
-from compositor.temporal.flow import LazyMotion, MotionAnalyser
+from compositor.temporal.flow import LazyMotion, MotionAnalyser, moved
 from compositor.temporal.metrics import _Tally
 from compositor.temporal.motion_ahead import Analysed, MotionAhead
 
@@ -60,17 +60,32 @@ def test_the_motion_thread_gives_the_analysers_own_motion(swan, flow_scale: floa
     assert np.abs(analysed[5].pair[0]._flow).max() > 0.5
 
 
+class _Inline:
+    """The measurement as it was: each frame measured in the pass's own thread as it comes out."""
+
+    def __init__(self, tally: _Tally):
+        self.tally = tally
+
+    def frame(self, cur, out, prev) -> None:
+        if prev is None:
+            self.tally.fidelity(out, cur)
+        else:
+            prev_in, prev_out, back = prev
+            self.tally.frame(cur, out, moved(prev_in, back), moved(prev_out, back), back.valid)
+
+
 def _one_thread(
     monkeypatch: pytest.MonkeyPatch, frames, guide, settings, tally=None, painted=None
 ) -> list[np.ndarray]:
     """The pass as it was: the motion computed in the pass's own thread (every guide frame handed on
-    unanalysed, ``Analysed(frame)``: the pass analyses it itself) and every backward sweep run to the window's
-    first frame."""
+    unanalysed, ``Analysed(frame)``: the pass analyses it itself), every backward sweep run to the window's
+    first frame, and each frame measured there too."""
     unanalysed = (Analysed(np.ascontiguousarray(g, dtype=np.float32)) for g in guide)
     sweep = _Sweeper.sweep
+    measure = _Inline(tally) if tally is not None else None
     with monkeypatch.context() as m:
         m.setattr(_Sweeper, "sweep", lambda self, *a, down_to=0, **k: sweep(self, *a, **k))
-        return list(_windows(frames, unanalysed, settings, tally, NAMES, painted, 0, None, 0))
+        return list(_windows(frames, unanalysed, settings, measure, NAMES, painted, 0, None, 0))
 
 
 SETTINGS = [
@@ -140,14 +155,17 @@ def test_the_kept_sample_map_is_the_fresh_one(swan) -> None:
     assert np.array_equal(first.sample_at, m1)  # built again, the same
 
 
-def test_stopping_the_pass_early_stops_its_motion_thread(swan) -> None:
+@pytest.mark.parametrize("qc", [None, {}], ids=["unmeasured", "measured"])
+def test_stopping_the_pass_early_stops_its_threads(swan, qc) -> None:
     guide, processed = swan
     before = threading.active_count()
-    outputs = deflicker(processed, guide, TemporalSettings(window=4))
+    outputs = deflicker(processed, guide, TemporalSettings(window=4), qc=qc)
     next(outputs)
-    assert threading.active_count() > before  # the motion thread (and the guide's reader) run
+    # the motion thread and the guide's reader run (and the measurement's, measured)
+    assert threading.active_count() >= before + (3 if qc is not None else 2)
     outputs.close()
     assert threading.active_count() == before
+    assert qc in (None, {})  # a pass stopped early reports nothing
 
 
 def _guide_failing_at(guide: list[np.ndarray], n: int) -> Iterator[np.ndarray]:

@@ -44,7 +44,8 @@ from compositor.errors import SpecError
 from compositor.spec.models import TemporalSettings
 from compositor.temporal import kernels
 from compositor.temporal.checks import _check_frames, _check_size, _count_mismatch
-from compositor.temporal.flow import GuideFrame, LazyMotion, Motion, MotionAnalyser, warp
+from compositor.temporal.flow import GuideFrame, LazyMotion, Motion, MotionAnalyser, moved, warp
+from compositor.temporal.measure_behind import MeasureBehind
 from compositor.temporal.metrics import _Tally
 from compositor.temporal.motion_ahead import Analysed, MotionAhead
 
@@ -176,7 +177,7 @@ class _Sweeper:
                     prev = (own, self.ones)
                 yield i, prev
                 continue
-            carried = _moved(prev[0], motion)
+            carried = moved(prev[0], motion)
             w = self._weight(motion, prev[1])
             if own is None:
                 # Paint mode between keyframes: the carried paint alone, its weight the confidence so far.
@@ -229,11 +230,6 @@ class _Sweeper:
         small = cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _moved(image: np.ndarray, motion: Motion | LazyMotion) -> np.ndarray:
-    """``warp(image, motion.sample_at)`` (by ``LazyMotion.warp`` where it can: the same bits, faster)."""
-    return motion.warp(image) if isinstance(motion, LazyMotion) else warp(image, motion.sample_at)
 
 
 def _mirrored(state: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -315,11 +311,17 @@ def _run_windows(
     ``total``: the cut's frame count, when the streams may end before the cut does (a window alone).
 
     The guide's motion is computed on a thread a window ahead (``MotionAhead``: the same arrays, the pass's
-    second core)."""
+    second core), and ``tally`` fed on a thread behind (``MeasureBehind``): it is complete once the last frame
+    is out."""
     motions = MotionAhead(guide, settings, depth=max(1, settings.window))
+    measure = MeasureBehind(tally) if tally is not None else None
     try:
-        yield from _windows(frames, motions, settings, tally, names, painted, start, stop, offset, total)
+        yield from _windows(frames, motions, settings, measure, names, painted, start, stop, offset, total)
+        if measure is not None:
+            measure.close()
     finally:
+        if measure is not None:
+            measure.abandon()
         motions.close()
 
 
@@ -327,7 +329,7 @@ def _windows(
     frames: Iterable[np.ndarray | None],
     guide: Iterable[Analysed],
     settings: TemporalSettings,
-    tally: _Tally | None,
+    measure: MeasureBehind | None,
     names: tuple[str, str],
     painted: list[int] | None,
     start: int,
@@ -335,7 +337,8 @@ def _windows(
     offset: int,
     total: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """`_run_windows` with the guide frames as ``MotionAhead`` analysed them."""
+    """`_run_windows` with the guide frames as ``MotionAhead`` analysed them, each output handed to
+    ``measure``."""
     context = context_for(settings)
     window = max(1, settings.window)
     frame_iter, guide_iter = iter(frames), iter(guide)
@@ -415,12 +418,9 @@ def _windows(
         )
         for t, out in zip(range(core_start, core_stop), outs):
             item = items[t - items[0].index]
-            if tally is not None and item.frame is not None:
-                if item.back is not None and prev_out is not None and prev_in is not None:
-                    back = item.back
-                    tally.frame(item.frame, out, _moved(prev_in, back), _moved(prev_out, back), back.valid)
-                else:
-                    tally.fidelity(out, item.frame)
+            if measure is not None and item.frame is not None:
+                linked = item.back is not None and prev_out is not None and prev_in is not None
+                measure.frame(item.frame, out, (prev_in, prev_out, item.back) if linked else None)
             prev_out, prev_in = out, item.frame
             yield out
         del outs, items  # the window's states, before the next window reads its frames

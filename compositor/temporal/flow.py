@@ -100,6 +100,11 @@ def warp(image: np.ndarray, sample_at: np.ndarray | None) -> np.ndarray:
     return cv2.remap(image, sample_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def moved(image: np.ndarray, motion: Motion | LazyMotion) -> np.ndarray:
+    """``warp(image, motion.sample_at)`` (by ``LazyMotion.warp`` where it can: the same bits, faster)."""
+    return motion.warp(image) if isinstance(motion, LazyMotion) else warp(image, motion.sample_at)
+
+
 @dataclass(frozen=True)
 class GuideFrame:
     """A guide frame as the motion analysis uses it: ``small``, ``uint8`` luminance at flow resolution
