@@ -4,6 +4,7 @@ for the blend, and the backward warp."""
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -241,8 +242,9 @@ class MotionAnalyser:
         # Full-resolution squared pixels per squared flow pixel: the checks' thresholds are in full-res ones.
         self._px2 = float(self._ratio[0] * self._ratio[1])
         self._still: Motion | None = None
-        self._last_full: tuple[np.ndarray, np.ndarray] | None = None
-        self._last_relative: tuple[np.ndarray, np.ndarray] | None = None
+        # The last full-resolution maps made, per thread: the pass's thread and its measurement's each use a
+        # map more than once in a row, and must not throw out each other's.
+        self._kept = threading.local()
 
     def prepare(self, frame: np.ndarray) -> GuideFrame:
         """A guide frame (premultiplied RGBA ``(H, W, 4)``) as the analysis uses it."""
@@ -284,13 +286,13 @@ class MotionAnalyser:
         return LazyMotion(self, backward, valid_small, cv2.erode(valid_small, _CROSS, iterations=self.margin))
 
     def _full(self, flow_small: np.ndarray) -> np.ndarray:
-        """Absolute sample positions at full resolution from a flow at flow resolution (the last one made is
-        kept: the pass's measurement warps with the map its forward sweep has just used)."""
-        last = self._last_full
+        """Absolute sample positions at full resolution from a flow at flow resolution (the last one a thread
+        made is kept for it: a sweep, and the measurement, each warp twice in a row with one map)."""
+        last = getattr(self._kept, "full", None)
         if last is not None and last[0] is flow_small:
             return last[1]
         full = self._make_full(flow_small)
-        self._last_full = (flow_small, full)
+        self._kept.full = (flow_small, full)
         return full
 
     def _relative(self, flow_small: np.ndarray) -> np.ndarray | None:
@@ -303,12 +305,12 @@ class MotionAnalyser:
             return None
         if self._small == (self.width, self.height):
             return flow_small
-        last = self._last_relative
+        last = getattr(self._kept, "relative", None)
         if last is not None and last[0] is flow_small:
             return last[1]
         size = (self.width, self.height)
         relative = cv2.resize(flow_small * np.float32(rx), size, interpolation=cv2.INTER_LINEAR)
-        self._last_relative = (flow_small, relative)
+        self._kept.relative = (flow_small, relative)
         return relative
 
     def _make_full(self, flow_small: np.ndarray) -> np.ndarray:
