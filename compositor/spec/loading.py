@@ -53,11 +53,33 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise MissingInputError(f"{display}: no such file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{display}: not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise SpecError(f"{display}: not valid TOML: the file is not UTF-8 text") from None
+    except ValueError:  # tomllib lets Python's int() refuse a number of thousands of digits
+        raise SpecError(f"{display}: not valid TOML: a number too long to read (over 4300 digits)") from None
+    except RecursionError:
+        raise SpecError(f"{display}: not valid TOML: arrays or tables nested too deep to read") from None
+    if where := _nul_key(data):
+        # A NUL can only come from a "\u0000" escape; no path, name or text may hold one (the OS refuses it).
+        raise SpecError(f"{display}: {where}: a NUL character (\\u0000) cannot be in a spec")
+    return data
+
+
+def _nul_key(value: Any, where: str = "") -> str | None:
+    """The key path of the first text (or key) in ``value`` that holds a NUL character, else None."""
+    if isinstance(value, str):
+        return (where or "(top level)") if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        if found := _nul_key(item, inner):
+            return found
+    return None
 
 
 def check_cut_name(name: str, where: str) -> None:

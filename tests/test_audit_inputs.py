@@ -1,0 +1,92 @@
+"""Bad input a studio brings, found by an adversarial pass over the CLI: each case is one line naming the file
+and the key, exit status 1, and no traceback (`compositor validate`, or the command that reads the input)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_grid
+
+CUT = "t1"
+
+SHOT = """
+[shot]
+frames = 4
+
+[background]
+source = "procedural"
+seed = 7
+
+[[layers]]
+name = "A"
+cels = "cels/A"
+timing = "1 2 . 1"
+"""
+
+
+@pytest.fixture
+def prod(production_factory):
+    def make(spec: str = SHOT) -> Path:
+        root = production_factory({CUT: spec})
+        write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+        return root
+
+    return make
+
+
+def compositor(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """The command in this process: its exit status and its ``error:`` lines (a traceback fails the test)."""
+    from compositor.cli import main
+
+    argv = sys.argv
+    sys.argv = ["compositor", "--root", str(root), *args]
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr, stderr
+    return code, [line.removeprefix("error: ") for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# TOML that tomllib reads only part of the way: each was a traceback
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("frames = " + "9" * 5000, "shots/t1/shot.toml: not valid TOML: a number too long to read (over 4300 digits)"),
+        ("x = " + "[" * 5000 + "]" * 5000, "shots/t1/shot.toml: not valid TOML: arrays or tables nested too deep to read"),
+        ("x = " + "{a=" * 3000 + "1" + "}" * 3000, "shots/t1/shot.toml: not valid TOML: arrays or tables nested too deep to read"),
+    ],
+    ids=["a 5000-digit number", "arrays 5000 deep", "inline tables 3000 deep"],
+)
+def test_toml_beyond_what_python_reads_is_one_line(prod, capsys, text: str, line: str) -> None:
+    root = prod(SHOT.replace("frames = 4", text) if text.startswith("frames") else text + "\n" + SHOT)
+    assert compositor(root, capsys, "validate") == (1, [line])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('cels = "cels/A"', 'cels = "cels/\\u0000A"', "layers[0].cels"),
+        ('name = "A"', 'name = "A\\u0000"', "layers[0].name"),
+        ('timing = "1 2 . 1"', 'timing = [1, 2, ".\\u0000", 1]', "layers[0].timing[2]"),
+    ],
+)
+def test_a_nul_character_in_a_spec_is_refused_naming_its_key(prod, capsys, old: str, new: str, key: str) -> None:
+    """A NUL (written "\\u0000") was a ValueError traceback where a path was resolved; no value may hold one."""
+    root = prod(SHOT.replace(old, new))
+    assert compositor(root, capsys, "validate") == (
+        1,
+        [f"shots/t1/shot.toml: {key}: a NUL character (\\u0000) cannot be in a spec"],
+    )
