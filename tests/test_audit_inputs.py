@@ -90,3 +90,24 @@ def test_a_nul_character_in_a_spec_is_refused_naming_its_key(prod, capsys, old: 
         1,
         [f"shots/t1/shot.toml: {key}: a NUL character (\\u0000) cannot be in a spec"],
     )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Paths a spec names
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('cels = "cels/A"', 'cels = ""', "layers[0].cels"),
+        ('cels = "cels/A"', 'cels = " "', "layers[0].cels"),
+        ("seed = 7", 'seed = 7\nretouch = ""', "background.retouch"),
+    ],
+)
+def test_an_empty_path_is_refused_naming_its_key(prod, capsys, old: str, new: str, key: str) -> None:
+    """``cels = ""`` was a KeyError traceback (the empty path was skipped, then looked up); a retouch of ""
+    was silently no retouch."""
+    root = prod(SHOT.replace(old, new))
+    line = f"shots/t1/shot.toml: {key}: an empty path (name a file or folder, or leave the key out)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])

@@ -539,7 +539,10 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     files: dict[str, Path] = {}
 
     def resolve(value: str | None, key: str, pattern: bool = False) -> None:
-        if not value:
+        if value is None:
+            return
+        if not value.strip():  # "" would be the cut's own folder: taken for a cel folder, it held no drawings
+            problems.append(f"{display}: {key}: an empty path (name a file or folder, or leave the key out)")
             return
         try:
             p = production.inside(base, value, display, key, edit.roots)
@@ -615,7 +618,7 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
             problems.append(f"{display}: camera.keys[{i}].frame: {key.frame} is outside the cut ({first}-{last})")
 
     sheet: Timesheet | None = None
-    if spec.timesheet:
+    if spec.timesheet is not None:
         resolve(spec.timesheet, "timesheet")
         if "timesheet" in files:
             try:
