@@ -111,3 +111,23 @@ def test_an_empty_path_is_refused_naming_its_key(prod, capsys, old: str, new: st
     line = f"shots/t1/shot.toml: {key}: an empty path (name a file or folder, or leave the key out)"
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_a_link_loop_among_the_drawings_is_one_line(prod, capsys) -> None:
+    """A link that leads back to itself was a RuntimeError traceback (Python's resolve on a loop)."""
+    root = prod()
+    loop = root / "shots" / CUT / "cels/A/A_0003.png"
+    loop.symlink_to(loop.name)
+    line = (
+        "shots/t1/shot.toml: layers[0].cels: shots/t1/cels/A/A_0003.png: a link that leads back to itself "
+        "(a link loop): link it to a real file"
+    )
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_a_cel_folder_that_is_a_link_loop_is_one_line(prod, capsys) -> None:
+    root = prod(SHOT.replace('cels = "cels/A"', 'cels = "cels/L"'))
+    (root / "shots" / CUT / "cels/L").symlink_to("L")
+    line = "shots/t1/shot.toml: layers[0].cels: 'cels/L' is a link that leads back to itself (a link loop)"
+    assert compositor(root, capsys, "validate") == (1, [line])

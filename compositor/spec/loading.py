@@ -150,7 +150,12 @@ class Production:
 
     def contains(self, path: Path, roots: tuple[Path, ...] = ()) -> bool:
         """Whether ``path``, links followed, lies inside the production or one of ``roots`` (real paths)."""
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (RuntimeError, OSError):  # a link that leads back to itself: Python 3.11 raises RuntimeError
+            raise ProductionPathError(
+                f"{self.rel(path)}: a link that leads back to itself (a link loop): link it to a real file"
+            ) from None
         return any(real.is_relative_to(folder) for folder in (self.real_root, *roots))
 
     def _where(self, roots: tuple[Path, ...]) -> str:
@@ -159,7 +164,10 @@ class Production:
     def inside(self, base: Path, value: str, display: str, key: str, roots: tuple[Path, ...] = ()) -> Path:
         """Resolve ``value`` against ``base`` (links followed); refuse a path that leaves the production (and
         ``roots``, the real paths of ``edit.roots``)."""
-        p = (base / value).resolve()
+        try:
+            p = (base / value).resolve()
+        except (RuntimeError, OSError):  # a link loop (see `contains`)
+            raise ProductionPathError(f"{display}: {key}: {value!r} is a link that leads back to itself (a link loop)") from None
         if not self.contains(p, roots):
             raise ProductionPathError(f"{display}: {key}: {value!r} points outside {self._where(roots)}")
         return p
@@ -168,7 +176,11 @@ class Production:
         """Refuse any of ``files`` (read from a folder or sequence a spec names) that is a link leading out of the
         production (and ``roots``): naming a folder inside must not read a file from anywhere."""
         for path in files:
-            if not self.contains(path, roots):
+            try:
+                inside = self.contains(path, roots)
+            except ProductionPathError as e:
+                raise ProductionPathError(f"{display}: {key}: {e}") from None
+            if not inside:
                 raise ProductionPathError(
                     f"{display}: {key}: {self.rel(path)!r} is a link to {str(path.resolve())!r}, outside "
                     f"{self._where(roots)}"
