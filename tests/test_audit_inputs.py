@@ -131,3 +131,36 @@ def test_a_cel_folder_that_is_a_link_loop_is_one_line(prod, capsys) -> None:
     (root / "shots" / CUT / "cels/L").symlink_to("L")
     line = "shots/t1/shot.toml: layers[0].cels: 'cels/L' is a link that leads back to itself (a link loop)"
     assert compositor(root, capsys, "validate") == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# XDTS sheets
+
+XDTS_HEADER = "exchangeDigitalTimeSheet Save Data\n"
+
+
+def _sheet(duration: str = "4") -> str:
+    track = '{"trackNo": 0, "frames": [{"frame": 0, "data": [{"id": 0, "values": ["1"]}]}]}'
+    return (
+        XDTS_HEADER + '{"version": 5, "timeTables": [{"duration": ' + duration + ', "name": "t1", '
+        '"timeTableHeaders": [{"fieldId": 0, "names": ["A"]}], "fields": [{"fieldId": 0, "tracks": [' + track + "]}]}]}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (_sheet(), None),
+        (_sheet("1000000000000"), "timeTables[0].duration: 1000000000000 frames, more than a cut may have (100000)"),
+        (_sheet("9" * 5000), "not valid XDTS JSON: a number too long to read (over 4300 digits)"),
+        (XDTS_HEADER + "[" * 100_000 + "]" * 100_000, "not valid XDTS JSON: arrays or objects nested too deep to read"),
+    ],
+    ids=["sound", "10^12 frames", "a 5000-digit number", "nested 100000 deep"],
+)
+def test_an_xdts_sheet_python_cannot_hold_is_one_line(prod, capsys, text: str, problem: str | None) -> None:
+    """A sheet claiming 10^12 frames was a MemoryError (each track expanded a label a frame), a deep or
+    long-numbered JSON a RecursionError or ValueError traceback."""
+    root = prod('timesheet = "t1.xdts"\n' + SHOT.replace('timing = "1 2 . 1"\n', ""))
+    (root / "shots" / CUT / "t1.xdts").write_text(text)
+    expected = (0, []) if problem is None else (1, [f"shots/t1/shot.toml: timesheet: shots/t1/t1.xdts: {problem}"])
+    assert compositor(root, capsys, "validate") == expected
