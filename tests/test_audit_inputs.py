@@ -164,3 +164,18 @@ def test_an_xdts_sheet_python_cannot_hold_is_one_line(prod, capsys, text: str, p
     (root / "shots" / CUT / "t1.xdts").write_text(text)
     expected = (0, []) if problem is None else (1, [f"shots/t1/shot.toml: timesheet: shots/t1/t1.xdts: {problem}"])
     assert compositor(root, capsys, "validate") == expected
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Where the commands write
+
+
+@pytest.mark.parametrize("output", ["", "/"])
+@pytest.mark.parametrize("command", [("xdts", CUT, "-o"), ("deps", "--output")], ids=["xdts", "deps"])
+def test_a_folder_given_as_the_file_to_write_is_one_line(prod, capsys, command: tuple[str, ...], output: str) -> None:
+    """``-o ""`` or ``-o /`` was a ValueError traceback (a temporary name made from an empty file name); now it
+    reads like ``-o shots`` (a folder in the way), and nothing is written."""
+    root = prod()
+    code, lines = compositor(root, capsys, *command, output)
+    shown = output or "."
+    assert (code, lines) == (1, [f"{shown}: cannot write: Is a directory (a folder is in the way: move it away, or choose another path)"])
