@@ -511,6 +511,8 @@ def deflicker(
             client = _distributed().Client(scheduler, timeout="20s", set_as_default=False)
         except OSError as e:
             raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
+        except ValueError as e:  # as in compositor.farm.connect
+            raise RenderError(f"{scheduler}: not a Dask scheduler address ({e}; write tcp://host:8786)") from None
         with client:
             done = deflicker_on_cluster(client, input, guide, output, settings)
         print(json.dumps({"frames": done, "output": str(output), "scheduler": scheduler}, indent=2))

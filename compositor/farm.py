@@ -129,6 +129,8 @@ def connect(scheduler: str) -> Iterator[Any]:
         client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
     except OSError as e:
         raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
+    except ValueError as e:  # "host" without a port, an unknown scheme: distributed parses it first
+        raise RenderError(f"{scheduler}: not a Dask scheduler address ({e}; write tcp://host:8786)") from None
     with client:
         if not client.scheduler_info().get("workers"):
             try:

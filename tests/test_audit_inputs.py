@@ -179,3 +179,18 @@ def test_a_folder_given_as_the_file_to_write_is_one_line(prod, capsys, command: 
     code, lines = compositor(root, capsys, *command, output)
     shown = output or "."
     assert (code, lines) == (1, [f"{shown}: cannot write: Is a directory (a folder is in the way: move it away, or choose another path)"])
+
+
+@pytest.mark.parametrize("command", ["render", "deflicker"])
+def test_a_scheduler_address_that_is_not_one_is_one_line(prod, capsys, command: str) -> None:
+    """``--scheduler garbage`` was a ValueError traceback from distributed's address parser."""
+    pytest.importorskip("distributed")
+    root = prod()
+    if command == "render":
+        args = ("render", CUT, "--scheduler", "garbage")
+    else:
+        args = ("deflicker", "--input", "a/%04d.png", "--guide", "b/%04d.png", "--output", "c", "--scheduler", "garbage")
+    assert compositor(root, capsys, *args) == (
+        1,
+        ["garbage: not a Dask scheduler address (missing port number in address 'garbage'; write tcp://host:8786)"],
+    )
