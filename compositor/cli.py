@@ -504,15 +504,14 @@ def deflicker(
     )  # fmt: skip
     if scheduler is not None:
         from compositor.errors import RenderError  # noqa: PLC0415
-        from compositor.farm import _distributed  # noqa: PLC0415
+        from compositor.farm import _distributed, check_address  # noqa: PLC0415
         from compositor.temporal.farm import deflicker_on_cluster  # noqa: PLC0415
 
+        check_address(scheduler)
         try:
             client = _distributed().Client(scheduler, timeout="20s", set_as_default=False)
         except OSError as e:
             raise RenderError(f"{scheduler}: cannot reach the Dask scheduler ({e})") from None
-        except ValueError as e:  # as in compositor.farm.connect
-            raise RenderError(f"{scheduler}: not a Dask scheduler address ({e}; write tcp://host:8786)") from None
         with client:
             done = deflicker_on_cluster(client, input, guide, output, settings)
         print(json.dumps({"frames": done, "output": str(output), "scheduler": scheduler}, indent=2))
