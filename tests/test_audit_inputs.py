@@ -201,3 +201,20 @@ def test_a_scheduler_address_that_is_not_one_is_one_line(prod) -> None:
             ["error: garbage: not a Dask scheduler address (missing port number in address 'garbage'; write tcp://host:8786)"],
         ), run.stderr
         assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Encode presets
+
+
+def test_a_movflag_ffmpeg_does_not_know_is_refused_naming_the_preset_and_key(prod, capsys) -> None:
+    """``movflags = "+bogus"`` passed validate and failed at the encode as "render/t1/t1.mp4: ffmpeg failed:
+    Could not write header (incorrect codec parameters ?)", naming neither the preset nor the key."""
+    root = prod()
+    preset = root / "templates/encode/screening.toml"
+    preset.write_text(preset.read_text().replace('movflags = "+faststart"', 'movflags = "+faststart+bogus"'))
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(
+        "templates/encode/screening.toml: movflags: 'bogus': not a flag of ffmpeg's mp4/mov muxer (faststart, "
+    ), lines
