@@ -218,3 +218,20 @@ def test_a_movflag_ffmpeg_does_not_know_is_refused_naming_the_preset_and_key(pro
     assert lines[0].startswith(
         "templates/encode/screening.toml: movflags: 'bogus': not a flag of ffmpeg's mp4/mov muxer (faststart, "
     ), lines
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The edit's audio
+
+
+def test_an_audio_file_ffmpeg_cannot_read_is_refused_naming_edit_audio(production_factory, capsys) -> None:
+    """A zero-byte ``edit.audio`` passed validate, then failed the screening cut as "render/tiny.mp4: ffmpeg
+    failed: Error opening input file ...", naming neither edit.toml nor the key; nothing of the edit is made."""
+    root = production_factory({CUT: SHOT}, edit_extra='audio = "mix.wav"\n')
+    write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+    write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+    (root / "shots/mix.wav").write_bytes(b"")
+    line = "shots/edit.toml: edit.audio: shots/mix.wav: no audio that ffmpeg can read"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "cut") == (1, [line])
+    assert not (root / "render/tiny.mp4").exists()
