@@ -505,9 +505,10 @@ def deflicker(
     )  # fmt: skip
     if scheduler is not None:
         from compositor.errors import RenderError  # noqa: PLC0415
-        from compositor.farm import _distributed  # noqa: PLC0415
+        from compositor.farm import _distributed, check_address  # noqa: PLC0415
         from compositor.temporal.farm import deflicker_on_cluster  # noqa: PLC0415
 
+        check_address(scheduler)
         try:
             client = _distributed().Client(scheduler, timeout="20s", set_as_default=False)
         except OSError as e:

@@ -120,11 +120,25 @@ def on_cluster(scheduler: str) -> Composite:
     return composite
 
 
+def check_address(scheduler: str) -> None:
+    """``RenderError`` unless ``scheduler`` reads as a Dask address (``tcp://host:8786``). Checked before a
+    ``Client`` is made: one made from a bad address raises a ValueError, then hangs 40 s closing at exit."""
+    _distributed()  # the one-line error when dask.distributed is not installed
+    from distributed.comm import get_address_host_port, parse_address  # noqa: PLC0415
+
+    try:
+        if parse_address(scheduler)[0] != "inproc":  # an in-process cluster's address has no port
+            get_address_host_port(scheduler)
+    except ValueError as e:  # "host" without a port, an unknown scheme
+        raise RenderError(f"{scheduler}: not a Dask scheduler address ({e}; write tcp://host:8786)") from None
+
+
 @contextmanager
 def connect(scheduler: str) -> Iterator[Any]:
     """A Dask client of the cluster at ``scheduler``, once it has a worker (waiting up to two minutes);
     ``RenderError`` when the scheduler cannot be reached or has no workers."""
     distributed = _distributed()
+    check_address(scheduler)
     try:
         client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
     except OSError as e:

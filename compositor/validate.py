@@ -135,6 +135,12 @@ def validate_production(production: Production) -> list[str]:
             problems.extend(_lines(e))
     if edit is None:
         return list(dict.fromkeys(problems))
+    try:
+        from compositor.steps.edit.editorial import edit_audio  # noqa: PLC0415 (OpenTimelineIO: only here)
+
+        edit_audio(edit)
+    except CompositorError as e:
+        problems.extend(_lines(e))
     for cut in production.cut_folders():
         try:
             # A folder make and the command line cannot name: renamed, it renders; the other cuts render anyway.

@@ -550,6 +550,8 @@ def temp_name(path: Path) -> Path:
 
     ``.<stem>.part<pid><suffix>``: hidden, and carrying the writer's process id, so that what a killed process
     left is recognised and removed (`remove_stale_temp_files`) and what a running one is writing is not."""
+    if not path.name:  # "/" or "" (that is "."), given as a file to write: a folder is in the way
+        raise output_error(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path)))
     return path.with_name(f".{path.stem}.part{os.getpid()}{path.suffix}")
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from compositor.core.timesheet import Exposure, parse_timing
 from compositor.errors import CompositorError, TimesheetError
+from compositor.spec.models import MAX_FRAMES
 
 if TYPE_CHECKING:  # the spec imports this module: no import of it at run time
     from compositor.spec import Shot
@@ -221,6 +222,10 @@ def parse_xdts(data: bytes, display: str) -> Timesheet:
         document = json.loads(text[len(IDENTIFIER) :])
     except json.JSONDecodeError as e:
         raise XdtsError(f"{display}: not valid XDTS JSON: {e.msg} (line {e.lineno + 1}, column {e.colno})") from None
+    except ValueError:  # Python's int() refuses a number of thousands of digits
+        raise XdtsError(f"{display}: not valid XDTS JSON: a number too long to read (over 4300 digits)") from None
+    except RecursionError:
+        raise XdtsError(f"{display}: not valid XDTS JSON: arrays or objects nested too deep to read") from None
     document = _object(document, display)
     tables = _list(document.get("timeTables"), f"{display}: timeTables") if "timeTables" in document else []
     if not tables:
@@ -232,6 +237,8 @@ def parse_xdts(data: bytes, display: str) -> Timesheet:
     duration = _int(table.get("duration"))
     if duration is None or duration < 1:
         raise XdtsError(f"{display}: timeTables[0].duration: expected a whole number of frames, got {table.get('duration')!r}")
+    if duration > MAX_FRAMES:  # each track is expanded to a label a frame: a sheet claiming 10^12 ran out of memory
+        raise XdtsError(f"{display}: timeTables[0].duration: {duration} frames, more than a cut may have ({MAX_FRAMES})")
 
     names: dict[int, list[str]] = {}
     for i, header in enumerate(_list(table.get("timeTableHeaders", []), f"{display}: timeTableHeaders")):

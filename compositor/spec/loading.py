@@ -53,11 +53,33 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise MissingInputError(f"{display}: no such file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{display}: not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise SpecError(f"{display}: not valid TOML: the file is not UTF-8 text") from None
+    except ValueError:  # tomllib lets Python's int() refuse a number of thousands of digits
+        raise SpecError(f"{display}: not valid TOML: a number too long to read (over 4300 digits)") from None
+    except RecursionError:
+        raise SpecError(f"{display}: not valid TOML: arrays or tables nested too deep to read") from None
+    if where := _nul_key(data):
+        # A NUL can only come from a "\u0000" escape; no path, name or text may hold one (the OS refuses it).
+        raise SpecError(f"{display}: {where}: a NUL character (\\u0000) cannot be in a spec")
+    return data
+
+
+def _nul_key(value: Any, where: str = "") -> str | None:
+    """The key path of the first text (or key) in ``value`` that holds a NUL character, else None."""
+    if isinstance(value, str):
+        return (where or "(top level)") if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        if found := _nul_key(item, inner):
+            return found
+    return None
 
 
 def check_cut_name(name: str, where: str) -> None:
@@ -128,7 +150,12 @@ class Production:
 
     def contains(self, path: Path, roots: tuple[Path, ...] = ()) -> bool:
         """Whether ``path``, links followed, lies inside the production or one of ``roots`` (real paths)."""
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (RuntimeError, OSError):  # a link that leads back to itself: Python 3.11 raises RuntimeError
+            raise ProductionPathError(
+                f"{self.rel(path)}: a link that leads back to itself (a link loop): link it to a real file"
+            ) from None
         return any(real.is_relative_to(folder) for folder in (self.real_root, *roots))
 
     def _where(self, roots: tuple[Path, ...]) -> str:
@@ -137,7 +164,10 @@ class Production:
     def inside(self, base: Path, value: str, display: str, key: str, roots: tuple[Path, ...] = ()) -> Path:
         """Resolve ``value`` against ``base`` (links followed); refuse a path that leaves the production (and
         ``roots``, the real paths of ``edit.roots``)."""
-        p = (base / value).resolve()
+        try:
+            p = (base / value).resolve()
+        except (RuntimeError, OSError):  # a link loop (see `contains`)
+            raise ProductionPathError(f"{display}: {key}: {value!r} is a link that leads back to itself (a link loop)") from None
         if not self.contains(p, roots):
             raise ProductionPathError(f"{display}: {key}: {value!r} points outside {self._where(roots)}")
         return p
@@ -146,7 +176,11 @@ class Production:
         """Refuse any of ``files`` (read from a folder or sequence a spec names) that is a link leading out of the
         production (and ``roots``): naming a folder inside must not read a file from anywhere."""
         for path in files:
-            if not self.contains(path, roots):
+            try:
+                inside = self.contains(path, roots)
+            except ProductionPathError as e:
+                raise ProductionPathError(f"{display}: {key}: {e}") from None
+            if not inside:
                 raise ProductionPathError(
                     f"{display}: {key}: {self.rel(path)!r} is a link to {str(path.resolve())!r}, outside "
                     f"{self._where(roots)}"
@@ -517,7 +551,10 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
     files: dict[str, Path] = {}
 
     def resolve(value: str | None, key: str, pattern: bool = False) -> None:
-        if not value:
+        if value is None:
+            return
+        if not value.strip():  # "" would be the cut's own folder: taken for a cel folder, it held no drawings
+            problems.append(f"{display}: {key}: an empty path (name a file or folder, or leave the key out)")
             return
         try:
             p = production.inside(base, value, display, key, edit.roots)
@@ -593,7 +630,7 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
             problems.append(f"{display}: camera.keys[{i}].frame: {key.frame} is outside the cut ({first}-{last})")
 
     sheet: Timesheet | None = None
-    if spec.timesheet:
+    if spec.timesheet is not None:
         resolve(spec.timesheet, "timesheet")
         if "timesheet" in files:
             try:

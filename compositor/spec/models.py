@@ -1078,6 +1078,11 @@ DNXHR_PROFILES = {"dnxhr_lb": "yuv422p", "dnxhr_sq": "yuv422p", "dnxhr_hq": "yuv
 _CONTAINERS_OF = {"libx264": ("mp4", "mov", "mkv"), "libx265": ("mp4", "mov", "mkv"), "prores_ks": ("mov", "mkv"),
                   "dnxhd": ("mov", "mxf")}
 _RATE_KEYS = ("crf", "preset", "tune")
+MOVFLAGS = ("faststart", "frag_keyframe", "empty_moov", "separate_moof", "default_base_moof", "frag_every_frame",
+            "frag_custom", "frag_discont", "delay_moov", "global_sidx", "skip_sidx", "skip_trailer", "dash", "cmaf",
+            "isml", "rtphint", "disable_chpl", "omit_tfhd_offset", "write_colr", "write_gama", "prefer_icc",
+            "use_metadata_tags", "negative_cts_offsets", "hybrid_fragmented")
+"""The flags of ffmpeg's mov/mp4 muxer (``ffmpeg -h muxer=mp4``, ffmpeg 7-9)."""
 
 
 class EncodePreset(Strict):
@@ -1122,6 +1127,16 @@ class EncodePreset(Strict):
     audio_codec: Literal["aac"] = "aac"
     audio_bitrate: str = Field(default="192k", pattern=r"^[1-9][0-9]*k$")
     movflags: str = Field(default="+faststart", pattern=r"^[+-]?[a-z_]+([+-][a-z_]+)*$")
+    """ffmpeg's mov/mp4 muxer flags (``MOVFLAGS``); one it does not know failed only at the encode, as
+    "Could not write header", naming neither the preset nor the key."""
+
+    @field_validator("movflags")
+    @classmethod
+    def _known_movflags(cls, value: str) -> str:
+        unknown = [flag for flag in re.split(r"[+-]", value) if flag and flag not in MOVFLAGS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a flag of ffmpeg's mp4/mov muxer ({', '.join(MOVFLAGS)})")
+        return value
 
     @model_validator(mode="after")
     def _codec_fits(self) -> EncodePreset:

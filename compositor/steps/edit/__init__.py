@@ -34,7 +34,7 @@ from compositor.core.io import (
 from compositor.errors import EncodeError
 from compositor.spec import Edit, EncodePreset
 from compositor.steps.burnin import FONT, font_of
-from compositor.steps.edit.editorial import audio_facts, build_timeline, edl_text, read_notes
+from compositor.steps.edit.editorial import build_timeline, edit_audio, edl_text, read_notes
 from compositor.steps.edit.plan import CutEntry, plan_edit
 from compositor.steps.edit.review import (
     movie_psnr,
@@ -132,6 +132,7 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
     size = (entries[0].facts["width"], entries[0].facts["height"])
     total = slate + sum(e.frames for e in entries)
     key = edit_key(edit, entries, size)
+    audio = edit_audio(edit)  # before the join: an unreadable file is an error naming edit.audio
 
     ensure_folder(production.render)
     remove_stale_temp_files(production.render)
@@ -170,7 +171,6 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
                 output.discard()
             discard(workdir)
 
-    audio = audio_facts(edit.audio, frame_rate(edit.edit.fps)) if edit.audio is not None else None
     timeline = build_timeline(edit, entries, read_notes(paths.notes), audio)
     write_bytes_atomic(paths.otio, otio.adapters.write_to_string(timeline, "otio_json").encode("utf-8"))
     write_bytes_atomic(paths.edl, edl_text(edit, timeline).encode("ascii"))

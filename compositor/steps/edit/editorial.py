@@ -119,6 +119,20 @@ def audio_facts(path: Path, fps: Fraction) -> AudioFacts:
     return AudioFacts(round(seconds * fps), channels)
 
 
+def edit_audio(edit: Edit) -> AudioFacts | None:
+    """`audio_facts` of ``edit.audio`` (None without one); a file ffmpeg cannot read as audio is a one-line
+    `CorruptInputError` naming the key: checked by ``compositor validate`` and before the screening cut is
+    joined (it failed there as an ffmpeg error naming the movie)."""
+    if edit.audio is None:
+        return None
+    try:
+        return audio_facts(edit.audio, frame_rate(edit.edit.fps))
+    except CorruptInputError:
+        raise CorruptInputError(
+            f"{edit.display}: edit.audio: {edit.production.rel(edit.audio)}: no audio that ffmpeg can read"
+        ) from None
+
+
 def read_notes(path: Path) -> list[Note]:
     """The review notes beside the page (``steps.edit.notes``: frames counted from 1 in the screening cut, as
     the page shows them), as markers want them; a file that is not a notes file is a `CorruptInputError`."""
