@@ -235,3 +235,18 @@ def test_an_audio_file_ffmpeg_cannot_read_is_refused_naming_edit_audio(productio
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "cut") == (1, [line])
     assert not (root / "render/tiny.mp4").exists()
+
+
+def test_a_font_that_is_not_a_font_file_is_refused_naming_edit_font(production_factory, capsys) -> None:
+    """``font = "f.ttf"`` holding noise passed validate and rendered: ffmpeg's drawtext fell back to another
+    font, silently, so the burn-ins were not in the font the edit names."""
+    from compositor.steps.burnin import FONT
+
+    root = production_factory({CUT: SHOT}, edit_extra='font = "f.ttf"\n')
+    (root / "shots/f.ttf").write_bytes(b"this is not a font, only text named like one" * 20)
+    line = "shots/edit.toml: edit.font: 'f.ttf' is not a font file (TrueType, OpenType, WOFF or Type 1)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    (root / "shots/f.ttf").write_bytes(FONT.read_bytes())  # the shipped OpenType font, under the user's name
+    write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+    write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+    assert compositor(root, capsys, "validate") == (0, [])
