@@ -174,10 +174,13 @@ def test_an_xdts_sheet_python_cannot_hold_is_one_line(prod, capsys, text: str, p
 
 @pytest.mark.parametrize("output", ["", "/"])
 @pytest.mark.parametrize("command", [("xdts", CUT, "-o"), ("deps", "--output")], ids=["xdts", "deps"])
-def test_a_folder_given_as_the_file_to_write_is_one_line(prod, capsys, command: tuple[str, ...], output: str) -> None:
+def test_a_folder_given_as_the_file_to_write_is_one_line(
+    prod, capsys, monkeypatch, command: tuple[str, ...], output: str
+) -> None:
     """``-o ""`` or ``-o /`` was a ValueError traceback (a temporary name made from an empty file name); now it
     reads like ``-o shots`` (a folder in the way), and nothing is written."""
     root = prod()
+    monkeypatch.chdir(root)  # "" is the current folder: never the checkout's
     code, lines = compositor(root, capsys, *command, output)
     shown = output or "."
     assert (code, lines) == (1, [f"{shown}: cannot write: Is a directory (a folder is in the way: move it away, or choose another path)"])
