@@ -174,10 +174,13 @@ def test_an_xdts_sheet_python_cannot_hold_is_one_line(prod, capsys, text: str, p
 
 @pytest.mark.parametrize("output", ["", "/"])
 @pytest.mark.parametrize("command", [("xdts", CUT, "-o"), ("deps", "--output")], ids=["xdts", "deps"])
-def test_a_folder_given_as_the_file_to_write_is_one_line(prod, capsys, command: tuple[str, ...], output: str) -> None:
+def test_a_folder_given_as_the_file_to_write_is_one_line(
+    prod, capsys, monkeypatch, command: tuple[str, ...], output: str
+) -> None:
     """``-o ""`` or ``-o /`` was a ValueError traceback (a temporary name made from an empty file name); now it
     reads like ``-o shots`` (a folder in the way), and nothing is written."""
     root = prod()
+    monkeypatch.chdir(root)  # "" is the current folder: never the checkout's
     code, lines = compositor(root, capsys, *command, output)
     shown = output or "."
     assert (code, lines) == (1, [f"{shown}: cannot write: Is a directory (a folder is in the way: move it away, or choose another path)"])
@@ -235,3 +238,18 @@ def test_an_audio_file_ffmpeg_cannot_read_is_refused_naming_edit_audio(productio
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "cut") == (1, [line])
     assert not (root / "render/tiny.mp4").exists()
+
+
+def test_a_font_that_is_not_a_font_file_is_refused_naming_edit_font(production_factory, capsys) -> None:
+    """``font = "f.ttf"`` holding noise passed validate and rendered: ffmpeg's drawtext fell back to another
+    font, silently, so the burn-ins were not in the font the edit names."""
+    from compositor.steps.burnin import FONT
+
+    root = production_factory({CUT: SHOT}, edit_extra='font = "f.ttf"\n')
+    (root / "shots/f.ttf").write_bytes(b"this is not a font, only text named like one" * 20)
+    line = "shots/edit.toml: edit.font: 'f.ttf' is not a font file (TrueType, OpenType, WOFF or Type 1)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    (root / "shots/f.ttf").write_bytes(FONT.read_bytes())  # the shipped OpenType font, under the user's name
+    write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+    write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+    assert compositor(root, capsys, "validate") == (0, [])

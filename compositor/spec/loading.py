@@ -82,6 +82,18 @@ def _nul_key(value: Any, where: str = "") -> str | None:
     return None
 
 
+FONT_MAGICS = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"typ1", b"ttcf", b"wOFF", b"wOF2", b"\x80\x01", b"%!PS-AdobeFont", b"%!FontType1")
+"""How the font files FreeType reads begin: TrueType, OpenType (CFF), Apple, collections, WOFF 1/2, Type 1."""
+
+
+def _is_font(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16).startswith(FONT_MAGICS)
+    except OSError:
+        return True  # unreadable: the encode says so, naming the file
+
+
 def check_cut_name(name: str, where: str) -> None:
     """A cut's name becomes a folder, file names, make targets, a command-line argument and burn-in text:
     letters, digits, ``_`` and ``-`` (not first)."""
@@ -297,6 +309,10 @@ def load_edit(production: Production) -> Edit:
 
     audio = edit_file("audio", spec.edit.audio)
     font = edit_file("font", spec.edit.font)
+    if font is not None and font.is_file() and not _is_font(font):
+        # ffmpeg's drawtext does not fail on a file FreeType cannot load: it falls back to fontconfig's default,
+        # so the burn-ins and the slate came out in another font, silently.
+        problems.append(f"{display}: edit.font: {spec.edit.font!r} is not a font file (TrueType, OpenType, WOFF or Type 1)")
     preset = None
     if not production.preset_path(spec.edit.encode).is_file():
         problems.append(f"{display}: edit.encode: no preset {spec.edit.encode!r} in templates/encode/")
