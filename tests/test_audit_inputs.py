@@ -253,3 +253,28 @@ def test_a_font_that_is_not_a_font_file_is_refused_naming_edit_font(production_f
     write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
     write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
     assert compositor(root, capsys, "validate") == (0, [])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# true/false where a number goes: pydantic read it as 1 or 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("frames = 4", "frames = true", "shot.frames"),
+        ('timing = "1 2 . 1"', "timing = [1, true, 2, 1]", "layers[0].timing[1]"),
+        ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\nscale = true', "layers[0].scale"),
+        ("seed = 7", "seed = false", "background.seed"),
+    ],
+    ids=["frames", "a drawing in a timing list", "scale", "seed"],
+)
+def test_true_or_false_where_a_number_goes_is_refused_naming_its_key(prod, capsys, old, new, key) -> None:
+    root = prod(SHOT.replace(old, new))
+    code, lines = compositor(root, capsys, "validate")
+    assert (code, lines) == (1, [f"shots/t1/shot.toml: {key}: true/false where a number goes (write the number)"])
+
+
+def test_true_and_false_stay_what_they_are_where_a_switch_goes(prod, capsys) -> None:
+    root = prod(SHOT + '\n[output]\nalpha = true\n')
+    assert compositor(root, capsys, "validate") == (0, [])

@@ -12,7 +12,8 @@ written beside it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from compositor.errors import SpecError
 
@@ -31,8 +33,65 @@ BLENDS = ("over", "multiply", "screen", "add", "alpha-add")
 EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
+TRUE_FALSE = "true_false"
+"""The type of the error for a true/false where a number goes (``Strict``), located at the key itself."""
+
+
+def _takes_true_false(annotation: Any) -> bool:
+    """Whether a field of this type may hold ``true``/``false`` itself (not as a number)."""
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _takes_true_false(args[0])
+    if origin in (Union, UnionType):
+        return any(_takes_true_false(a) for a in args)
+    if origin is Literal:
+        return any(isinstance(a, bool) for a in args)
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)  # its own fields say
+
+
+def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where ``value`` holds a true/false that a field of type ``annotation`` would read as a number (pydantic
+    reads ``true`` as 1), e.g. ``("timing", 1)``; None where it holds none."""
+    if isinstance(value, bool):
+        return None if _takes_true_false(annotation) else where
+    if not isinstance(value, list):
+        return None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _true_false_in(value, args[0], where)
+    if origin in (Union, UnionType):
+        sequences = [a for a in args if get_origin(a) in (list, tuple, Annotated)]
+        return _true_false_in(value, sequences[0], where) if len(sequences) == 1 else None
+    if origin is list and args:
+        items = [args[0]] * len(value)
+    elif origin is tuple and args:
+        items = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+    else:
+        return None
+    for i, (item, kind) in enumerate(zip(value, items)):
+        found = _true_false_in(item, kind, (*where, i))
+        if found is not None:
+            return found
+    return None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        """``true``/``false`` where a number goes is an error naming the key, not 1 or 0."""
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            for key, value in data.items():
+                where = _true_false_in(value, fields[key].annotation, (key,)) if key in fields else None
+                if where is not None:
+                    raise PydanticCustomError(TRUE_FALSE, "true/false where a number goes (write the number)",
+                                              {"where": where})
+        return data
 
 
 MAX_EDGE = 16384
@@ -112,6 +171,8 @@ def problem_lines(display: str, error: ValidationError, prefix: str = "") -> lis
         if item["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o, _ in errors):
             continue
         msg = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == TRUE_FALSE:  # found by the model, inside one of its keys
+            loc = (*loc, *item["ctx"]["where"])
         if item["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling)"
         elif item["type"] == "missing":
