@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, write_grid
+from tests.test_validate import compositor
 
 CUT = "t1"
 
@@ -38,25 +39,6 @@ def prod(production_factory):
         return root
 
     return make
-
-
-def compositor(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    """The command in this process: its exit status and its ``error:`` lines (a traceback fails the test)."""
-    from compositor.cli import main
-
-    argv = sys.argv
-    sys.argv = ["compositor", "--root", str(root), *args]
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    finally:
-        sys.argv = argv
-    stderr = capsys.readouterr().err
-    assert "Traceback" not in stderr, stderr
-    return code, [line.removeprefix("error: ") for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 # ------------------------------------------------------------------------------------------------------------
