@@ -271,9 +271,9 @@ class CutRenderer:
         self._linear_lock = threading.Lock()
         self._linear_still: tuple[np.ndarray, np.ndarray] | None = None
         self.reuse = LayerReuse(self)
+        """Held drawings and layers that stay together (`fused_rgb`), frames keyed alike (`make_frame`): made once."""
         self._made: frozenset[int] | None = None
         """The frames `render` makes (None: any may be made): what `decode_ahead` decodes for."""
-        """Held drawings and layers that stay together (`fused_rgb`), frames keyed alike (`make_frame`): made once."""
 
     def _layer_maps(self, index: int) -> Iterator[tuple[Any, CelLibrary, int, np.ndarray]]:
         shot = self.shot
