@@ -80,7 +80,8 @@ def background_window(
         outputs = _run_windows(frames, guides, settings, rows, names, painted, start, stop, lo, total)
         retouch = load_retouch(shot)
         first = last = None
-        for i, out in zip(range(start, stop), outputs):
+        # To the end of the outputs (exactly stop - start of them): the rows are complete once the pass is.
+        for i, out in enumerate(outputs, start):
             write_steadied(shot, i, out, retouch)
             if i == start:
                 first = out

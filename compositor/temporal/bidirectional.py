@@ -311,8 +311,8 @@ def _run_windows(
     ``total``: the cut's frame count, when the streams may end before the cut does (a window alone).
 
     The guide's motion is computed on a thread a window ahead (``MotionAhead``: the same arrays, the pass's
-    second core), and ``tally`` fed on a thread behind (``MeasureBehind``): it is complete once the last frame
-    is out."""
+    second core), and ``tally`` fed on a thread behind (``MeasureBehind``): it is complete once this generator
+    has ended (not at each frame it yields: read the tally after the loop that exhausts it)."""
     motions = MotionAhead(guide, settings, depth=max(1, settings.window))
     measure = MeasureBehind(tally) if tally is not None else None
     try:
