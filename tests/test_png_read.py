@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from io import BytesIO
 
 import cv2
 import numpy as np
@@ -96,9 +97,8 @@ def _png(
 def test_what_it_leaves_to_opencv() -> None:
     rgb_rows = b"".join(b"\0" + bytes(range(6)) for _ in range(2))  # 2x2 RGB, no filter
     assert png.decode_png(_png(2, 2, 8, 2, rgb_rows)) is not None
-    # tRNS makes OpenCV add alpha; gamma, colour profiles and unknown chunks might change what it gives.
+    # tRNS makes OpenCV add alpha; unknown chunks might change what it gives.
     assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"tRNS", b"\0\0\0\0\0\0"))) is None
-    assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"gAMA", b"\0\0\xaf\xc8"))) is None
     assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"zzZz", b"x"))) is None
     # Harmless chunks are read past.
     assert png.decode_png(_png(2, 2, 8, 2, rgb_rows, _chunk(b"tEXt", b"k\0v"))) is not None
@@ -133,3 +133,28 @@ def test_without_libdeflate_zlib_inflates_the_same(monkeypatch) -> None:
     with_libdeflate = png.decode_png(data)
     monkeypatch.setattr(png, "_deflate", None)
     assert np.array_equal(_same_as_opencv(data), with_libdeflate)
+
+
+@pytest.mark.parametrize("chunk", ["gAMA 1/2.2", "gAMA 1.0", "sRGB", "cHRM", "iCCP"])
+def test_a_painting_programs_colour_chunks_are_read_past_as_opencv_reads_past_them(chunk: str) -> None:
+    """What a painting program writes beside the pixels (gamma, sRGB intent, chromaticities, an ICC profile):
+    OpenCV gives the stored values, and so does the fast reader."""
+    from PIL import Image, ImageCms, PngImagePlugin  # noqa: PLC0415
+
+    drawing = _image(29, 41, 4, seed=3)
+    info = PngImagePlugin.PngInfo()
+    extra = {}
+    if chunk.startswith("gAMA"):
+        info.add(b"gAMA", (45455 if "2.2" in chunk else 100000).to_bytes(4, "big"))
+    elif chunk == "sRGB":
+        info.add(b"sRGB", b"\0")
+    elif chunk == "cHRM":
+        info.add(b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000))
+    else:
+        extra["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = BytesIO()
+    Image.fromarray(drawing).save(buffer, "PNG", pnginfo=info, **extra)
+    data = buffer.getvalue()
+    assert chunk[:4].encode() in data
+    ours = _same_as_opencv(data)
+    assert np.array_equal(ours, cv2.cvtColor(drawing, cv2.COLOR_RGBA2BGRA))  # the stored values

@@ -7,8 +7,8 @@ compiled pass that also puts the channels in OpenCV's order. At 1280x720 a frame
 where OpenCV takes about 20 (the temporal pass reads two PNGs a frame).
 
 Anything else returns None and OpenCV decodes the file as before, with its errors: another depth or colour type,
-interlacing, a chunk that could change what OpenCV gives (``tRNS``, which OpenCV turns into alpha; colour,
-gamma or animation chunks; any chunk not listed in ``_HARMLESS``), a bad checksum, data that does not inflate
+interlacing, a chunk that could change what OpenCV gives (``tRNS``, which OpenCV turns into alpha;
+animation chunks; any chunk not listed in ``_HARMLESS``), a bad checksum, data that does not inflate
 to exactly the image's size, or an image over OpenCV's own size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...). So a file decodes here only where the answer is certain.
 """
 
@@ -33,8 +33,10 @@ if HAVE_NUMBA:
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-_HARMLESS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs", b"fdEC"})
-"""Ancillary chunks that change nothing OpenCV decodes (text, time, pixel size, fpng's marker)."""
+_HARMLESS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs", b"fdEC", b"gAMA", b"cHRM", b"sRGB", b"iCCP"})
+"""Ancillary chunks that change nothing OpenCV decodes: text, time, pixel size, fpng's marker, and the colour
+space a painting program writes (gamma, chromaticities, sRGB intent, ICC profile: OpenCV gives the stored
+values, tests/test_png_read.py)."""
 
 
 def _opencv_limit(name: str, default: int) -> int:
