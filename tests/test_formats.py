@@ -344,3 +344,26 @@ def test_dnxhr_refuses_small_frames(tmp_path):
     (root / "shots" / CUT / "shot.toml").write_text('encode = "dnxhr_hqx"\n' + text)
     with pytest.raises(SpecError, match=r"shot\.toml: encode: 'dnxhr_hqx' is DNxHR, which needs frames of at least 256x120"):
         load_shot(Production(root), CUT)  # and so `compositor validate` says it before a render
+
+
+def test_sample_bits_reads_the_depth_a_file_stores(tmp_path: Path) -> None:
+    """What `compositor deflicker` keeps: 16 for 16-bit PNG and TIFF (grey or colour), 8 for 8-bit, palette and
+    JPEG files (and for a file that is not there: the decoder reports that)."""
+    from PIL import Image
+
+    from compositor.core.io import sample_bits
+
+    deep = (np.arange(8 * 8 * 3).reshape(8, 8, 3) * 300).astype(np.uint16)
+    files = {
+        "rgb16.png": deep, "grey16.png": deep[:, :, 0], "rgb16.tif": deep, "grey16.tif": deep[:, :, 0],
+        "rgb8.png": (deep >> 8).astype(np.uint8), "rgb8.tif": (deep >> 8).astype(np.uint8),
+        "rgb8.jpg": (deep >> 8).astype(np.uint8),
+    }
+    for name, pixels in files.items():
+        assert cv2.imwrite(str(tmp_path / name), pixels)
+    Image.fromarray((deep[:, :, 0] >> 8).astype(np.uint8)).convert("P").save(tmp_path / "palette.png")
+    got = {name: sample_bits(tmp_path / name) for name in [*files, "palette.png", "missing.png"]}
+    assert got == {
+        "rgb16.png": 16, "grey16.png": 16, "rgb16.tif": 16, "grey16.tif": 16,
+        "rgb8.png": 8, "rgb8.tif": 8, "rgb8.jpg": 8, "palette.png": 8, "missing.png": 8,
+    }

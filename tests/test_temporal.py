@@ -424,3 +424,24 @@ def test_the_pass_without_numba_gives_the_same_frames(monkeypatch: pytest.Monkey
     for a, b in zip(compiled, plain):
         assert np.abs(a - b).max() <= 1e-5
     assert qc_plain == pytest.approx(qc_compiled, rel=1e-4)
+
+
+def test_deflicker_files_keeps_a_16_bit_input_16_bit(tmp_path: Path) -> None:
+    """A 16-bit plate steadied is written at 16 bits: levels between two 8-bit ones survive the pass (at 8 bits
+    every sample would land on a multiple of 257); an 8-bit input stays 8-bit."""
+    clean = pan(6)
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    for i, frame in enumerate(clean, 1):
+        rgb16 = np.round(frame[:, :, 2::-1] * 65535).astype(np.uint16)
+        assert cv2.imwrite(str(deep / f"{i:04d}.png"), rgb16)
+    src = write_sequence(tmp_path / "src", clean)
+    deflicker_files(str(deep / "%04d.png"), src, tmp_path / "out16", TemporalSettings(**FULL_RES))
+    out = cv2.imread(str(tmp_path / "out16" / "0003.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (H, W, 3)
+    assert np.count_nonzero(out % 257) > 0.9 * out.size
+    # still the pass's frame: within an 8-bit step of the same pass written at 8 bits
+    deflicker_files(src, src, tmp_path / "out8", TemporalSettings(**FULL_RES))
+    out8 = cv2.imread(str(tmp_path / "out8" / "0003.png"), cv2.IMREAD_UNCHANGED)
+    assert out8.dtype == np.uint8
+    assert np.abs(out.astype(np.float64) / 257 - out8).max() <= 2.0

@@ -332,6 +332,32 @@ def read_image(path: Path | str) -> np.ndarray:
         return _decode(data, path)
 
 
+def sample_bits(path: Path | str) -> int:
+    """Bits a sample the image file stores, from its header: a PNG's bit depth, 16 for OpenEXR (half or float),
+    16 for a 16-bit or float TIFF; 8 for anything else or a header that does not say (a palette or 1-bit PNG
+    stores 8 or fewer)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return 8
+    if head.startswith(_PNG_SIGNATURE) and len(head) >= 26 and head[12:16] == b"IHDR":
+        return 16 if head[24] == 16 and head[25] != 3 else 8
+    if head.startswith(_EXR_MAGIC):
+        return 16
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        from PIL import Image  # noqa: PLC0415 (TIFF only)
+
+        try:
+            with Image.open(path) as image:
+                bits = image.tag_v2.get(258, (8,))  # BitsPerSample: Pillow opens 16-bit RGB as 8-bit "RGB"
+                return 16 if max(bits if isinstance(bits, tuple) else (bits,)) > 8 else 8
+        except Exception:  # noqa: BLE001 (the decoder has the last word on an unreadable header)
+            return 8
+    return 8
+
+
 def decodes(path: Path | str) -> bool:
     """Whether an image file decodes, as `read_image` would decode it (the pixels are not kept)."""
     return _read_raw(Path(path)) is not None
@@ -929,6 +955,11 @@ class FrameSource:
                 yield frame
         finally:
             cap.release()
+
+    @property
+    def bits(self) -> int:
+        """Bits a sample the source stores (`sample_bits` of its first file; 8 for a video)."""
+        return sample_bits(self._files[0]) if self._files else 8
 
     @property
     def sequence(self) -> bool:

@@ -47,8 +47,9 @@ def _open_pair(input: str, guide: str) -> tuple[FrameSource, FrameSource]:
 class _Writer:
     """Writes frames on a thread, at most ``depth`` behind; ``close`` waits and re-raises any error."""
 
-    def __init__(self, depth: int = 2, compress: bool = True):
+    def __init__(self, depth: int = 2, compress: bool = True, bits: int = 8):
         self._compress = compress
+        self._bits = bits
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True)
@@ -62,7 +63,7 @@ class _Writer:
             if self._error is None:
                 path, frame = item
                 try:
-                    write_image(path, frame, alpha=not _opaque(frame), compress=self._compress)
+                    write_image(path, frame, alpha=not _opaque(frame), compress=self._compress, depth=self._bits)
                 except Exception as e:  # noqa: BLE001 - raised in the pass's thread by put() or close()
                     self._error = e
 
@@ -109,7 +110,8 @@ def deflicker_files(
 
     ``input`` and ``guide``: a printf pattern (``proc/%04d.png``), a video file, or (guide only) a still
     image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence and
-    ``output/<video stem>.%04d.png`` for a video (8-bit PNG, with alpha when a frame is not opaque), each
+    ``output/<video stem>.%04d.png`` for a video (PNG, 16-bit where the input's frames store more than 8 bits a
+    sample, else 8-bit; with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
     Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "fps", "seconds", "input", "guide",
     "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}`` (fps:
@@ -135,7 +137,7 @@ def deflicker_files(
             if writer is None:  # only once the first frame passed the size check
                 ensure_folder(output)
                 remove_stale_temp_files(output)  # what a killed run was writing there
-                writer = _Writer(compress=compress)
+                writer = _Writer(compress=compress, bits=16 if source.bits > 8 else 8)
             writer.put(names[i], out)
             if progress is not None:
                 progress(i + 1, total)
