@@ -1,0 +1,98 @@
+"""Bad input found by a second adversarial pass over the CLI (the first: ``test_audit_inputs.py``): each case is
+one line naming the file and the key, exit status 1 and no traceback; legal-but-odd input renders as an editor
+would expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_grid
+from tests.test_validate import compositor
+
+CUT = "t1"
+
+SHOT = """
+[shot]
+frames = 4
+
+[background]
+source = "procedural"
+seed = 7
+
+[[layers]]
+name = "A"
+cels = "cels/A"
+timing = "1 2 . 1"
+"""
+
+
+@pytest.fixture
+def prod(production_factory):
+    def make(spec: str = SHOT, edit_extra: str = "") -> Path:
+        root = production_factory({CUT: spec}, edit_extra=edit_extra)
+        write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+        return root
+
+    return make
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A number written as text: pydantic's lax mode read "4" as 4
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("frames = 4", 'frames = "4"', "shot.frames: '4' is text"),
+        ("frames = 4", 'frames = 4\nfps = "23.976"', "shot.fps: '23.976' is text"),
+        ("frames = 4", 'frames = 4\nsize = [32, "24"]', "shot.size[1]: '24' is text"),
+        ("seed = 7", 'seed = "7"', "background.seed: '7' is text"),
+        ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\nopacity = "0.5"', "layers[0].opacity: '0.5' is text"),
+        ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\n[[effects]]\ntype = "glow"\nstrength = "1"',
+         "effects[0].strength: '1' is text"),
+        ("frames = 4", 'frames = "four"', "shot.frames: 'four' is text"),
+    ],
+    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key", "a word"],
+)
+def test_a_number_written_as_text_is_refused_naming_its_key(prod, capsys, old: str, new: str, line: str) -> None:
+    root = prod(SHOT.replace(old, new))
+    assert compositor(root, capsys, "validate") == (
+        1, [f"shots/t1/shot.toml: {line} where a number goes (write the number without quotes)"]
+    )  # fmt: skip
+
+
+def test_text_stays_text_where_text_goes(prod, capsys) -> None:
+    """Timing tokens are text ("2", ".", "x"), and a style reference written as a path alone is a table made by
+    the key's own reader: neither is a number written as text."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = [1, "2", ".", "1"]'))
+    assert compositor(root, capsys, "validate") == (0, [])
+    assert compositor(root, capsys, "still", CUT, "2", "-o", str(root / "s.png")) == (0, [])
+
+
+def test_a_number_as_text_in_the_edit_is_refused(prod, capsys) -> None:
+    root = prod()
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace("fps = 24", 'fps = "24"'))
+    assert compositor(root, capsys, "validate") == (
+        1, ["shots/edit.toml: edit.fps: '24' is text where a number goes (write the number without quotes)"]
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Unknown keys in nested tables: already refused like the top level's (kept so)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('[[effects]]\ntype = "glow"\nstrenght = 0.5', "effects[0].strenght"),
+        ("[camera]\nkeys = [{ frame = 1, x = 0, y = 0, zom = 1 }]", "camera.keys[0].zom"),
+        ("[temporal]\nstrenght = 0.5", "temporal.strenght"),
+    ],
+)
+def test_an_unknown_key_in_a_nested_table_is_refused_naming_its_path(prod, capsys, extra: str, key: str) -> None:
+    root = prod(SHOT + extra + "\n")
+    assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: {key}: unknown key (check its spelling)"])
