@@ -4,6 +4,7 @@ would expect."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,24 @@ def test_a_number_as_text_in_the_edit_is_refused(prod, capsys) -> None:
 def test_an_unknown_key_in_a_nested_table_is_refused_naming_its_path(prod, capsys, extra: str, key: str) -> None:
     root = prod(SHOT + extra + "\n")
     assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: {key}: unknown key (check its spelling)"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A drawing's name on something that is not a file
+
+
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+def test_a_drawing_name_on_a_folder_or_a_pipe_is_one_line(prod, capsys, kind: str) -> None:
+    """A folder ``cels/A/A_0003.png/`` gave two lines (one "no such file" with the absolute path); a named pipe
+    blocked `compositor validate` for ever (its header was read with a plain open)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 3 1"'))
+    path = root / "shots" / CUT / "cels/A/A_0003.png"
+    if kind == "folder":
+        path.mkdir()
+        reason = "a folder, not an image file"
+    else:
+        os.mkfifo(path)
+        reason = "not a regular file (a pipe or a device)"
+    line = f"shots/t1/cels/A/A_0003.png: cannot decode drawing 3 of layer 'A' ({reason})"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])

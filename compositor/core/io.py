@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import struct
 import warnings
 import zlib
@@ -72,6 +73,25 @@ _HEADER_BYTES = 1 << 16
 def _corrupt(path: Path | str, reason: str) -> CorruptInputError:
     """``<path>: <reason>``; the reason alone is kept for callers that name the file their own way."""
     return CorruptInputError(f"{path}: {reason}", reason=reason)
+
+
+NOT_A_FILE = "a folder, not an image file"
+
+
+def _check_regular(path: Path) -> None:
+    """An image path that is not a file: missing, ``MissingInputError``; a folder named like a drawing
+    (``cels/A/0003.png/``) or anything else that is not a regular file (a named pipe, which would block the
+    read for ever), ``CorruptInputError`` with one reason, whichever reader meets it first."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MissingInputError(f"{path}: no such file") from None
+    except OSError:
+        return  # the read says why (permission, I/O), in its own words
+    if stat.S_ISDIR(mode):
+        raise _corrupt(path, NOT_A_FILE)
+    if not stat.S_ISREG(mode):
+        raise _corrupt(path, "not a regular file (a pipe or a device)")
 
 
 def _undecodable(path: Path | str, why: str) -> CorruptInputError:
@@ -144,6 +164,7 @@ def image_size(path: Path | str) -> tuple[int, int] | None:
     ``MAX_IMAGE_PIXELS``).
     """
     path = Path(path)
+    _check_regular(path)
     try:
         with open(path, "rb") as f:
             head = f.read(_HEADER_BYTES)
@@ -188,8 +209,7 @@ def _read_raw(path: Path) -> np.ndarray | None:
 
     OpenEXR files (which OpenCV's wheels cannot read) are decoded by the OpenEXR library into what OpenCV would
     give for a float image: straight BGR(A) ``float32``, here sRGB-encoded (see `decode_exr`)."""
-    if not path.is_file():
-        raise MissingInputError(f"{path}: no such file")
+    _check_regular(path)
     try:
         data = path.read_bytes()
     except OSError as e:
