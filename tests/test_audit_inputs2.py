@@ -118,3 +118,21 @@ def test_a_drawing_name_on_a_folder_or_a_pipe_is_one_line(prod, capsys, kind: st
     line = f"shots/t1/cels/A/A_0003.png: cannot decode drawing 3 of layer 'A' ({reason})"
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# [encode] ffmpeg naming a program that is not ffmpeg
+
+
+@pytest.mark.parametrize("program", ["/bin/false", "/bin/ls"])
+def test_an_ffmpeg_that_is_not_ffmpeg_is_refused_by_validate(prod, capsys, program: str) -> None:
+    """Only the encode found it, as "render/t1/segments/...mp4: ffmpeg failed: Try 'ls --help'", naming neither
+    edit.toml nor the key, after every frame was composited."""
+    root = prod(edit_extra=f'[encode]\nffmpeg = "{program}"\n')
+    code, lines = compositor(root, capsys, "validate")
+    name = Path(program).name
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("shots/edit.toml: encode.ffmpeg: ") and f"not an ffmpeg (`{name} -version` " in lines[0]
+    code, render_lines = compositor(root, capsys, "render", CUT)
+    assert (code, render_lines) == (1, lines)
+    assert not (root / "render" / CUT / "comp").exists() or not any((root / "render" / CUT / "comp").iterdir())
