@@ -136,3 +136,33 @@ def test_an_ffmpeg_that_is_not_ffmpeg_is_refused_by_validate(prod, capsys, progr
     code, render_lines = compositor(root, capsys, "render", CUT)
     assert (code, render_lines) == (1, lines)
     assert not (root / "render" / CUT / "comp").exists() or not any((root / "render" / CUT / "comp").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# XDTS sheets
+
+XDTS_HEADER = "exchangeDigitalTimeSheet Save Data\n"
+
+
+def _sheet(cels: str = '{"frame": 0, "data": [{"id": 0, "values": ["1"]}]}, '
+                       '{"frame": 2, "data": [{"id": 0, "values": ["2"]}]}', extra_fields: str = "",
+           extra_headers: str = "") -> str:  # fmt: skip
+    return (
+        XDTS_HEADER + '{"version": 5, "timeTables": [{"duration": 4, "name": "t1", "timeTableHeaders": '
+        '[{"fieldId": 0, "names": ["A"]}' + extra_headers + '], "fields": [{"fieldId": 0, "tracks": '
+        '[{"trackNo": 0, "frames": [' + cels + "]}]}" + extra_fields + "]}]}"
+    )
+
+
+SHEET_SHOT = 'timesheet = "t1.xdts"\n' + SHOT.replace('timing = "1 2 . 1"\n', "")
+
+
+def test_a_lone_surrogate_in_a_sheet_is_one_line(prod, capsys) -> None:
+    """JSON reads "\\ud800" (half of a character); it passed validate and `compositor xdts` then failed with a
+    UnicodeEncodeError traceback writing the dialogue back out."""
+    root = prod(SHEET_SHOT)
+    dialogue = ', {"fieldId": 3, "tracks": [{"trackNo": 0, "frames": [{"frame": 0, "data": [{"id": 0, "values": ["hi \\ud800"]}]}]}]}'
+    (root / "shots" / CUT / "t1.xdts").write_text(_sheet(extra_fields=dialogue, extra_headers=', {"fieldId": 3, "names": ["D"]}'))
+    line = "shots/t1/shot.toml: timesheet: shots/t1/t1.xdts: not valid XDTS JSON: \\ud800 is half of a character (a lone surrogate)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "xdts", CUT, "-o", str(root / "out.xdts")) == (1, [line])
