@@ -166,3 +166,25 @@ def test_a_lone_surrogate_in_a_sheet_is_one_line(prod, capsys) -> None:
     line = "shots/t1/shot.toml: timesheet: shots/t1/t1.xdts: not valid XDTS JSON: \\ud800 is half of a character (a lone surrogate)"
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "xdts", CUT, "-o", str(root / "out.xdts")) == (1, [line])
+
+
+def test_a_layer_the_sheet_times_keeps_its_shade(prod, capsys) -> None:
+    """A shade on a layer timed by the XDTS sheet was a KeyError traceback (its matte folder was never
+    resolved), in validate and render alike; now the frame is the one the same timing written inline gives."""
+    from compositor.core.io import read_image
+
+    shade = '\n[[layers.shade]]\ncels = "cels/S"\nopacity = 0.8\n'
+    root = prod(SHEET_SHOT + shade)
+    folder = root / "shots" / CUT
+    (folder / "t1.xdts").write_text(_sheet())
+    write_grid(folder / "cels/S/S_0001.png", "K.\n..")
+    write_grid(folder / "cels/S/S_0002.png", "..\n.K")
+    assert compositor(root, capsys, "validate") == (0, [])
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "sheet.png")) == (0, [])
+    (folder / "shot.toml").write_text(SHOT.replace('"1 2 . 1"', '"1 . 2 ."') + shade)
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "inline.png")) == (0, [])
+    (folder / "shot.toml").write_text(SHOT.replace('"1 2 . 1"', '"1 . 2 ."'))
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "plain.png")) == (0, [])
+    sheet, inline, plain = (read_image(root / f"{n}.png") for n in ("sheet", "inline", "plain"))
+    assert (sheet == inline).all()
+    assert (sheet != plain).any()  # the shade is laid

@@ -673,11 +673,11 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                     from_sheet[i] = timing_text(sheet.exposure(layer.track or layer.name))
                 except TimesheetError as e:
                     problems.append(f"{display}: layers[{i}].{'track' if layer.track else 'name'}: {e}")
-            continue
-        try:
-            parse_timing(layer.timing, spec.shot.frames)
-        except TimesheetError as e:
-            problems.append(f"{display}: layers[{i}].timing: {e}")
+        else:  # a layer the sheet times has its shades and fill key resolved too (they were skipped: a KeyError)
+            try:
+                parse_timing(layer.timing, spec.shot.frames)
+            except TimesheetError as e:
+                problems.append(f"{display}: layers[{i}].timing: {e}")
         for j, shade in enumerate(layer.shade):  # light and tone: the mattes and colour keys are files too
             resolve(shade.cels, f"layers[{i}].shade[{j}].cels")
             if shade.timing is not None:
