@@ -5,9 +5,14 @@ would expect."""
 from __future__ import annotations
 
 import os
+import struct
+import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import write_grid
 from tests.test_validate import compositor
@@ -188,3 +193,58 @@ def test_a_layer_the_sheet_times_keeps_its_shade(prod, capsys) -> None:
     sheet, inline, plain = (read_image(root / f"{n}.png") for n in ("sheet", "inline", "plain"))
     assert (sheet == inline).all()
     assert (sheet != plain).any()  # the shade is laid
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Damaged PNG drawings: libpng printed a line of its own on stderr
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    """A PNG's bytes with its IDAT checksum flipped, or cut inside its IEND chunk."""
+    if how == "cut short":
+        return data[:-6]
+    at = data.find(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    crc = at + 4 + length
+    return data[:crc] + bytes([data[crc] ^ 0xFF]) + data[crc + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("kind", "how", "reason"),
+    [
+        ("rgba", "bad checksum", "damaged: the checksum of its 'IDAT' chunk does not match"),
+        ("palette", "bad checksum", "damaged: the checksum of its 'IDAT' chunk does not match"),
+        ("rgba", "cut short", "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"),
+        ("16-bit", "cut short", "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"),
+    ],
+)
+def test_a_damaged_png_drawing_is_one_line_on_stderr(prod, capfd, kind: str, how: str, reason: str) -> None:
+    """libpng's own "libpng error: IDAT: CRC error" (or "PNG input buffer is incomplete") came on stderr above
+    the error line: two lines. The whole of stderr is read here (fd 2: libpng writes there, not to Python's)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    path = root / "shots" / CUT / "cels/A/A_0002.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (6, 5, 4), np.uint8)
+    if kind == "palette":
+        Image.fromarray(pixels[:, :, :3]).quantize(8).save(path, transparency=0)
+    else:
+        cv2.imwrite(str(path), pixels.astype(np.uint16) * 257 if kind == "16-bit" else pixels)
+    path.write_bytes(_damaged(path.read_bytes(), how))
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])
+    assert every_line(root, capfd, "still", CUT, "2") == (1, [line])
+
+
+def every_line(root: Path, capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """The command in this process: its exit status and every line on its stderr, the C libraries' too."""
+    from compositor.cli import main
+
+    argv, sys.argv = sys.argv, ["compositor", "--root", str(root), *args]
+    capfd.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+    return code, capfd.readouterr().err.splitlines()

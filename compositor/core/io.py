@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
+from compositor.core.png import SIGNATURE as PNG_SIGNATURE
+from compositor.core.png import damage as png_damage
 from compositor.core.png import decode_png
 from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
 
@@ -222,6 +224,8 @@ def _read_raw(path: Path) -> np.ndarray | None:
     pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
     if pixels is not None:
         return pixels
+    if data.startswith(PNG_SIGNATURE) and (why := png_damage(data)) is not None:
+        raise _undecodable(path, why)  # before OpenCV, whose libpng would print a second line on stderr
     with _decoding(path):
         return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
 
