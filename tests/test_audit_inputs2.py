@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -248,3 +249,26 @@ def every_line(root: Path, capfd: pytest.CaptureFixture[str], *args: str) -> tup
     finally:
         sys.argv = argv
     return code, capfd.readouterr().err.splitlines()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Plates
+
+
+def test_a_video_plate_cut_short_is_one_line_on_stderr(prod, capfd) -> None:
+    """A movie copied halfway (no moov box) gave FFmpeg's "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x...] moov atom not
+    found" on stderr above the error line."""
+    from compositor.steps.encode import ffmpeg_exe
+
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.mp4"')
+    root = prod(spec)
+    video = root / "shots" / CUT / "plates/bg.mp4"
+    video.parent.mkdir(parents=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=s=32x24:r=24", "-frames:v", "8",
+         "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    line = "error: shots/t1/shot.toml: background.plate: cannot read the video (no frames decoded)"
+    assert every_line(root, capfd, "validate") == (1, [line])

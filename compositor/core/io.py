@@ -866,6 +866,12 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
     return files
 
 
+# OpenCV's FFmpeg backend prints FFmpeg's own errors ("[mov,mp4,...] moov atom not found") on stderr, above the
+# line that names the plate and the key: quiet, unless the user asks for them (OpenCV reads this variable when it
+# opens its first video).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 class FrameSource:
     """Frames of an image, an image sequence or a video, streamed in order (never all in memory).
 
