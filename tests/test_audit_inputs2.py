@@ -272,3 +272,19 @@ def test_a_video_plate_cut_short_is_one_line_on_stderr(prod, capfd) -> None:
     video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
     line = "error: shots/t1/shot.toml: background.plate: cannot read the video (no frames decoded)"
     assert every_line(root, capfd, "validate") == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Cut names
+
+
+def test_a_cut_name_too_long_for_its_files_is_refused_by_validate(prod, capsys) -> None:
+    """A 240-character cut passed validate, composited, and then failed at its first movie segment (a file name
+    of 285 characters: "File name too long")."""
+    root = prod()
+    name = "a" * 240
+    (root / "shots" / name).mkdir()
+    (root / "shots" / name / "shot.toml").write_text(SHOT)
+    line = f"'{'a' * 20}'... is 240 characters long; a cut name has at most 100 (it names the cut's files)"
+    assert compositor(root, capsys, "validate") == (1, [f"shots/: {line}"])
+    assert compositor(root, capsys, "render", name) == (1, [f"cut: {line}"])

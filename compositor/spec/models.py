@@ -172,6 +172,9 @@ Unit = Annotated[float, Field(ge=0, le=1)]
 CUT_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 """What a cut's name may hold: letters, digits, ``_`` and ``-`` (not first). It becomes a folder, file names,
 make targets, a command-line argument (so no leading ``-``) and burn-in text."""
+MAX_CUT_NAME = 100
+"""The longest cut (or edit) name: the longest file name made from it (a movie segment's,
+``<cut>.<first>-<last>.<key>.mp4``) adds about 50 characters, and most file systems stop at 255."""
 
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 """What a style's or an encode preset's name may hold: a file name in ``templates/`` (never a path: no ``/``,
@@ -988,7 +991,7 @@ class ShotSpec(Strict):
 # The edit: shots/edit.toml
 
 class EditSection(Strict):
-    name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_CUT_NAME)
     title: str = ""
     fps: Fps = 24
     size: Size = (1280, 720)
