@@ -288,3 +288,12 @@ def test_a_cut_name_too_long_for_its_files_is_refused_by_validate(prod, capsys) 
     line = f"'{'a' * 20}'... is 240 characters long; a cut name has at most 100 (it names the cut's files)"
     assert compositor(root, capsys, "validate") == (1, [f"shots/: {line}"])
     assert compositor(root, capsys, "render", name) == (1, [f"cut: {line}"])
+
+
+@pytest.mark.parametrize(("fps", "problem"), [("0.25", "0.25 frames a second: a movie needs at least 1"),
+                                              ("0", "Input should be greater than 0")])
+def test_a_frame_rate_a_movie_cannot_have_is_refused_by_validate(prod, capsys, fps: str, problem: str) -> None:
+    """``fps = 0.25`` passed validate, composited every frame, then failed at the encode as "render/t1/segments/
+    ...mp4: ffmpeg failed: Error : Invalid argument", naming neither the file nor the key."""
+    root = prod(SHOT.replace("frames = 4", f"frames = 4\nfps = {fps}"))
+    assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: shot.fps: {problem}"])

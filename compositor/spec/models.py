@@ -152,8 +152,15 @@ MAX_DEGREES = 36_000.0
 Pixels = Annotated[int, Field(ge=1, le=MAX_EDGE)]
 Size = tuple[Pixels, Pixels]
 Ease = Literal["linear", "in", "out", "in-out", "hold"]
-Fps = Annotated[float, Field(gt=0, le=1000)]
-"""Frames per second: above 0, at most 1000 (high-speed footage is conformed to a normal rate first)."""
+def _one_a_second(fps: float) -> float:
+    if fps < 1:  # passed validate, composited, then failed at the encode ("Invalid argument", under 0.5)
+        raise ValueError(f"{fps:g} frames a second: a movie needs at least 1")
+    return fps
+
+
+Fps = Annotated[float, Field(gt=0, le=1000), AfterValidator(_one_a_second)]
+"""Frames per second: at least 1 (x264 in an mp4 fails under 0.5), at most 1000 (high-speed footage is
+conformed to a normal rate first)."""
 FrameNumber = Annotated[int, Field(ge=-MAX_FRAME_NUMBER, le=MAX_FRAME_NUMBER)]
 Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
