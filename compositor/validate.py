@@ -136,6 +136,12 @@ def validate_production(production: Production) -> list[str]:
     if edit is None:
         return list(dict.fromkeys(problems))
     try:
+        from compositor.steps.encode import check_ffmpeg  # noqa: PLC0415
+
+        check_ffmpeg(edit.ffmpeg, edit.display)  # runs `-version`: a program that is not ffmpeg, said now
+    except CompositorError as e:
+        problems.extend(_lines(e))
+    try:
         from compositor.steps.edit.editorial import edit_audio  # noqa: PLC0415 (OpenTimelineIO: only here)
 
         edit_audio(edit)

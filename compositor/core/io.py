@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import struct
 import warnings
 import zlib
@@ -22,6 +23,8 @@ import cv2
 import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
+from compositor.core.png import SIGNATURE as PNG_SIGNATURE
+from compositor.core.png import damage as png_damage
 from compositor.core.png import decode_png
 from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
 
@@ -72,6 +75,25 @@ _HEADER_BYTES = 1 << 16
 def _corrupt(path: Path | str, reason: str) -> CorruptInputError:
     """``<path>: <reason>``; the reason alone is kept for callers that name the file their own way."""
     return CorruptInputError(f"{path}: {reason}", reason=reason)
+
+
+NOT_A_FILE = "a folder, not an image file"
+
+
+def _check_regular(path: Path) -> None:
+    """An image path that is not a file: missing, ``MissingInputError``; a folder named like a drawing
+    (``cels/A/0003.png/``) or anything else that is not a regular file (a named pipe, which would block the
+    read for ever), ``CorruptInputError`` with one reason, whichever reader meets it first."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MissingInputError(f"{path}: no such file") from None
+    except OSError:
+        return  # the read says why (permission, I/O), in its own words
+    if stat.S_ISDIR(mode):
+        raise _corrupt(path, NOT_A_FILE)
+    if not stat.S_ISREG(mode):
+        raise _corrupt(path, "not a regular file (a pipe or a device)")
 
 
 def _undecodable(path: Path | str, why: str) -> CorruptInputError:
@@ -144,6 +166,7 @@ def image_size(path: Path | str) -> tuple[int, int] | None:
     ``MAX_IMAGE_PIXELS``).
     """
     path = Path(path)
+    _check_regular(path)
     try:
         with open(path, "rb") as f:
             head = f.read(_HEADER_BYTES)
@@ -188,8 +211,7 @@ def _read_raw(path: Path) -> np.ndarray | None:
 
     OpenEXR files (which OpenCV's wheels cannot read) are decoded by the OpenEXR library into what OpenCV would
     give for a float image: straight BGR(A) ``float32``, here sRGB-encoded (see `decode_exr`)."""
-    if not path.is_file():
-        raise MissingInputError(f"{path}: no such file")
+    _check_regular(path)
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -202,6 +224,8 @@ def _read_raw(path: Path) -> np.ndarray | None:
     pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
     if pixels is not None:
         return pixels
+    if data.startswith(PNG_SIGNATURE) and (why := png_damage(data)) is not None:
+        raise _undecodable(path, why)  # before OpenCV, whose libpng would print a second line on stderr
     with _decoding(path):
         return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
 
@@ -866,6 +890,12 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
             path = files[-1]
         files.append(path)
     return files
+
+
+# OpenCV's FFmpeg backend prints FFmpeg's own errors ("[mov,mp4,...] moov atom not found") on stderr, above the
+# line that names the plate and the key: quiet, unless the user asks for them (OpenCV reads this variable when it
+# opens its first video).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class FrameSource:

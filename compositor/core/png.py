@@ -114,6 +114,34 @@ def _inflate(stream: bytes, size: int) -> bytes | None:
     return raw if len(raw) == size else None
 
 
+CUT_SHORT = "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"
+
+
+def damage(data: bytes) -> str | None:
+    """Why a PNG file (``data`` starting with its signature) cannot decode, found from its chunks alone: one cut
+    short before ``IEND``, or a critical chunk whose checksum does not match; None when neither is so (the
+    decoder decides the rest). libpng fails on both anyway, and prints its own "libpng error: ..." line on
+    stderr on the way: said here, the file is refused in one line and OpenCV never sees it. An ancillary
+    chunk's bad checksum is left to it (libpng drops the chunk and decodes the image)."""
+    pos, n = len(SIGNATURE), len(data)
+    first = True
+    while True:
+        if pos + 12 > n:
+            return None if first else CUT_SHORT
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 8 + length
+        if first and (kind != b"IHDR" or length != 13):
+            return None  # not a PNG's structure at all: the decoder's "corrupt or not an image"
+        first = False
+        if length > 0x7FFFFFFF or end + 4 > n:
+            return CUT_SHORT
+        if not kind[0] & 0x20 and not _crc_ok(data, pos + 4, end, struct.unpack_from(">I", data, end)[0]):
+            return f"damaged: the checksum of its {kind.decode('latin-1')!r} chunk does not match"
+        if kind == b"IEND":
+            return None
+        pos = end + 4
+
+
 def decode_png(data: bytes) -> np.ndarray | None:
     """``data`` (a whole PNG file) as ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` decodes it: ``uint8`` BGR
     ``(H, W, 3)`` or BGRA ``(H, W, 4)``; None for a file this reader leaves to OpenCV (see the module)."""

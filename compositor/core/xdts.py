@@ -226,6 +226,11 @@ def parse_xdts(data: bytes, display: str) -> Timesheet:
         raise XdtsError(f"{display}: not valid XDTS JSON: a number too long to read (over 4300 digits)") from None
     except RecursionError:
         raise XdtsError(f"{display}: not valid XDTS JSON: arrays or objects nested too deep to read") from None
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:  # "\ud800" alone: JSON reads it, but it is no character, and no file can hold it
+        bad = e.object[e.start : e.end].encode("utf-8", "backslashreplace").decode("ascii")
+        raise XdtsError(f"{display}: not valid XDTS JSON: {bad} is half of a character (a lone surrogate)") from None
     document = _object(document, display)
     tables = _list(document.get("timeTables"), f"{display}: timeTables") if "timeTables" in document else []
     if not tables:

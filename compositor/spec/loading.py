@@ -33,6 +33,7 @@ from compositor.errors import (
 from compositor.layout import FRAME_SUFFIXES, CutPaths, EditPaths, render_root
 from compositor.spec.models import (
     CUT_NAME,
+    MAX_CUT_NAME,
     NAME,
     DiffusionSettings,
     EditSection,
@@ -99,6 +100,9 @@ def check_cut_name(name: str, where: str) -> None:
     letters, digits, ``_`` and ``-`` (not first)."""
     if not re.fullmatch(CUT_NAME, name):
         raise SpecError(f"{where}: {name!r} is not a cut name (letters, digits, '_' and '-', not first)")
+    if len(name) > MAX_CUT_NAME:  # passed validate, then failed at the first segment's file name
+        raise SpecError(f"{where}: {name[:20]!r}... is {len(name)} characters long; a cut name has at most {MAX_CUT_NAME} "
+                        "(it names the cut's files)")
 
 
 def check_name(name: str, where: str, what: str) -> None:
@@ -673,11 +677,11 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                     from_sheet[i] = timing_text(sheet.exposure(layer.track or layer.name))
                 except TimesheetError as e:
                     problems.append(f"{display}: layers[{i}].{'track' if layer.track else 'name'}: {e}")
-            continue
-        try:
-            parse_timing(layer.timing, spec.shot.frames)
-        except TimesheetError as e:
-            problems.append(f"{display}: layers[{i}].timing: {e}")
+        else:  # a layer the sheet times has its shades and fill key resolved too (they were skipped: a KeyError)
+            try:
+                parse_timing(layer.timing, spec.shot.frames)
+            except TimesheetError as e:
+                problems.append(f"{display}: layers[{i}].timing: {e}")
         for j, shade in enumerate(layer.shade):  # light and tone: the mattes and colour keys are files too
             resolve(shade.cels, f"layers[{i}].shade[{j}].cels")
             if shade.timing is not None:

@@ -34,7 +34,7 @@ EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
 TRUE_FALSE = "true_false"
-"""The type of the error for a true/false where a number goes (``Strict``), located at the key itself."""
+"""The type of the error for a true/false or a text where a number goes (``Strict``), located at the key itself."""
 
 
 def _takes_true_false(annotation: Any) -> bool:
@@ -51,11 +51,32 @@ def _takes_true_false(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)  # its own fields say
 
 
-def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """Where ``value`` holds a true/false that a field of type ``annotation`` would read as a number (pydantic
-    reads ``true`` as 1), e.g. ``("timing", 1)``; None where it holds none."""
+def _is_number(annotation: Any) -> bool:
+    """Whether a field of this type holds only a number (or nothing): text there can only be a misread number."""
+    if annotation in (int, float):
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _is_number(args[0])
+    if origin in (Union, UnionType):
+        kinds = [a for a in args if a is not type(None)]
+        return bool(kinds) and all(_is_number(a) for a in kinds)
+    return False
+
+
+def _misread_number(value: Any, annotation: Any) -> bool:
+    """Whether pydantic would read ``value`` as a number that the user did not write as one: ``true`` as 1,
+    the text ``"4"`` as 4."""
     if isinstance(value, bool):
-        return None if _takes_true_false(annotation) else where
+        return not _takes_true_false(annotation)
+    return isinstance(value, str) and _is_number(annotation)
+
+
+def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where ``value`` holds a true/false or a text that a field of type ``annotation`` would read as a number
+    (pydantic reads ``true`` as 1 and ``"4"`` as 4), e.g. ``("timing", 1)``; None where it holds none."""
+    if isinstance(value, (bool, str)):
+        return where if _misread_number(value, annotation) else None
     if not isinstance(value, list):
         return None
     origin, args = get_origin(annotation), get_args(annotation)
@@ -77,20 +98,38 @@ def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) ->
     return None
 
 
+def _item(value: Any, where: tuple[str | int, ...]) -> Any:
+    for part in where[1:]:
+        value = value[part]
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
     def _numbers_are_numbers(cls, data: Any) -> Any:
-        """``true``/``false`` where a number goes is an error naming the key, not 1 or 0."""
+        """``true``/``false`` where a number goes is an error naming the key, not 1 or 0; so is text (``frames =
+        "4"``), not 4: a quoted number is a slip (a value pasted from elsewhere, a spreadsheet's export) that
+        pydantic's lax mode would take silently. A field with its own before-validator reads its value itself
+        (it may take text on purpose) and is left to it."""
         if isinstance(data, dict):
             fields = cls.model_fields
+            own = {name for d in cls.__pydantic_decorators__.field_validators.values() if d.info.mode == "before"
+                   for name in d.info.fields}
             for key, value in data.items():
-                where = _true_false_in(value, fields[key].annotation, (key,)) if key in fields else None
-                if where is not None:
+                if key not in fields or key in own:
+                    continue
+                where = _true_false_in(value, fields[key].annotation, (key,))
+                if where is None:
+                    continue
+                found = _item(value, where)
+                if isinstance(found, bool):
                     raise PydanticCustomError(TRUE_FALSE, "true/false where a number goes (write the number)",
                                               {"where": where})
+                raise PydanticCustomError(TRUE_FALSE, "{text} is text where a number goes (write the number "
+                                          "without quotes)", {"where": where, "text": repr(found)})
         return data
 
 
@@ -113,8 +152,15 @@ MAX_DEGREES = 36_000.0
 Pixels = Annotated[int, Field(ge=1, le=MAX_EDGE)]
 Size = tuple[Pixels, Pixels]
 Ease = Literal["linear", "in", "out", "in-out", "hold"]
-Fps = Annotated[float, Field(gt=0, le=1000)]
-"""Frames per second: above 0, at most 1000 (high-speed footage is conformed to a normal rate first)."""
+def _one_a_second(fps: float) -> float:
+    if fps < 1:  # passed validate, composited, then failed at the encode ("Invalid argument", under 0.5)
+        raise ValueError(f"{fps:g} frames a second: a movie needs at least 1")
+    return fps
+
+
+Fps = Annotated[float, Field(gt=0, le=1000), AfterValidator(_one_a_second)]
+"""Frames per second: at least 1 (x264 in an mp4 fails under 0.5), at most 1000 (high-speed footage is
+conformed to a normal rate first)."""
 FrameNumber = Annotated[int, Field(ge=-MAX_FRAME_NUMBER, le=MAX_FRAME_NUMBER)]
 Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
@@ -133,6 +179,9 @@ Unit = Annotated[float, Field(ge=0, le=1)]
 CUT_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 """What a cut's name may hold: letters, digits, ``_`` and ``-`` (not first). It becomes a folder, file names,
 make targets, a command-line argument (so no leading ``-``) and burn-in text."""
+MAX_CUT_NAME = 100
+"""The longest cut (or edit) name: the longest file name made from it (a movie segment's,
+``<cut>.<first>-<last>.<key>.mp4``) adds about 50 characters, and most file systems stop at 255."""
 
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 """What a style's or an encode preset's name may hold: a file name in ``templates/`` (never a path: no ``/``,
@@ -949,7 +998,7 @@ class ShotSpec(Strict):
 # The edit: shots/edit.toml
 
 class EditSection(Strict):
-    name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(default="short", pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_CUT_NAME)
     title: str = ""
     fps: Fps = 24
     size: Size = (1280, 720)

@@ -508,17 +508,53 @@ def probe_with_ffmpeg(path: Path | str) -> dict[str, Any]:
 
 
 
+VERSION_TIMEOUT = 20.0
+"""Seconds ``ffmpeg -version`` may take (an ffmpeg answers in a fraction of one; another program named as one,
+waiting on something, must not hang the command)."""
+VERSION_BYTES = 1 << 20
+"""The most of a ``-version`` report read (ffmpeg's is 1-2 KiB; another program may print without end)."""
+
+
 @lru_cache(maxsize=4)
 def _ffmpeg_version_text(exe: str) -> str:
     try:
-        done = subprocess.run([exe, "-version"], capture_output=True, text=True, errors="replace", check=False)
+        proc = subprocess.Popen([exe, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
     except OSError as e:
         raise BackendMissingError(f"cannot run ffmpeg ({exe}): {e.strerror}") from None
-    return done.stdout
+    assert proc.stdout is not None
+    timer = threading.Timer(VERSION_TIMEOUT, proc.kill)  # a read that never ends ends with the process
+    timer.start()
+    try:
+        text = proc.stdout.read(VERSION_BYTES).decode("utf-8", "replace")
+    finally:
+        timer.cancel()
+        proc.kill() if proc.poll() is None else None
+        proc.stdout.close()
+        proc.wait()
+    if not text.startswith("ffmpeg version"):
+        # /bin/false, a wrapper script that failed, another program: every encode would fail later, as an ffmpeg
+        # error naming a segment instead of the setting that chose the program.
+        first = (text.splitlines() or [""])[0].strip()
+        said = f"printed {first[:60]!r}" if first else "printed nothing"
+        raise BackendMissingError(f"{exe}: not an ffmpeg (`{Path(exe).name} -version` {said}, not \"ffmpeg version ...\")")
+    return text
 
 
 def _ffmpeg_version(exe: str) -> str:
     return (_ffmpeg_version_text(exe).splitlines() or ["unknown"])[0]
+
+
+def check_ffmpeg(named: str | None = None, where: str = "shots/edit.toml") -> None:
+    """Raise `BackendMissingError` (one line naming the setting that chose it) where the ffmpeg a render would
+    run is not one: ``named`` (``[encode] ffmpeg`` of ``where``), else ``$COMPOSITOR_FFMPEG``, else the bundled
+    build. `compositor validate` calls it; a render meets the same line when it keys its first movie."""
+    exe = ffmpeg_exe(named)
+    try:
+        _ffmpeg_version_text(exe)
+    except BackendMissingError as e:
+        setting = f"{where}: encode.ffmpeg" if named else "COMPOSITOR_FFMPEG" if os.environ.get("COMPOSITOR_FFMPEG") else None
+        raise BackendMissingError(f"{setting}: {e}" if setting else str(e)) from None
 
 
 def ffmpeg_identity(named: str | None = None) -> dict[str, str]:
@@ -532,6 +568,7 @@ def ffmpeg_build(named: str | None = None) -> dict[str, str]:
     """The ffmpeg as part of every movie's key: its version line and the key of its whole ``-version`` report
     (build, configuration, library versions), not where it is installed. Another build may make other bytes
     and re-encodes; the same build at another path (another checkout's virtual environment) does not."""
+    check_ffmpeg(named)
     text = _ffmpeg_version_text(ffmpeg_exe(named))
     return {"version": (text.splitlines() or ["unknown"])[0], "build": content_key(text)}
 

@@ -1,0 +1,299 @@
+"""Bad input found by a second adversarial pass over the CLI (the first: ``test_audit_inputs.py``): each case is
+one line naming the file and the key, exit status 1 and no traceback; legal-but-odd input renders as an editor
+would expect."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import write_grid
+from tests.test_validate import compositor
+
+CUT = "t1"
+
+SHOT = """
+[shot]
+frames = 4
+
+[background]
+source = "procedural"
+seed = 7
+
+[[layers]]
+name = "A"
+cels = "cels/A"
+timing = "1 2 . 1"
+"""
+
+
+@pytest.fixture
+def prod(production_factory):
+    def make(spec: str = SHOT, edit_extra: str = "") -> Path:
+        root = production_factory({CUT: spec}, edit_extra=edit_extra)
+        write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+        return root
+
+    return make
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A number written as text: pydantic's lax mode read "4" as 4
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("frames = 4", 'frames = "4"', "shot.frames: '4' is text"),
+        ("frames = 4", 'frames = 4\nfps = "23.976"', "shot.fps: '23.976' is text"),
+        ("frames = 4", 'frames = 4\nsize = [32, "24"]', "shot.size[1]: '24' is text"),
+        ("seed = 7", 'seed = "7"', "background.seed: '7' is text"),
+        ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\nopacity = "0.5"', "layers[0].opacity: '0.5' is text"),
+        ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\n[[effects]]\ntype = "glow"\nstrength = "1"',
+         "effects[0].strength: '1' is text"),
+        ("frames = 4", 'frames = "four"', "shot.frames: 'four' is text"),
+    ],
+    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key", "a word"],
+)
+def test_a_number_written_as_text_is_refused_naming_its_key(prod, capsys, old: str, new: str, line: str) -> None:
+    root = prod(SHOT.replace(old, new))
+    assert compositor(root, capsys, "validate") == (
+        1, [f"shots/t1/shot.toml: {line} where a number goes (write the number without quotes)"]
+    )  # fmt: skip
+
+
+def test_text_stays_text_where_text_goes(prod, capsys) -> None:
+    """Timing tokens are text ("2", ".", "x"), and a style reference written as a path alone is a table made by
+    the key's own reader: neither is a number written as text."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = [1, "2", ".", "1"]'))
+    assert compositor(root, capsys, "validate") == (0, [])
+    assert compositor(root, capsys, "still", CUT, "2", "-o", str(root / "s.png")) == (0, [])
+
+
+def test_a_number_as_text_in_the_edit_is_refused(prod, capsys) -> None:
+    root = prod()
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace("fps = 24", 'fps = "24"'))
+    assert compositor(root, capsys, "validate") == (
+        1, ["shots/edit.toml: edit.fps: '24' is text where a number goes (write the number without quotes)"]
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Unknown keys in nested tables: already refused like the top level's (kept so)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('[[effects]]\ntype = "glow"\nstrenght = 0.5', "effects[0].strenght"),
+        ("[camera]\nkeys = [{ frame = 1, x = 0, y = 0, zom = 1 }]", "camera.keys[0].zom"),
+        ("[temporal]\nstrenght = 0.5", "temporal.strenght"),
+    ],
+)
+def test_an_unknown_key_in_a_nested_table_is_refused_naming_its_path(prod, capsys, extra: str, key: str) -> None:
+    root = prod(SHOT + extra + "\n")
+    assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: {key}: unknown key (check its spelling)"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A drawing's name on something that is not a file
+
+
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+def test_a_drawing_name_on_a_folder_or_a_pipe_is_one_line(prod, capsys, kind: str) -> None:
+    """A folder ``cels/A/A_0003.png/`` gave two lines (one "no such file" with the absolute path); a named pipe
+    blocked `compositor validate` for ever (its header was read with a plain open)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 3 1"'))
+    path = root / "shots" / CUT / "cels/A/A_0003.png"
+    if kind == "folder":
+        path.mkdir()
+        reason = "a folder, not an image file"
+    else:
+        os.mkfifo(path)
+        reason = "not a regular file (a pipe or a device)"
+    line = f"shots/t1/cels/A/A_0003.png: cannot decode drawing 3 of layer 'A' ({reason})"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# [encode] ffmpeg naming a program that is not ffmpeg
+
+
+@pytest.mark.parametrize("program", ["/bin/false", "/bin/ls"])
+def test_an_ffmpeg_that_is_not_ffmpeg_is_refused_by_validate(prod, capsys, program: str) -> None:
+    """Only the encode found it, as "render/t1/segments/...mp4: ffmpeg failed: Try 'ls --help'", naming neither
+    edit.toml nor the key, after every frame was composited."""
+    root = prod(edit_extra=f'[encode]\nffmpeg = "{program}"\n')
+    code, lines = compositor(root, capsys, "validate")
+    name = Path(program).name
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("shots/edit.toml: encode.ffmpeg: ") and f"not an ffmpeg (`{name} -version` " in lines[0]
+    code, render_lines = compositor(root, capsys, "render", CUT)
+    assert (code, render_lines) == (1, lines)
+    assert not (root / "render" / CUT / "comp").exists() or not any((root / "render" / CUT / "comp").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# XDTS sheets
+
+XDTS_HEADER = "exchangeDigitalTimeSheet Save Data\n"
+
+
+def _sheet(cels: str = '{"frame": 0, "data": [{"id": 0, "values": ["1"]}]}, '
+                       '{"frame": 2, "data": [{"id": 0, "values": ["2"]}]}', extra_fields: str = "",
+           extra_headers: str = "") -> str:  # fmt: skip
+    return (
+        XDTS_HEADER + '{"version": 5, "timeTables": [{"duration": 4, "name": "t1", "timeTableHeaders": '
+        '[{"fieldId": 0, "names": ["A"]}' + extra_headers + '], "fields": [{"fieldId": 0, "tracks": '
+        '[{"trackNo": 0, "frames": [' + cels + "]}]}" + extra_fields + "]}]}"
+    )
+
+
+SHEET_SHOT = 'timesheet = "t1.xdts"\n' + SHOT.replace('timing = "1 2 . 1"\n', "")
+
+
+def test_a_lone_surrogate_in_a_sheet_is_one_line(prod, capsys) -> None:
+    """JSON reads "\\ud800" (half of a character); it passed validate and `compositor xdts` then failed with a
+    UnicodeEncodeError traceback writing the dialogue back out."""
+    root = prod(SHEET_SHOT)
+    dialogue = ', {"fieldId": 3, "tracks": [{"trackNo": 0, "frames": [{"frame": 0, "data": [{"id": 0, "values": ["hi \\ud800"]}]}]}]}'
+    (root / "shots" / CUT / "t1.xdts").write_text(_sheet(extra_fields=dialogue, extra_headers=', {"fieldId": 3, "names": ["D"]}'))
+    line = "shots/t1/shot.toml: timesheet: shots/t1/t1.xdts: not valid XDTS JSON: \\ud800 is half of a character (a lone surrogate)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "xdts", CUT, "-o", str(root / "out.xdts")) == (1, [line])
+
+
+def test_a_layer_the_sheet_times_keeps_its_shade(prod, capsys) -> None:
+    """A shade on a layer timed by the XDTS sheet was a KeyError traceback (its matte folder was never
+    resolved), in validate and render alike; now the frame is the one the same timing written inline gives."""
+    from compositor.core.io import read_image
+
+    shade = '\n[[layers.shade]]\ncels = "cels/S"\nopacity = 0.8\n'
+    root = prod(SHEET_SHOT + shade)
+    folder = root / "shots" / CUT
+    (folder / "t1.xdts").write_text(_sheet())
+    write_grid(folder / "cels/S/S_0001.png", "K.\n..")
+    write_grid(folder / "cels/S/S_0002.png", "..\n.K")
+    assert compositor(root, capsys, "validate") == (0, [])
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "sheet.png")) == (0, [])
+    (folder / "shot.toml").write_text(SHOT.replace('"1 2 . 1"', '"1 . 2 ."') + shade)
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "inline.png")) == (0, [])
+    (folder / "shot.toml").write_text(SHOT.replace('"1 2 . 1"', '"1 . 2 ."'))
+    assert compositor(root, capsys, "still", CUT, "3", "-o", str(root / "plain.png")) == (0, [])
+    sheet, inline, plain = (read_image(root / f"{n}.png") for n in ("sheet", "inline", "plain"))
+    assert (sheet == inline).all()
+    assert (sheet != plain).any()  # the shade is laid
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Damaged PNG drawings: libpng printed a line of its own on stderr
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    """A PNG's bytes with its IDAT checksum flipped, or cut inside its IEND chunk."""
+    if how == "cut short":
+        return data[:-6]
+    at = data.find(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    crc = at + 4 + length
+    return data[:crc] + bytes([data[crc] ^ 0xFF]) + data[crc + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("kind", "how", "reason"),
+    [
+        ("rgba", "bad checksum", "damaged: the checksum of its 'IDAT' chunk does not match"),
+        ("palette", "bad checksum", "damaged: the checksum of its 'IDAT' chunk does not match"),
+        ("rgba", "cut short", "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"),
+        ("16-bit", "cut short", "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"),
+    ],
+)
+def test_a_damaged_png_drawing_is_one_line_on_stderr(prod, capfd, kind: str, how: str, reason: str) -> None:
+    """libpng's own "libpng error: IDAT: CRC error" (or "PNG input buffer is incomplete") came on stderr above
+    the error line: two lines. The whole of stderr is read here (fd 2: libpng writes there, not to Python's)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    path = root / "shots" / CUT / "cels/A/A_0002.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (6, 5, 4), np.uint8)
+    if kind == "palette":
+        Image.fromarray(pixels[:, :, :3]).quantize(8).save(path, transparency=0)
+    else:
+        cv2.imwrite(str(path), pixels.astype(np.uint16) * 257 if kind == "16-bit" else pixels)
+    path.write_bytes(_damaged(path.read_bytes(), how))
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])
+    assert every_line(root, capfd, "still", CUT, "2") == (1, [line])
+
+
+def every_line(root: Path, capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """The command in this process: its exit status and every line on its stderr, the C libraries' too."""
+    from compositor.cli import main
+
+    argv, sys.argv = sys.argv, ["compositor", "--root", str(root), *args]
+    capfd.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+    return code, capfd.readouterr().err.splitlines()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Plates
+
+
+def test_a_video_plate_cut_short_is_one_line_on_stderr(prod, capfd) -> None:
+    """A movie copied halfway (no moov box) gave FFmpeg's "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x...] moov atom not
+    found" on stderr above the error line."""
+    from compositor.steps.encode import ffmpeg_exe
+
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.mp4"')
+    root = prod(spec)
+    video = root / "shots" / CUT / "plates/bg.mp4"
+    video.parent.mkdir(parents=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=s=32x24:r=24", "-frames:v", "8",
+         "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    line = "error: shots/t1/shot.toml: background.plate: cannot read the video (no frames decoded)"
+    assert every_line(root, capfd, "validate") == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Cut names
+
+
+def test_a_cut_name_too_long_for_its_files_is_refused_by_validate(prod, capsys) -> None:
+    """A 240-character cut passed validate, composited, and then failed at its first movie segment (a file name
+    of 285 characters: "File name too long")."""
+    root = prod()
+    name = "a" * 240
+    (root / "shots" / name).mkdir()
+    (root / "shots" / name / "shot.toml").write_text(SHOT)
+    line = f"'{'a' * 20}'... is 240 characters long; a cut name has at most 100 (it names the cut's files)"
+    assert compositor(root, capsys, "validate") == (1, [f"shots/: {line}"])
+    assert compositor(root, capsys, "render", name) == (1, [f"cut: {line}"])
+
+
+@pytest.mark.parametrize(("fps", "problem"), [("0.25", "0.25 frames a second: a movie needs at least 1"),
+                                              ("0", "Input should be greater than 0")])
+def test_a_frame_rate_a_movie_cannot_have_is_refused_by_validate(prod, capsys, fps: str, problem: str) -> None:
+    """``fps = 0.25`` passed validate, composited every frame, then failed at the encode as "render/t1/segments/
+    ...mp4: ffmpeg failed: Error : Invalid argument", naming neither the file nor the key."""
+    root = prod(SHOT.replace("frames = 4", f"frames = 4\nfps = {fps}"))
+    assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: shot.fps: {problem}"])
