@@ -17,7 +17,14 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, decode_problem, image_size, read_image, read_rgba8
+from compositor.core.io import (
+    IMAGE_SUFFIXES,
+    decode_problem,
+    exif_orientation,
+    image_size,
+    read_image,
+    read_rgba8,
+)
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
@@ -261,9 +268,12 @@ class CelLibrary:
         return path
 
     def digest(self, drawing: int) -> str:
-        """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it
-        (with its fill's colour-key drawing's, when it has one)."""
-        digest = file_digest(self._path(drawing))
+        """The key of drawing ``drawing``'s file (its bytes, and its EXIF orientation where it has one): part of
+        the key of every frame that shows it (with its fill's colour-key drawing's, when it has one)."""
+        path = self._path(drawing)
+        digest = file_digest(path)
+        if (orientation := exif_orientation(path)) != 1:  # a photo laid upright: not the pixels as stored
+            digest = f"{digest}@exif{orientation}"
         key_path = self._colour_key_path(drawing)
         return digest if key_path is None else f"{digest}+{file_digest(key_path)}"
 

@@ -203,7 +203,58 @@ def _read_raw(path: Path) -> np.ndarray | None:
     if pixels is not None:
         return pixels
     with _decoding(path):
-        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    # IMREAD_UNCHANGED ignores the EXIF orientation of a JPEG or WebP that every viewer applies: a phone's
+    # photo of a drawing would come out on its side.
+    if pixels is None or not _oriented_format(data):
+        return pixels
+    return orient(pixels, _orientation_of(io.BytesIO(data)))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# EXIF orientation: a photographed drawing or plate (JPEG, TIFF, WebP) is laid as every viewer shows it
+
+
+def _oriented_format(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a JPEG or a WebP, whose EXIF orientation OpenCV leaves to us (a
+    TIFF's it applies itself, through libtiff; PNG and OpenEXR are read as stored)."""
+    return head.startswith(b"\xff\xd8") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _orientation_of(source: Path | io.BytesIO) -> int:
+    """The EXIF orientation tag (1 to 8) of an image's header; 1 when it has none, or one outside 1-8."""
+    from PIL import Image  # noqa: PLC0415 (only for formats other than PNG and OpenEXR)
+
+    try:
+        with Image.open(source) as image:
+            value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 (an unreadable header: no orientation to apply)
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def exif_orientation(path: Path | str) -> int:
+    """The EXIF orientation (1 to 8) ``read_image`` applies to a JPEG or WebP ``path``; 1 for other formats and
+    for files without the tag. Part of the key of what shows the image, as it changes its pixels."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return 1  # the reader reports it
+    return _orientation_of(path) if _oriented_format(head) else 1
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``(H, W, ...)`` pixels as stored → as displayed under EXIF ``orientation`` (2 mirrored, 3 upside down,
+    4 flipped, 5 transposed, 6 turned a quarter clockwise, 7 transversed, 8 a quarter anticlockwise)."""
+    if orientation in (5, 6, 7, 8):
+        pixels = np.swapaxes(pixels, 0, 1)  # 5: the transpose; the others from it
+    if orientation in (2, 3, 6, 7):
+        pixels = pixels[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        pixels = pixels[::-1]
+    return pixels if orientation == 1 else np.ascontiguousarray(pixels)
 
 
 # ------------------------------------------------------------------------------------------------------------
