@@ -123,6 +123,10 @@ def validate_production(production: Production) -> list[str]:
         edit = load_edit(production)
     except CompositorError as e:
         problems.extend(_lines(e))
+        try:  # only its list of cuts is wrong (a cut not made yet, a misspelt one): the cut folders are checked
+            edit = load_edit(production, check_cuts=False)
+        except CompositorError:
+            pass
     for name in production.style_names():
         try:
             load_style(production, name, "templates/styles", name)

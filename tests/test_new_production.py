@@ -1,0 +1,20 @@
+"""What a newcomer meets building a production of their own from the README: a cut listed in the edit before
+its folder exists, a new cut from the template in a production of another frame size."""
+
+from __future__ import annotations
+
+from tests.conftest import write_grid
+from tests.test_validate import CUT, PLATE, compositor
+
+
+def test_validate_checks_every_cut_while_the_edit_lists_one_not_made_yet(production_factory, capsys) -> None:
+    root = production_factory({CUT: PLATE})  # the cut's plate is missing: its own problem
+    write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
+    write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
+    edit = root / "shots" / "edit.toml"
+    edit.write_text(edit.read_text().replace(f'cuts = ["{CUT}"]', f'cuts = ["{CUT}", "sc010_c020"]'))
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1
+    assert "shots/edit.toml: edit.cuts[1]: no cut 'sc010_c020' (looked for shots/sc010_c020/shot.toml)" in lines
+    # every problem in every file at once: the cut that exists is checked too
+    assert any(line.startswith(f"shots/{CUT}/shot.toml: background.plate") for line in lines), lines
