@@ -18,3 +18,20 @@ def test_validate_checks_every_cut_while_the_edit_lists_one_not_made_yet(product
     assert "shots/edit.toml: edit.cuts[1]: no cut 'sc010_c020' (looked for shots/sc010_c020/shot.toml)" in lines
     # every problem in every file at once: the cut that exists is checked too
     assert any(line.startswith(f"shots/{CUT}/shot.toml: background.plate") for line in lines), lines
+
+
+def test_a_new_cut_frames_its_canvas_in_a_production_of_any_size(production_factory, capsys) -> None:
+    import re
+
+    import numpy as np
+
+    import compositor as api
+
+    root = production_factory({CUT: "[shot]\nframes = 1\n"}, size=(48, 32))  # not the template's 1280x720
+    assert compositor(root, capsys, "new", "sc020_c010")[0] == 0
+    spec = root / "shots" / "sc020_c010" / "shot.toml"
+    frame = api.render_frame(api.cut(api.load(root), "sc020_c010"), 1)
+    text = re.sub(r"^keys = .*\n", "", spec.read_text(), flags=re.M)  # whatever the template keys
+    spec.write_text(text.replace("[camera]", "[camera]\nkeys = [ { frame = 1, x = 24, y = 16 } ]", 1))
+    centred = api.render_frame(api.cut(api.load(root), "sc020_c010"), 1)
+    assert np.array_equal(frame, centred)  # the canvas seen whole, not a corner of it smeared past its edge
