@@ -20,7 +20,7 @@ from compositor.core.digest import file_digest
 from compositor.core.io import (
     IMAGE_SUFFIXES,
     decode_problem,
-    exif_orientation,
+    decoding_note,
     image_size,
     read_image,
     read_rgba8,
@@ -272,8 +272,7 @@ class CelLibrary:
         the key of every frame that shows it (with its fill's colour-key drawing's, when it has one)."""
         path = self._path(drawing)
         digest = file_digest(path)
-        if (orientation := exif_orientation(path)) != 1:  # a photo laid upright: not the pixels as stored
-            digest = f"{digest}@exif{orientation}"
+        digest += decoding_note(path)  # a photo laid upright, a TIFF's alpha unpremultiplied: not as stored
         key_path = self._colour_key_path(drawing)
         return digest if key_path is None else f"{digest}+{file_digest(key_path)}"
 
