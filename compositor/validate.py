@@ -100,7 +100,9 @@ def _check_retouch(shot: Shot) -> None:
 def cut_problems(shot: Shot) -> list[str]:
     """Every problem with the inputs of one cut that a render would meet, one line each."""
     problems: list[str] = []
-    checks: list[Callable[[Shot], None]] = [check_layers, check_drawings, check_mattes]
+    from compositor.steps.edit.plan import check_fits_edit  # noqa: PLC0415
+
+    checks: list[Callable[[Shot], None]] = [check_fits_edit, check_layers, check_drawings, check_mattes]
     source = shot.spec.background.source
     if source == "plate":
         checks.append(_check_plate)

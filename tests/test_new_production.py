@@ -35,3 +35,18 @@ def test_a_new_cut_frames_its_canvas_in_a_production_of_any_size(production_fact
     spec.write_text(text.replace("[camera]", "[camera]\nkeys = [ { frame = 1, x = 24, y = 16 } ]", 1))
     centred = api.render_frame(api.cut(api.load(root), "sc020_c010"), 1)
     assert np.array_equal(frame, centred)  # the canvas seen whole, not a corner of it smeared past its edge
+
+
+def test_a_cut_at_another_rate_or_size_than_the_edit_is_refused_before_it_renders(production_factory, capsys) -> None:
+    root = production_factory({CUT: "[shot]\nframes = 2\nfps = 25\nsize = [32, 16]\n"}, size=(48, 32))
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1
+    assert lines == [
+        f"shots/{CUT}/shot.toml: shot.fps: 25 fps, but the screening cut (shots/edit.toml) is 24 fps and joins its "
+        "cuts as they are (leave fps out to take the edit's)",
+        f"shots/{CUT}/shot.toml: shot.size: 32x16, but the screening cut (shots/edit.toml) is 48x32 and joins its "
+        "cuts as they are (leave size out to take the edit's)",
+    ]
+    assert compositor(root, capsys, "cut") == (1, lines)
+    assert not (root / "render" / CUT / "comp").exists()  # nothing rendered for a screening cut that cannot be
+    assert compositor(root, capsys, "render", CUT)[0] == 0  # the cut alone renders at its own rate and size
