@@ -50,3 +50,17 @@ def test_a_cut_at_another_rate_or_size_than_the_edit_is_refused_before_it_render
     assert compositor(root, capsys, "cut") == (1, lines)
     assert not (root / "render" / CUT / "comp").exists()  # nothing rendered for a screening cut that cannot be
     assert compositor(root, capsys, "render", CUT)[0] == 0  # the cut alone renders at its own rate and size
+
+
+def test_the_readme_xdts_example_reads_as_it_says() -> None:
+    """A newcomer writes a sheet by hand from the README's example: it must read, with the timings it claims."""
+    from compositor.core.timesheet import parse_timing
+    from compositor.core.xdts import parse_xdts
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```\nexchangeDigitalTimeSheet Save Data") + 4
+    sheet = parse_xdts(readme[start : readme.index("```", start)].encode(), "README.md")
+    assert sheet.duration == 12 and sheet.track_names() == ["A", "B"]
+    assert list(sheet.exposure("A")) == list(parse_timing("1@4 2@4 x@4", 12))
+    assert list(sheet.exposure("B")) == list(parse_timing("1@6 x@2 3@4", 12))
