@@ -64,3 +64,14 @@ def test_the_readme_xdts_example_reads_as_it_says() -> None:
     assert sheet.duration == 12 and sheet.track_names() == ["A", "B"]
     assert list(sheet.exposure("A")) == list(parse_timing("1@4 2@4 x@4", 12))
     assert list(sheet.exposure("B")) == list(parse_timing("1@6 x@2 3@4", 12))
+
+
+def test_two_files_of_one_drawing_number_are_named_as_the_production_names_them(production_factory, capsys) -> None:
+    # Kenney's walk cycle: p1_walk01.png … and p1_front.png, whose last number (the "1" of "p1") is 1 too
+    root = production_factory({CUT: '[shot]\nframes = 1\n[[layers]]\nname = "A"\ncels = "cels/A"\ntiming = "1"\n'})
+    write_grid(root / "shots" / CUT / "cels/A/p1_walk01.png", "RR")
+    write_grid(root / "shots" / CUT / "cels/A/p1_front.png", "GG")
+    assert compositor(root, capsys, "validate") == (1, [
+        f"shots/{CUT}/shot.toml: layers[0].cels: A/p1_walk01.png: drawing 1 is also p1_front.png (a drawing's "
+        "number is the last number in its name); one file per drawing number"
+    ])

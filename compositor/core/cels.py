@@ -52,7 +52,11 @@ def drawings_in(folder: Path) -> dict[int, Path]:
         if n is None:
             continue
         if n in found:
-            raise SpecError(f"{p}: drawing {n} is also {found[n].name}; one file per drawing number")
+            # named by its folder: the caller names the spec and key, and an absolute path says nothing more
+            raise SpecError(
+                f"{folder.name}/{p.name}: drawing {n} is also {found[n].name} (a drawing's number is the last number "
+                "in its name); one file per drawing number"
+            )
         found[n] = p
     return found
 
