@@ -75,3 +75,30 @@ def test_two_files_of_one_drawing_number_are_named_as_the_production_names_them(
         f"shots/{CUT}/shot.toml: layers[0].cels: A/p1_walk01.png: drawing 1 is also p1_front.png (a drawing's "
         "number is the last number in its name); one file per drawing number"
     ])
+
+
+def test_ctrl_c_while_the_command_is_still_importing_is_one_line(tmp_path) -> None:
+    """Ctrl-C a second into `compositor cut` lands in the start-up imports: OpenCV is left half-imported, and
+    tidying up after the interruption must not import the I/O module through it (a traceback, not a line)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = (
+        "import signal, sys, types\n"
+        "from compositor import cli\n"
+        "assert 'compositor.core.io' not in sys.modules  # the command imports it lazily\n"
+        "sys.modules['cv2'] = types.ModuleType('cv2')  # as an import interrupted half-way leaves it\n"
+        "def interrupted(): raise cli.Terminated(signal.SIGINT)\n"
+        "cli.app = interrupted\n"
+        "sys.argv = ['compositor', 'cut']\n"
+        "cli.main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 130, run.stderr
+    assert run.stderr.splitlines() == [
+        "interrupted: every frame and movie segment already finished is kept (nothing half-written is); "
+        "`compositor cut` resumes from there"
+    ]
