@@ -91,8 +91,11 @@ def render_edit(production: Production, progress: Progress | None = None) -> dic
     from compositor.reporting import cut_record, record_run  # noqa: PLC0415
     from compositor.steps.composite import render_cut as run  # noqa: PLC0415
     from compositor.steps.edit import build_edit  # noqa: PLC0415
+    from compositor.steps.edit.plan import check_fits_edit  # noqa: PLC0415
 
     the_edit = load_edit(production)
+    for name in the_edit.edit.cuts:  # a cut the screening cut cannot join: said before any renders
+        check_fits_edit(load_shot(production, name, the_edit))
     for name in the_edit.edit.cuts:
         shot = load_shot(production, name, the_edit)
         started = time.monotonic()

@@ -613,10 +613,12 @@ def interruption_message(word: str) -> str:
 def _tidy_after_interruption() -> None:
     """Whatever this process was writing when it was interrupted goes: each writer removes its own on the way
     out, and this sweeps up what a signal caught between creating a file and taking charge of it."""
-    from compositor.core.io import remove_own_temp_files  # noqa: PLC0415
-
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not interrupt the tidying
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from compositor.core.io import remove_own_temp_files  # noqa: PLC0415
+    except Exception:  # noqa: BLE001 (Ctrl-C during the start-up imports left OpenCV half-imported, so
+        return  # the I/O module cannot load: none of its writers ran, and there is nothing to sweep)
     try:
         prod = production()
     except CompositorError:

@@ -100,7 +100,9 @@ def _check_retouch(shot: Shot) -> None:
 def cut_problems(shot: Shot) -> list[str]:
     """Every problem with the inputs of one cut that a render would meet, one line each."""
     problems: list[str] = []
-    checks: list[Callable[[Shot], None]] = [check_layers, check_drawings, check_mattes]
+    from compositor.steps.edit.plan import check_fits_edit  # noqa: PLC0415
+
+    checks: list[Callable[[Shot], None]] = [check_fits_edit, check_layers, check_drawings, check_mattes]
     source = shot.spec.background.source
     if source == "plate":
         checks.append(_check_plate)
@@ -123,6 +125,10 @@ def validate_production(production: Production) -> list[str]:
         edit = load_edit(production)
     except CompositorError as e:
         problems.extend(_lines(e))
+        try:  # only its list of cuts is wrong (a cut not made yet, a misspelt one): the cut folders are checked
+            edit = load_edit(production, check_cuts=False)
+        except CompositorError:
+            pass
     for name in production.style_names():
         try:
             load_style(production, name, "templates/styles", name)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import FrameSource
+from compositor.core.io import FrameSource, decoding_note
 from compositor.errors import SpecError
 from compositor.spec import Shot
 
@@ -61,6 +61,7 @@ def describe(shot: Shot, index: int) -> dict[str, Any]:
     source = _source(shot)
     if source.still or source.sequence:  # the file frame `index` is read from (by number, gaps held)
         content = file_digest(source.frame_file(index))
+        content += decoding_note(source.frame_file(index))  # a photo laid upright, a TIFF unpremultiplied
     else:  # a video
         content = f"{file_digest(source.path)}#{index}"
     bg = shot.spec.background

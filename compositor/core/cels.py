@@ -17,7 +17,14 @@ import cv2
 import numpy as np
 
 from compositor.core.digest import file_digest
-from compositor.core.io import IMAGE_SUFFIXES, decode_problem, image_size, read_image, read_rgba8
+from compositor.core.io import (
+    IMAGE_SUFFIXES,
+    decode_problem,
+    decoding_note,
+    image_size,
+    read_image,
+    read_rgba8,
+)
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
@@ -45,7 +52,11 @@ def drawings_in(folder: Path) -> dict[int, Path]:
         if n is None:
             continue
         if n in found:
-            raise SpecError(f"{p}: drawing {n} is also {found[n].name}; one file per drawing number")
+            # named by its folder: the caller names the spec and key, and an absolute path says nothing more
+            raise SpecError(
+                f"{folder.name}/{p.name}: drawing {n} is also {found[n].name} (a drawing's number is the last number "
+                "in its name); one file per drawing number"
+            )
         found[n] = p
     return found
 
@@ -261,9 +272,11 @@ class CelLibrary:
         return path
 
     def digest(self, drawing: int) -> str:
-        """The key of drawing ``drawing``'s file (its bytes): part of the key of every frame that shows it
-        (with its fill's colour-key drawing's, when it has one)."""
-        digest = file_digest(self._path(drawing))
+        """The key of drawing ``drawing``'s file (its bytes, and its EXIF orientation where it has one): part of
+        the key of every frame that shows it (with its fill's colour-key drawing's, when it has one)."""
+        path = self._path(drawing)
+        digest = file_digest(path)
+        digest += decoding_note(path)  # a photo laid upright, a TIFF's alpha unpremultiplied: not as stored
         key_path = self._colour_key_path(drawing)
         return digest if key_path is None else f"{digest}+{file_digest(key_path)}"
 

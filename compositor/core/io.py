@@ -227,7 +227,115 @@ def _read_raw(path: Path) -> np.ndarray | None:
     if data.startswith(PNG_SIGNATURE) and (why := png_damage(data)) is not None:
         raise _undecodable(path, why)  # before OpenCV, whose libpng would print a second line on stderr
     with _decoding(path):
-        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is not None and _libtiff_premultiplied(data, pixels):
+        pixels = _unpremultiply8(pixels)
+    # IMREAD_UNCHANGED ignores the EXIF orientation of a JPEG or WebP that every viewer applies: a phone's
+    # photo of a drawing would come out on its side.
+    if pixels is None or not _oriented_format(data):
+        return pixels
+    return orient(pixels, _orientation_of(io.BytesIO(data)))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 8-bit TIFF with alpha: OpenCV reads it through libtiff's RGBA interface, which premultiplies
+
+
+def _tiff_alpha_kind(source: Path | io.BytesIO) -> int:
+    """A TIFF's ExtraSamples (0 unspecified, 1 associated alpha, 2 unassociated alpha); 0 when it has none."""
+    from PIL import Image  # noqa: PLC0415 (only for TIFF files)
+
+    try:
+        with Image.open(source) as image:
+            extra = image.tag_v2.get(338, ()) if hasattr(image, "tag_v2") else ()
+    except Exception:  # noqa: BLE001 (an unreadable header: the decoder has said what it could)
+        return 0
+    value = extra[0] if isinstance(extra, tuple) and extra else extra
+    return value if value in (1, 2) else 0
+
+
+def _libtiff_premultiplied(data: bytes, pixels: np.ndarray) -> bool:
+    """Whether OpenCV's 8-bit RGBA array of a TIFF holds premultiplied colour: libtiff's RGBA interface, which
+    OpenCV reads 8-bit TIFFs through, premultiplies unassociated alpha and keeps associated alpha as stored, so a
+    drawing's soft edge (white at 12% alpha) came out grey at 12% and was premultiplied again (a dark halo)."""
+    if data[:4] not in (b"II*\0", b"MM\0*") or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 4:
+        return False
+    return _tiff_alpha_kind(io.BytesIO(data)) != 0
+
+
+def _unpremultiply8(pixels: np.ndarray) -> np.ndarray:
+    """Premultiplied 8-bit BGRA ``(H, W, 4)`` → straight, rounded (what a straight file would hold, within the
+    rounding that premultiplying again removes)."""
+    alpha = pixels[:, :, 3:4].astype(np.uint32)
+    colour = pixels[:, :, :3].astype(np.uint32)
+    straight = np.minimum((colour * 255 + alpha // 2) // np.maximum(alpha, 1), 255)
+    out = pixels.copy()
+    out[:, :, :3] = np.where(alpha > 0, straight, 0).astype(np.uint8)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# EXIF orientation: a photographed drawing or plate (JPEG, TIFF, WebP) is laid as every viewer shows it
+
+
+def _oriented_format(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a JPEG or a WebP, whose EXIF orientation OpenCV leaves to us (a
+    TIFF's it applies itself, through libtiff; PNG and OpenEXR are read as stored)."""
+    return head.startswith(b"\xff\xd8") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _orientation_of(source: Path | io.BytesIO) -> int:
+    """The EXIF orientation tag (1 to 8) of an image's header; 1 when it has none, or one outside 1-8."""
+    from PIL import Image  # noqa: PLC0415 (only for formats other than PNG and OpenEXR)
+
+    try:
+        with Image.open(source) as image:
+            value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 (an unreadable header: no orientation to apply)
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def exif_orientation(path: Path | str) -> int:
+    """The EXIF orientation (1 to 8) ``read_image`` applies to a JPEG or WebP ``path``; 1 for other formats and
+    for files without the tag. Part of the key of what shows the image, as it changes its pixels."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return 1  # the reader reports it
+    return _orientation_of(path) if _oriented_format(head) else 1
+
+
+def decoding_note(path: Path | str) -> str:
+    """What `read_image` does to ``path``'s stored pixels beyond decoding them, as text for the keys of what
+    shows it (empty for most files): its EXIF orientation applied, its 8-bit TIFF alpha unpremultiplied. Frames
+    made before the reader did so are made again."""
+    path = Path(path)
+    notes = []
+    if (orientation := exif_orientation(path)) != 1:
+        notes.append(f"@exif{orientation}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = b""
+    if head in (b"II*\0", b"MM\0*") and _tiff_alpha_kind(path) != 0:
+        notes.append("@straight")
+    return "".join(notes)
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``(H, W, ...)`` pixels as stored → as displayed under EXIF ``orientation`` (2 mirrored, 3 upside down,
+    4 flipped, 5 transposed, 6 turned a quarter clockwise, 7 transversed, 8 a quarter anticlockwise)."""
+    if orientation in (5, 6, 7, 8):
+        pixels = np.swapaxes(pixels, 0, 1)  # 5: the transpose; the others from it
+    if orientation in (2, 3, 6, 7):
+        pixels = pixels[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        pixels = pixels[::-1]
+    return pixels if orientation == 1 else np.ascontiguousarray(pixels)
 
 
 # ------------------------------------------------------------------------------------------------------------

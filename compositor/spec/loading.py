@@ -275,12 +275,14 @@ class Edit:
         return EditPaths(self.production.root, self.edit.name)
 
 
-def load_edit(production: Production) -> Edit:
+def load_edit(production: Production, check_cuts: bool = True) -> Edit:
+    """``shots/edit.toml`` resolved; every problem at once as one `SpecError`. ``check_cuts=False`` leaves out
+    whether the cuts it lists exist (what `compositor validate` needs to check every cut folder anyway)."""
     path = production.edit_path
     display = production.rel(path)
     spec: EditSpec = parse_model(EditSpec, read_toml(path, display), display)
     problems = []
-    for i, cut in enumerate(spec.edit.cuts):
+    for i, cut in enumerate(spec.edit.cuts if check_cuts else []):
         try:
             check_cut_name(cut, f"{display}: edit.cuts[{i}]")
         except SpecError as e:
@@ -288,7 +290,7 @@ def load_edit(production: Production) -> Edit:
             continue
         if not production.shot_path(cut).is_file():
             problems.append(f"{display}: edit.cuts[{i}]: no cut {cut!r} (looked for shots/{cut}/shot.toml)")
-    if len(set(spec.edit.cuts)) != len(spec.edit.cuts):
+    if check_cuts and len(set(spec.edit.cuts)) != len(spec.edit.cuts):
         problems.append(f"{display}: edit.cuts: a cut is listed twice")
     roots: list[Path] = []
     for i, value in enumerate(spec.edit.roots):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compositor.errors import EncodeError, MissingInputError
+from compositor.errors import EncodeError, MissingInputError, SpecError
 from compositor.spec import Edit, Shot, load_shot
 from compositor.steps.encode import KEY_TAG, frame_rate, probe
 
@@ -41,6 +41,29 @@ class CutEntry:
         return comment[len(KEY_TAG) :] if comment.startswith(KEY_TAG) else None
 
 
+def check_fits_edit(shot: Shot) -> None:
+    """A cut of the edit is joined into the screening cut by stream copy, so it must have the edit's frame rate
+    and size; a cut that sets others is a `SpecError` naming its keys (said by `compositor validate`, and by
+    `compositor cut` before anything renders, rather than by the join, naming a movie)."""
+    edit = shot.edit.spec.edit
+    if shot.name not in edit.cuts:
+        return  # a cut outside the edit renders at whatever rate and size it likes
+    where = shot.edit.production.rel(shot.edit.path)
+    problems = []
+    if shot.fps != edit.fps:
+        problems.append(
+            f"{shot.display}: shot.fps: {shot.fps:g} fps, but the screening cut ({where}) is {edit.fps:g} fps and "
+            "joins its cuts as they are (leave fps out to take the edit's)"
+        )
+    if tuple(shot.size) != tuple(edit.size):
+        problems.append(
+            f"{shot.display}: shot.size: {shot.size[0]}x{shot.size[1]}, but the screening cut ({where}) is "
+            f"{edit.size[0]}x{edit.size[1]} and joins its cuts as they are (leave size out to take the edit's)"
+        )
+    if problems:
+        raise SpecError("\n".join(problems))
+
+
 def plan_edit(edit: Edit, first_record: int) -> list[CutEntry]:
     """The cuts in edit.toml order with their movies, probed and checked (`MissingInputError` naming the first
     cut whose movie is missing, `EncodeError` for a movie that does not fit)."""
@@ -51,6 +74,7 @@ def plan_edit(edit: Edit, first_record: int) -> list[CutEntry]:
     first: tuple | None = None
     for name in edit.edit.cuts:
         shot = load_shot(production, name, edit)
+        check_fits_edit(shot)
         movie = shot.movie()
         display = production.rel(movie)
         if not movie.is_file():
