@@ -102,3 +102,16 @@ def test_ctrl_c_while_the_command_is_still_importing_is_one_line(tmp_path) -> No
         "interrupted: every frame and movie segment already finished is kept (nothing half-written is); "
         "`compositor cut` resumes from there"
     ]
+
+
+def test_a_drawing_in_a_format_not_read_is_named_not_called_missing(production_factory, capsys) -> None:
+    # paint programs (RETAS, OpenToonz) export Targa: "no file" beside A_0001.tga sends one looking elsewhere
+    root = production_factory({CUT: '[shot]\nframes = 2\n[[layers]]\nname = "A"\ncels = "cels/A"\ntiming = "1 2"\n'})
+    (root / "shots" / CUT / "cels/A").mkdir(parents=True)
+    (root / "shots" / CUT / "cels/A/A_0001.tga").write_bytes(b"\0" * 18)
+    (root / "shots" / CUT / "cels/A/.A_0002.tga").write_bytes(b"\0" * 18)  # hidden: not a drawing anyway
+    assert compositor(root, capsys, "validate") == (1, [
+        f"shots/{CUT}/shot.toml: layers[0].timing: layer 'A', frame 1: drawing 1 has no file in shots/{CUT}/cels/A "
+        "(A_0001.tga is there, but compositor reads only bmp, exr, jpeg, jpg, png, tif, tiff, webp: convert it)",
+        f"shots/{CUT}/shot.toml: layers[0].timing: layer 'A', frame 2: drawing 2 has no file in shots/{CUT}/cels/A",
+    ])
