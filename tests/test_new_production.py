@@ -115,3 +115,13 @@ def test_a_drawing_in_a_format_not_read_is_named_not_called_missing(production_f
         "(A_0001.tga is there, but compositor reads only bmp, exr, jpeg, jpg, png, tif, tiff, webp: convert it)",
         f"shots/{CUT}/shot.toml: layers[0].timing: layer 'A', frame 2: drawing 2 has no file in shots/{CUT}/cels/A",
     ])
+
+
+def test_a_plate_in_a_format_not_read_is_not_called_corrupt(production_factory, capsys) -> None:
+    root = production_factory({CUT: '[shot]\nframes = 1\n[background]\nsource = "plate"\nplate = "plates/bg.tga"\n'})
+    (root / "shots" / CUT / "plates").mkdir(parents=True)
+    (root / "shots" / CUT / "plates/bg.tga").write_bytes(b"\0\0\2" + b"\0" * 15)  # a Targa header OpenCV cannot read
+    line = (f"shots/{CUT}/shot.toml: background.plate: cannot decode shots/{CUT}/plates/bg.tga (a .tga file: "
+            "compositor reads bmp, exr, jpeg, jpg, png, tif, tiff, webp; convert it)")
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
