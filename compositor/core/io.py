@@ -16,6 +16,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -297,8 +298,18 @@ def exif_orientation(path: Path | str) -> int:
 def decoding_note(path: Path | str) -> str:
     """What `read_image` does to ``path``'s stored pixels beyond decoding them, as text for the keys of what
     shows it (empty for most files): its EXIF orientation applied, its 8-bit TIFF alpha unpremultiplied. Frames
-    made before the reader did so are made again."""
-    path = Path(path)
+    made before the reader did so are made again. Read once per version of the file (its size, time, inode),
+    as `file_digest` hashes it: it is asked for every frame a drawing shows on."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""  # the reader says why
+    return _decoding_note(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=4096)
+def _decoding_note(name: str, size: int, mtime_ns: int, inode: int) -> str:
+    path = Path(name)
     notes = []
     if (orientation := exif_orientation(path)) != 1:
         notes.append(f"@exif{orientation}")
