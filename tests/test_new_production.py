@@ -125,3 +125,18 @@ def test_a_plate_in_a_format_not_read_is_not_called_corrupt(production_factory, 
             "compositor reads bmp, exr, jpeg, jpg, png, tif, tiff, webp; convert it)")
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_a_drawing_listed_past_the_sheets_end_is_noted_not_dropped_silently() -> None:
+    from compositor.core.xdts import parse_xdts
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```\nexchangeDigitalTimeSheet Save Data") + 4
+    text = readme[start : readme.index("```", start)]
+    assert parse_xdts(text.encode(), "s.xdts").notes == ()
+    # the animator's last change lies past the 12 frames the sheet says it has
+    late = text.replace('{"frame": 8, "data": [{"id": 0, "values": ["3"]}]}', '{"frame": 14, "data": [{"id": 0, "values": ["3"]}]}')
+    sheet = parse_xdts(late.encode(), "s.xdts")
+    assert sheet.notes == ("s.xdts: track 'B', frame 14: drawing 3 is past the sheet's 12 frames: not shown",)
+    assert list(sheet.exposure("B")) == [1] * 6 + [None] * 6
