@@ -102,3 +102,41 @@ def test_ctrl_c_while_the_command_is_still_importing_is_one_line(tmp_path) -> No
         "interrupted: every frame and movie segment already finished is kept (nothing half-written is); "
         "`compositor cut` resumes from there"
     ]
+
+
+def test_a_drawing_in_a_format_not_read_is_named_not_called_missing(production_factory, capsys) -> None:
+    # paint programs (RETAS, OpenToonz) export Targa: "no file" beside A_0001.tga sends one looking elsewhere
+    root = production_factory({CUT: '[shot]\nframes = 2\n[[layers]]\nname = "A"\ncels = "cels/A"\ntiming = "1 2"\n'})
+    (root / "shots" / CUT / "cels/A").mkdir(parents=True)
+    (root / "shots" / CUT / "cels/A/A_0001.tga").write_bytes(b"\0" * 18)
+    (root / "shots" / CUT / "cels/A/.A_0002.tga").write_bytes(b"\0" * 18)  # hidden: not a drawing anyway
+    assert compositor(root, capsys, "validate") == (1, [
+        f"shots/{CUT}/shot.toml: layers[0].timing: layer 'A', frame 1: drawing 1 has no file in shots/{CUT}/cels/A "
+        "(A_0001.tga is there, but compositor reads only bmp, exr, jpeg, jpg, png, tif, tiff, webp: convert it)",
+        f"shots/{CUT}/shot.toml: layers[0].timing: layer 'A', frame 2: drawing 2 has no file in shots/{CUT}/cels/A",
+    ])
+
+
+def test_a_plate_in_a_format_not_read_is_not_called_corrupt(production_factory, capsys) -> None:
+    root = production_factory({CUT: '[shot]\nframes = 1\n[background]\nsource = "plate"\nplate = "plates/bg.tga"\n'})
+    (root / "shots" / CUT / "plates").mkdir(parents=True)
+    (root / "shots" / CUT / "plates/bg.tga").write_bytes(b"\0\0\2" + b"\0" * 15)  # a Targa header OpenCV cannot read
+    line = (f"shots/{CUT}/shot.toml: background.plate: cannot decode shots/{CUT}/plates/bg.tga (a .tga file: "
+            "compositor reads bmp, exr, jpeg, jpg, png, tif, tiff, webp; convert it)")
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_a_drawing_listed_past_the_sheets_end_is_noted_not_dropped_silently() -> None:
+    from compositor.core.xdts import parse_xdts
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```\nexchangeDigitalTimeSheet Save Data") + 4
+    text = readme[start : readme.index("```", start)]
+    assert parse_xdts(text.encode(), "s.xdts").notes == ()
+    # the animator's last change lies past the 12 frames the sheet says it has
+    late = text.replace('{"frame": 8, "data": [{"id": 0, "values": ["3"]}]}', '{"frame": 14, "data": [{"id": 0, "values": ["3"]}]}')
+    sheet = parse_xdts(late.encode(), "s.xdts")
+    assert sheet.notes == ("s.xdts: track 'B', frame 14: drawing 3 is past the sheet's 12 frames: not shown",)
+    assert list(sheet.exposure("B")) == [1] * 6 + [None] * 6

@@ -61,6 +61,21 @@ def drawings_in(folder: Path) -> dict[int, Path]:
     return found
 
 
+def _unread_format(folder: Path, drawing: int) -> str:
+    """Why a drawing has no file when one with its number is there in a format compositor does not read (a
+    Targa or a Photoshop file from a paint program): said, rather than "no file" beside the very file."""
+    there = sorted(
+        p.name
+        for p in folder.iterdir()
+        if not p.name.startswith(".") and p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES
+        and drawing_number(p) == drawing
+    )
+    if not there:
+        return ""
+    readable = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
+    return f" ({', '.join(there)} is there, but compositor reads only {readable}: convert it)"
+
+
 def exposure_of(shot: Shot, index: int) -> Exposure:
     return parse_timing(shot.spec.layers[index].timing, shot.frames)
 
@@ -87,7 +102,7 @@ def check_layers(shot: Shot) -> None:
             if drawing not in available:
                 problems.append(
                     f"{shot.display}: layers[{i}].timing: layer {layer.name!r}, frame {shot.start + frame_index}: "
-                    f"drawing {drawing} has no file in {shot.production.rel(folder)}"
+                    f"drawing {drawing} has no file in {shot.production.rel(folder)}{_unread_format(folder, drawing)}"
                 )
                 missing = True
                 continue

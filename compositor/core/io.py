@@ -17,6 +17,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -177,9 +178,19 @@ def image_size(path: Path | str) -> tuple[int, int] | None:
     return _check_budget(_claimed_size(head, path, path), path)
 
 
+def _not_decoded(path: Path) -> str:
+    """Why a file did not decode: a format compositor does not read (a Targa, a Photoshop file), said as such
+    rather than "corrupt"; else corrupt or not an image."""
+    suffix = path.suffix.lower()
+    if suffix and suffix not in IMAGE_SUFFIXES:
+        readable = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
+        return f"a {suffix} file: compositor reads {readable}; convert it"
+    return "corrupt or not an image"
+
+
 def _decode(data: np.ndarray | None, path: Path) -> np.ndarray:
     if data is None:
-        raise _undecodable(path, "corrupt or not an image")
+        raise _undecodable(path, _not_decoded(path))
     if data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] in (3, 4):
         # The common case, in one fused pass (the same float32 operations as the general path below).
         return premultiply_rgba8(
@@ -311,8 +322,18 @@ def exif_orientation(path: Path | str) -> int:
 def decoding_note(path: Path | str) -> str:
     """What `read_image` does to ``path``'s stored pixels beyond decoding them, as text for the keys of what
     shows it (empty for most files): its EXIF orientation applied, its 8-bit TIFF alpha unpremultiplied. Frames
-    made before the reader did so are made again."""
-    path = Path(path)
+    made before the reader did so are made again. Read once per version of the file (its size, time, inode),
+    as `file_digest` hashes it: it is asked for every frame a drawing shows on."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""  # the reader says why
+    return _decoding_note(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=4096)
+def _decoding_note(name: str, size: int, mtime_ns: int, inode: int) -> str:
+    path = Path(name)
     notes = []
     if (orientation := exif_orientation(path)) != 1:
         notes.append(f"@exif{orientation}")
@@ -507,7 +528,10 @@ def decode_problem(path: Path | str) -> CorruptInputError | None:
     """Why ``path`` does not decode as `read_image` would decode it (None when it does; the pixels are not
     kept)."""
     try:
-        return None if decodes(path) else CorruptInputError(f"{path}: cannot decode the image")
+        if decodes(path):
+            return None
+        reason = _not_decoded(Path(path))
+        return CorruptInputError(f"{path}: cannot decode the image ({reason})", reason)
     except CorruptInputError as e:
         return e
 
@@ -537,7 +561,7 @@ def read_rgba8(path: Path | str) -> np.ndarray | None:
     path = Path(path)
     data = _read_raw(path)
     if data is None:
-        raise _undecodable(path, "corrupt or not an image")
+        raise _undecodable(path, _not_decoded(path))
     if data.dtype != np.uint8:
         return None
     with _decoding(path):

@@ -166,8 +166,11 @@ def _frames(track: dict, where: str) -> list[tuple[int, list[str]]]:
     return sorted(listed.items())
 
 
-def _expand_cels(frames: list[tuple[int, list[str]]], duration: int, where: str) -> tuple[str | None, ...]:
-    """One label a frame from a track's listed changes (see the module's docstring for the symbols)."""
+def _expand_cels(
+    frames: list[tuple[int, list[str]]], duration: int, where: str, notes: list[str] | None = None
+) -> tuple[str | None, ...]:
+    """One label a frame from a track's listed changes (see the module's docstring for the symbols); a drawing
+    listed past the sheet's end is noted in ``notes`` (the sheet is cut to its duration, never silently)."""
     out: list[str | None] = []
     current: str | None = None
     for frame, values in frames:
@@ -177,8 +180,10 @@ def _expand_cels(frames: list[tuple[int, list[str]]], duration: int, where: str)
                 f"{where}, frame {frame}: {value!r} is not a drawing (a number with an optional letter, like 3 or "
                 f"3a) or one of {NULL_CELL}, {HYPHEN}, {TICK_1}, {TICK_2}"
             )
-        if frame >= duration:
-            continue  # past the sheet's end: OpenToonz's own end marker sits at frame `duration`
+        if frame >= duration:  # past the sheet's end: OpenToonz's own end marker sits at frame `duration`
+            if notes is not None and value not in (NULL_CELL, *CONTINUE):
+                notes.append(f"{where}, frame {frame}: drawing {value} is past the sheet's {duration} frames: not shown")
+            continue
         if frame >= 0:
             out.extend([current] * (frame - len(out)))
         if value == NULL_CELL:
@@ -279,7 +284,7 @@ def parse_xdts(data: bytes, display: str) -> Timesheet:
             where = f"{display}: track {name!r}"
             listed = _frames(track, where)
             if field_id == CELL:
-                tracks.append((number, name, _expand_cels(listed, duration, where)))
+                tracks.append((number, name, _expand_cels(listed, duration, where, notes)))
             else:
                 (dialogue if field_id == DIALOGUE else camerawork).extend(_cues(listed, duration, name))
     numbers = [n for n, _, _ in tracks]
