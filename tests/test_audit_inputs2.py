@@ -60,15 +60,27 @@ def prod(production_factory):
         ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\nopacity = "0.5"', "layers[0].opacity: '0.5' is text"),
         ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\n[[effects]]\ntype = "glow"\nstrength = "1"',
          "effects[0].strength: '1' is text"),
-        ("frames = 4", 'frames = "four"', "shot.frames: 'four' is text"),
     ],
-    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key", "a word"],
+    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key"],
 )
 def test_a_number_written_as_text_is_refused_naming_its_key(prod, capsys, old: str, new: str, line: str) -> None:
     root = prod(SHOT.replace(old, new))
     assert compositor(root, capsys, "validate") == (
         1, [f"shots/t1/shot.toml: {line} where a number goes (write the number without quotes)"]
     )  # fmt: skip
+
+
+def test_every_number_written_as_text_is_reported_with_the_other_problems(prod, capsys) -> None:
+    """Quoted numbers in one table are each a line, and a word where a number goes is pydantic's own line,
+    reported with them (validate names every problem at once)."""
+    root = prod(SHOT.replace("frames = 4", 'frames = "4"\nfps = "24"').replace("seed = 7", 'seed = "seven"'))
+    status, lines = compositor(root, capsys, "validate")
+    assert status == 1
+    assert sorted(lines) == sorted([
+        "shots/t1/shot.toml: shot.frames: '4' is text where a number goes (write the number without quotes)",
+        "shots/t1/shot.toml: shot.fps: '24' is text where a number goes (write the number without quotes)",
+        "shots/t1/shot.toml: background.seed: Input should be a valid integer, unable to parse string as an integer",
+    ])  # fmt: skip
 
 
 def test_text_stays_text_where_text_goes(prod, capsys) -> None:

@@ -69,7 +69,17 @@ def _misread_number(value: Any, annotation: Any) -> bool:
     the text ``"4"`` as 4."""
     if isinstance(value, bool):
         return not _takes_true_false(annotation)
-    return isinstance(value, str) and _is_number(annotation)
+    return isinstance(value, str) and _is_number(annotation) and _numeric_text(value)
+
+
+def _numeric_text(text: str) -> bool:
+    """Whether pydantic would read ``text`` as a number; other text it refuses itself, with every other problem
+    of the table."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
@@ -118,6 +128,7 @@ class Strict(BaseModel):
             fields = cls.model_fields
             own = {name for d in cls.__pydantic_decorators__.field_validators.values() if d.info.mode == "before"
                    for name in d.info.fields}
+            problems = []
             for key, value in data.items():
                 if key not in fields or key in own:
                     continue
@@ -125,11 +136,10 @@ class Strict(BaseModel):
                 if where is None:
                     continue
                 found = _item(value, where)
-                if isinstance(found, bool):
-                    raise PydanticCustomError(TRUE_FALSE, "true/false where a number goes (write the number)",
-                                              {"where": where})
-                raise PydanticCustomError(TRUE_FALSE, "{text} is text where a number goes (write the number "
-                                          "without quotes)", {"where": where, "text": repr(found)})
+                problems.append((where, "true/false where a number goes (write the number)" if isinstance(found, bool)
+                                 else f"{found!r} is text where a number goes (write the number without quotes)"))
+            if problems:  # every key at once, each its own line (``problem_lines``)
+                raise PydanticCustomError(TRUE_FALSE, "{first}", {"problems": problems, "first": problems[0][1]})
         return data
 
 
@@ -220,8 +230,9 @@ def problem_lines(display: str, error: ValidationError, prefix: str = "") -> lis
         if item["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o, _ in errors):
             continue
         msg = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == TRUE_FALSE:  # found by the model, inside one of its keys
-            loc = (*loc, *item["ctx"]["where"])
+        if item["type"] == TRUE_FALSE:  # found by the model, inside its keys
+            lines += [f"{display}: {key_path((*loc, *where), prefix)}: {text}" for where, text in item["ctx"]["problems"]]
+            continue
         if item["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling)"
         elif item["type"] == "missing":
