@@ -158,3 +158,41 @@ def test_a_painting_programs_colour_chunks_are_read_past_as_opencv_reads_past_th
     assert chunk[:4].encode() in data
     ours = _same_as_opencv(data)
     assert np.array_equal(ours, cv2.cvtColor(drawing, cv2.COLOR_RGBA2BGRA))  # the stored values
+
+
+def _as_opencv_or_refused_alike(data: bytes) -> None:
+    """The fast reader gives OpenCV's array, or leaves the file to OpenCV (None): never an image OpenCV refuses."""
+    ours = png.decode_png(data)
+    theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if ours is not None:
+        assert theirs is not None, "an image OpenCV refuses"
+        assert np.array_equal(ours, theirs)
+
+
+def _small_window(stream: bytes, cinfo: int) -> bytes:
+    """``stream`` (zlib) with its header claiming a window of ``2**(cinfo + 8)`` bytes (the data unchanged)."""
+    cmf = (cinfo << 4) | 8
+    flg = stream[1] & 0xE0
+    flg += (31 - (cmf * 256 + flg) % 31) % 31
+    return bytes([cmf, flg]) + stream[2:]
+
+
+def test_a_zlib_window_smaller_than_the_data_is_left_to_opencv() -> None:
+    """libpng inflates with the window the zlib header claims: a match reaching further back (a 256-byte window,
+    rows of 601 bytes repeated) is an error to it, where libdeflate (which always keeps 32 kB) would inflate it."""
+    row = np.random.default_rng(1).integers(0, 256, (1, 200, 3), dtype=np.uint8)
+    rows = b"".join(b"\0" + row.tobytes() for _ in range(20))
+    header = struct.pack(">IIBBBBB", 200, 20, 8, 2, 0, 0, 0)
+    data = (
+        png.SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", _small_window(zlib.compress(rows, 9), 0))
+        + _chunk(b"IEND", b"")
+    )
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None  # too far back
+    assert png.decode_png(data) is None
+    # A small window that holds the whole image (what libpng writes for a small one) is read as before.
+    small = b"".join(b"\0" + bytes(range(6)) for _ in range(2))
+    data = png.SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+    data += _chunk(b"IDAT", _small_window(zlib.compress(small), 0)) + _chunk(b"IEND", b"")
+    _same_as_opencv(data)

@@ -107,6 +107,11 @@ def _crc_ok(data: bytes, start: int, end: int, crc: int) -> bool:
 
 
 def _inflate(stream: bytes, size: int) -> bytes | None:
+    # libpng inflates with the window the zlib header claims (``CINFO``: 2**(CINFO + 8) bytes) and refuses a
+    # match that reaches further back; libdeflate keeps every byte. A window smaller than the image (never what
+    # libpng or fpng write: libpng shrinks it only for an image that fits) is left to OpenCV, which decides.
+    if len(stream) < 2 or (stream[0] >> 4 < 7 and size > 1 << ((stream[0] >> 4) + 8)):
+        return None
     try:
         raw = _deflate.zlib_decompress(stream, size) if _deflate is not None else zlib.decompress(stream)
     except (zlib.error, ValueError, getattr(_deflate, "DeflateError", ValueError)):
