@@ -196,3 +196,13 @@ def test_a_zlib_window_smaller_than_the_data_is_left_to_opencv() -> None:
     data = png.SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
     data += _chunk(b"IDAT", _small_window(zlib.compress(small), 0)) + _chunk(b"IEND", b"")
     _same_as_opencv(data)
+
+
+def test_an_image_over_libpngs_size_limits_is_left_to_opencv() -> None:
+    """libpng refuses a side over a million pixels (its default user limits), under OpenCV's own."""
+    for width, height in ((1_000_001, 1), (1, 1_000_001)):
+        rows = b"".join(b"\0" + bytes(3 * width) for _ in range(height))
+        data = _png(width, height, 8, 2, rows)
+        _as_opencv_or_refused_alike(data)
+        assert png.decode_png(data) is None
+    _same_as_opencv(_png(1_000_000, 1, 8, 2, b"\0" + bytes(3_000_000)))

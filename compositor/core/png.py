@@ -49,8 +49,11 @@ def _opencv_limit(name: str, default: int) -> int:
 # OpenCV refuses images over its limits (the variables it reads once, with its defaults): a larger file is left
 # to it, so that it refuses it as before.
 _MAX_PIXELS = _opencv_limit("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30)
-_MAX_WIDTH = _opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20)
-_MAX_HEIGHT = _opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20)
+# libpng's own default limits (PNG_USER_WIDTH_MAX, PNG_USER_HEIGHT_MAX: a million pixels a side) are under
+# OpenCV's, and it refuses a larger side before OpenCV sees the size.
+_LIBPNG_MAX_SIDE = 1_000_000
+_MAX_WIDTH = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20), _LIBPNG_MAX_SIDE)
+_MAX_HEIGHT = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20), _LIBPNG_MAX_SIDE)
 
 _CHANNELS = {2: 3, 6: 4}
 """PNG colour type → channels: RGB and RGBA."""
