@@ -206,3 +206,14 @@ def test_an_image_over_libpngs_size_limits_is_left_to_opencv() -> None:
         _as_opencv_or_refused_alike(data)
         assert png.decode_png(data) is None
     _same_as_opencv(_png(1_000_000, 1, 8, 2, b"\0" + bytes(3_000_000)))
+
+
+def test_a_chunk_over_opencvs_chunk_limit_is_left_to_opencv() -> None:
+    """OpenCV refuses a chunk before the image data over 8 000 000 bytes (but tEXt), as libpng's chunk limit."""
+    rows = b"".join(b"\0" + bytes(range(6)) for _ in range(2))
+    for kind in (b"iCCP", b"zTXt", b"gAMA"):
+        data = _png(2, 2, 8, 2, rows, _chunk(kind, b"k\0\0" + bytes(8_000_000 - 12 - 3 + 1)))
+        _as_opencv_or_refused_alike(data)
+        assert png.decode_png(data) is None
+    _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"iCCP", b"k\0\0" + bytes(8_000_000 - 12 - 3))))
+    _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"tEXt", b"k\0" + bytes(8_000_000))))

@@ -55,6 +55,10 @@ _LIBPNG_MAX_SIDE = 1_000_000
 _MAX_WIDTH = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20), _LIBPNG_MAX_SIDE)
 _MAX_HEIGHT = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20), _LIBPNG_MAX_SIDE)
 
+_OPENCV_CHUNK_MAX = 8_000_000
+"""OpenCV refuses a PNG with a chunk over this (length, type and checksum included) before the image data, but
+for a few types (``tEXt`` of those read here): libpng's ``PNG_USER_CHUNK_MALLOC_MAX``."""
+
 _CHANNELS = {2: 3, 6: 4}
 """PNG colour type → channels: RGB and RGBA."""
 
@@ -152,6 +156,8 @@ def decode_png(data: bytes) -> np.ndarray | None:
         elif kind == b"IEND":
             break
         elif kind in _HARMLESS:
+            if length + 12 > _OPENCV_CHUNK_MAX and kind != b"tEXt":
+                return None  # OpenCV refuses it (before the image data; after it, left to OpenCV all the same)
             idat_done = bool(idat)
         else:
             return None
