@@ -257,6 +257,15 @@ def test_true_or_false_where_a_number_goes_is_refused_naming_its_key(prod, capsy
     assert (code, lines) == (1, [f"shots/t1/shot.toml: {key}: true/false where a number goes (write the number)"])
 
 
+@pytest.mark.parametrize(("old", "new", "key"), [('cels = "cels/A"', "cels = true", "layers[0].cels"),
+                                                   ('source = "procedural"', "source = false", "background.source")])
+def test_true_or_false_where_text_goes_is_not_called_a_number(prod, capsys, old, new, key) -> None:
+    """Only a key that takes a number is told to write one; text keys keep pydantic's own line."""
+    code, lines = compositor(prod(SHOT.replace(old, new)), capsys, "validate")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith(f"shots/t1/shot.toml: {key}: ")
+    assert "number" not in lines[0]
+
+
 def test_true_and_false_stay_what_they_are_where_a_switch_goes(prod, capsys) -> None:
     root = prod(SHOT + '\n[output]\nalpha = true\n')
     assert compositor(root, capsys, "validate") == (0, [])

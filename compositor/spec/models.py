@@ -51,11 +51,26 @@ def _takes_true_false(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)  # its own fields say
 
 
+def _takes_number(annotation: Any) -> bool:
+    """Whether a field of this type may hold a number (where pydantic would read ``true`` as 1)."""
+    if annotation in (int, float):
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _takes_number(args[0])
+    if origin in (Union, UnionType):
+        return any(_takes_number(a) for a in args)
+    if origin is Literal:
+        return any(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
+    return False
+
+
 def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
     """Where ``value`` holds a true/false that a field of type ``annotation`` would read as a number (pydantic
     reads ``true`` as 1), e.g. ``("timing", 1)``; None where it holds none."""
     if isinstance(value, bool):
-        return None if _takes_true_false(annotation) else where
+        # Text keys keep pydantic's own line (it refuses true for text): only a number key is told to write one.
+        return where if _takes_number(annotation) and not _takes_true_false(annotation) else None
     if not isinstance(value, list):
         return None
     origin, args = get_origin(annotation), get_args(annotation)
