@@ -4,6 +4,7 @@ and the key, exit status 1, and no traceback (`compositor validate`, or the comm
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,6 +187,29 @@ def test_a_scheduler_address_that_is_not_one_is_one_line(prod) -> None:
             ["error: garbage: not a Dask scheduler address (missing port number in address 'garbage'; write tcp://host:8786)"],
         ), run.stderr
         assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("inproc://", "not enough values to unpack"),
+        ("inproc://10.0.0.1/1/1", "does not match host"),
+        ("tcp://127.0.0.1:99999", "port 99999 is not 1-65535"),
+        ("tcp://127.0.0.1:-1", "port -1 is not 1-65535"),
+    ],
+    ids=["inproc, no location", "another process's inproc", "port over 65535", "negative port"],
+)
+def test_a_scheduler_address_no_client_can_reach_is_refused_at_once(address: str, reason: str) -> None:
+    """An in-process cluster's address of another process (or none: ``inproc://``) was the ValueError traceback
+    and the 40 s hang at exit that the check is there to prevent; a port out of range waited 20 s to time out."""
+    pytest.importorskip("distributed")
+    from compositor.errors import RenderError
+    from compositor.farm import check_address
+
+    with pytest.raises(RenderError, match=rf"^{re.escape(address)}: not a Dask scheduler address \(.*{reason}"):
+        check_address(address)
+    check_address("tcp://127.0.0.1:8786")
+    check_address("localhost:8786")
 
 
 # ------------------------------------------------------------------------------------------------------------
