@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from io import BytesIO
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -217,3 +221,26 @@ def test_a_chunk_over_opencvs_chunk_limit_is_left_to_opencv() -> None:
         assert png.decode_png(data) is None
     _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"iCCP", b"k\0\0" + bytes(8_000_000 - 12 - 3))))
     _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"tEXt", b"k\0" + bytes(8_000_000))))
+
+
+_UNDER_A_LIMIT = """
+import cv2, numpy as np
+from compositor.core import png
+data = cv2.imencode(".png", np.zeros((40, 40, 3), np.uint8))[1].tobytes()  # 1600 pixels
+try:
+    theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+except cv2.error:
+    theirs = False
+print(theirs, png.decode_png(data) is not None)
+"""
+
+
+@pytest.mark.parametrize("limit", ["1KB", "1mb"])
+def test_opencvs_pixel_limit_is_read_as_opencv_reads_it(limit: str) -> None:
+    """``OPENCV_IO_MAX_IMAGE_PIXELS=1KB`` is 1024 pixels to OpenCV (it reads KB and MB): the fast reader took
+    it for no limit and decoded an image OpenCV refuses."""
+    env = {**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": limit, "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", _UNDER_A_LIMIT], env=env, capture_output=True, text=True, timeout=120)
+    theirs, ours = run.stdout.split()
+    assert theirs == ("True" if limit == "1mb" else "False")
+    assert ours == theirs or ours == "False"  # OpenCV's array, or left to OpenCV

@@ -15,6 +15,7 @@ to exactly the image's size, or an image over OpenCV's own size limits (``OPENCV
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 
@@ -40,10 +41,15 @@ values, tests/test_png_read.py)."""
 
 
 def _opencv_limit(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
+    """The limit OpenCV reads from ``name``: digits, then KB or MB (any case of the first letter, as OpenCV's
+    parser takes them); 0 (every image left to OpenCV) for a value OpenCV would not read."""
+    value = os.environ.get(name)
+    if value is None:
         return default
+    parsed = re.fullmatch(r"([0-9]+)(|[KkMm][Bb])", value)
+    if parsed is None or parsed[2] in ("kB", "mB"):
+        return 0
+    return int(parsed[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[parsed[2][:1].lower()]
 
 
 # OpenCV refuses images over its limits (the variables it reads once, with its defaults): a larger file is left
