@@ -9,8 +9,9 @@ where OpenCV takes about 20 (the temporal pass reads two PNGs a frame).
 Anything else returns None and OpenCV decodes the file as before, with its errors: another depth or colour type,
 interlacing, a chunk that could change what OpenCV gives (``tRNS``, which OpenCV turns into alpha;
 animation chunks; any chunk not listed in ``_HARMLESS``), a bad checksum, data that does not inflate
-to exactly the image's size, or an image over OpenCV's own size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...). So a file decodes here only where the answer is certain.
-"""
+to exactly the image's size, a zlib window smaller than the image (libpng refuses a match beyond it), a chunk
+over OpenCV's chunk limit, or an image over OpenCV's or libpng's size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...,
+a million pixels a side). So a file decodes here only where the answer is certain (tests/test_png_read.py)."""
 
 from __future__ import annotations
 
