@@ -127,9 +127,16 @@ def check_address(scheduler: str) -> None:
     from distributed.comm import get_address_host_port, parse_address  # noqa: PLC0415
 
     try:
-        if parse_address(scheduler)[0] != "inproc":  # an in-process cluster's address has no port
-            get_address_host_port(scheduler)
-    except ValueError as e:  # "host" without a port, an unknown scheme
+        scheme, location = parse_address(scheduler)
+        if scheme == "inproc":  # an in-process cluster's address has no port; only this process can reach it
+            from distributed.comm.inproc import global_manager  # noqa: PLC0415
+
+            global_manager.validate_address(location)
+        else:
+            port = get_address_host_port(scheduler)[1]
+            if not 0 < port < 65536:
+                raise ValueError(f"port {port} is not 1-65535")
+    except ValueError as e:  # "host" without a port, an unknown scheme, another process's in-process cluster
         raise RenderError(f"{scheduler}: not a Dask scheduler address ({e}; write tcp://host:8786)") from None
 
 

@@ -4,6 +4,7 @@ and the key, exit status 1, and no traceback (`compositor validate`, or the comm
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,29 @@ def test_a_scheduler_address_that_is_not_one_is_one_line(prod) -> None:
         assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("inproc://", "not enough values to unpack"),
+        ("inproc://10.0.0.1/1/1", "does not match host"),
+        ("tcp://127.0.0.1:99999", "port 99999 is not 1-65535"),
+        ("tcp://127.0.0.1:-1", "port -1 is not 1-65535"),
+    ],
+    ids=["inproc, no location", "another process's inproc", "port over 65535", "negative port"],
+)
+def test_a_scheduler_address_no_client_can_reach_is_refused_at_once(address: str, reason: str) -> None:
+    """An in-process cluster's address of another process (or none: ``inproc://``) was the ValueError traceback
+    and the 40 s hang at exit that the check is there to prevent; a port out of range waited 20 s to time out."""
+    pytest.importorskip("distributed")
+    from compositor.errors import RenderError
+    from compositor.farm import check_address
+
+    with pytest.raises(RenderError, match=rf"^{re.escape(address)}: not a Dask scheduler address \(.*{reason}"):
+        check_address(address)
+    check_address("tcp://127.0.0.1:8786")
+    check_address("localhost:8786")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Encode presets
 
@@ -255,6 +279,15 @@ def test_true_or_false_where_a_number_goes_is_refused_naming_its_key(prod, capsy
     root = prod(SHOT.replace(old, new))
     code, lines = compositor(root, capsys, "validate")
     assert (code, lines) == (1, [f"shots/t1/shot.toml: {key}: true/false where a number goes (write the number)"])
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [('cels = "cels/A"', "cels = true", "layers[0].cels"),
+                                                   ('source = "procedural"', "source = false", "background.source")])
+def test_true_or_false_where_text_goes_is_not_called_a_number(prod, capsys, old, new, key) -> None:
+    """Only a key that takes a number is told to write one; text keys keep pydantic's own line."""
+    code, lines = compositor(prod(SHOT.replace(old, new)), capsys, "validate")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith(f"shots/t1/shot.toml: {key}: ")
+    assert "number" not in lines[0]
 
 
 def test_true_and_false_stay_what_they_are_where_a_switch_goes(prod, capsys) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from io import BytesIO
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -158,3 +162,85 @@ def test_a_painting_programs_colour_chunks_are_read_past_as_opencv_reads_past_th
     assert chunk[:4].encode() in data
     ours = _same_as_opencv(data)
     assert np.array_equal(ours, cv2.cvtColor(drawing, cv2.COLOR_RGBA2BGRA))  # the stored values
+
+
+def _as_opencv_or_refused_alike(data: bytes) -> None:
+    """The fast reader gives OpenCV's array, or leaves the file to OpenCV (None): never an image OpenCV refuses."""
+    ours = png.decode_png(data)
+    theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if ours is not None:
+        assert theirs is not None, "an image OpenCV refuses"
+        assert np.array_equal(ours, theirs)
+
+
+def _small_window(stream: bytes, cinfo: int) -> bytes:
+    """``stream`` (zlib) with its header claiming a window of ``2**(cinfo + 8)`` bytes (the data unchanged)."""
+    cmf = (cinfo << 4) | 8
+    flg = stream[1] & 0xE0
+    flg += (31 - (cmf * 256 + flg) % 31) % 31
+    return bytes([cmf, flg]) + stream[2:]
+
+
+def test_a_zlib_window_smaller_than_the_data_is_left_to_opencv() -> None:
+    """libpng inflates with the window the zlib header claims: a match reaching further back (a 256-byte window,
+    rows of 601 bytes repeated) is an error to it, where libdeflate (which always keeps 32 kB) would inflate it."""
+    row = np.random.default_rng(1).integers(0, 256, (1, 200, 3), dtype=np.uint8)
+    rows = b"".join(b"\0" + row.tobytes() for _ in range(20))
+    header = struct.pack(">IIBBBBB", 200, 20, 8, 2, 0, 0, 0)
+    data = (
+        png.SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", _small_window(zlib.compress(rows, 9), 0))
+        + _chunk(b"IEND", b"")
+    )
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None  # too far back
+    assert png.decode_png(data) is None
+    # A small window that holds the whole image (what libpng writes for a small one) is read as before.
+    small = b"".join(b"\0" + bytes(range(6)) for _ in range(2))
+    data = png.SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+    data += _chunk(b"IDAT", _small_window(zlib.compress(small), 0)) + _chunk(b"IEND", b"")
+    _same_as_opencv(data)
+
+
+def test_an_image_over_libpngs_size_limits_is_left_to_opencv() -> None:
+    """libpng refuses a side over a million pixels (its default user limits), under OpenCV's own."""
+    for width, height in ((1_000_001, 1), (1, 1_000_001)):
+        rows = b"".join(b"\0" + bytes(3 * width) for _ in range(height))
+        data = _png(width, height, 8, 2, rows)
+        _as_opencv_or_refused_alike(data)
+        assert png.decode_png(data) is None
+    _same_as_opencv(_png(1_000_000, 1, 8, 2, b"\0" + bytes(3_000_000)))
+
+
+def test_a_chunk_over_opencvs_chunk_limit_is_left_to_opencv() -> None:
+    """OpenCV refuses a chunk before the image data over 8 000 000 bytes (but tEXt), as libpng's chunk limit."""
+    rows = b"".join(b"\0" + bytes(range(6)) for _ in range(2))
+    for kind in (b"iCCP", b"zTXt", b"gAMA"):
+        data = _png(2, 2, 8, 2, rows, _chunk(kind, b"k\0\0" + bytes(8_000_000 - 12 - 3 + 1)))
+        _as_opencv_or_refused_alike(data)
+        assert png.decode_png(data) is None
+    _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"iCCP", b"k\0\0" + bytes(8_000_000 - 12 - 3))))
+    _same_as_opencv(_png(2, 2, 8, 2, rows, _chunk(b"tEXt", b"k\0" + bytes(8_000_000))))
+
+
+_UNDER_A_LIMIT = """
+import cv2, numpy as np
+from compositor.core import png
+data = cv2.imencode(".png", np.zeros((40, 40, 3), np.uint8))[1].tobytes()  # 1600 pixels
+try:
+    theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+except cv2.error:
+    theirs = False
+print(theirs, png.decode_png(data) is not None)
+"""
+
+
+@pytest.mark.parametrize("limit", ["1KB", "1mb"])
+def test_opencvs_pixel_limit_is_read_as_opencv_reads_it(limit: str) -> None:
+    """``OPENCV_IO_MAX_IMAGE_PIXELS=1KB`` is 1024 pixels to OpenCV (it reads KB and MB): the fast reader took
+    it for no limit and decoded an image OpenCV refuses."""
+    env = {**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": limit, "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", _UNDER_A_LIMIT], env=env, capture_output=True, text=True, timeout=120)
+    theirs, ours = run.stdout.split()
+    assert theirs == ("True" if limit == "1mb" else "False")
+    assert ours == theirs or ours == "False"  # OpenCV's array, or left to OpenCV

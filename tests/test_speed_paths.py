@@ -456,3 +456,16 @@ def test_a_resumed_render_decodes_ahead_only_for_the_frames_it_makes(production_
     renderer.render(order, fresh=frozenset(order[1:]))  # frames 2-9 are on disk from the same keys
     assert renderer.decode_ahead(0) is False  # held drawing 2 and ones 2 show on frames 3-5, which it keeps
     assert CutRenderer(shot).decode_ahead(0) is True  # a renderer that may make them decodes ahead for them
+
+
+def test_decoding_ahead_leaves_the_drawings_a_frame_lays_whole(production_factory):
+    """A drawing the coming frames lay whole (motion-blurred there: ``library.get``) is not decoded ahead as a
+    covered piece: no frame used that piece, and the drawing was decoded a second time."""
+    shot = _reuse_cut(production_factory, camera="[camera.motion_blur]\nshutter = 180\n", ones="motion_blur = true")
+    renderer = CutRenderer(shot)
+    ones = renderer.layers[3][2]
+    while renderer.decode_ahead(4):  # frames 5-9: "ones" shows drawings 2 and 3, motion-blurred (it pans)
+        pass
+    assert not ones._pieces
+    renderer.render(list(range(shot.frames)), threads=1)
+    assert ones.decodes == 3  # drawing 1 as a piece (frames 1-3, the camera still), 2 and 3 whole

@@ -445,3 +445,23 @@ def test_deflicker_files_keeps_a_16_bit_input_16_bit(tmp_path: Path) -> None:
     out8 = cv2.imread(str(tmp_path / "out8" / "0003.png"), cv2.IMREAD_UNCHANGED)
     assert out8.dtype == np.uint8
     assert np.abs(out.astype(np.float64) / 257 - out8).max() <= 2.0
+
+
+def test_a_cluster_window_keeps_a_16_bit_input_16_bit_as_a_local_run(tmp_path: Path) -> None:
+    """What a Dask worker writes (``steady_window``: here the whole cut as one window) is the local run's file,
+    16-bit for a 16-bit input (it was written at 8 bits)."""
+    from compositor.temporal.farm import steady_window
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    clean = pan(4)
+    for i, frame in enumerate(clean, 1):
+        assert cv2.imwrite(str(deep / f"{i:04d}.png"), np.round(frame[:, :, 2::-1] * 65535).astype(np.uint16))
+    src = write_sequence(tmp_path / "src", clean)
+    settings = TemporalSettings(**FULL_RES)
+    deflicker_files(str(deep / "%04d.png"), src, tmp_path / "local", settings)
+    assert steady_window(str(deep / "%04d.png"), src, str(tmp_path / "farm"), 0, 4, settings) == 4
+    for i in range(1, 5):
+        local, farm = (cv2.imread(str(tmp_path / d / f"{i:04d}.png"), cv2.IMREAD_UNCHANGED) for d in ("local", "farm"))
+        assert local.dtype == farm.dtype == np.uint16
+        assert np.array_equal(local, farm)

@@ -9,12 +9,14 @@ where OpenCV takes about 20 (the temporal pass reads two PNGs a frame).
 Anything else returns None and OpenCV decodes the file as before, with its errors: another depth or colour type,
 interlacing, a chunk that could change what OpenCV gives (``tRNS``, which OpenCV turns into alpha;
 animation chunks; any chunk not listed in ``_HARMLESS``), a bad checksum, data that does not inflate
-to exactly the image's size, or an image over OpenCV's own size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...). So a file decodes here only where the answer is certain.
-"""
+to exactly the image's size, a zlib window smaller than the image (libpng refuses a match beyond it), a chunk
+over OpenCV's chunk limit, or an image over OpenCV's or libpng's size limits (``OPENCV_IO_MAX_IMAGE_PIXELS``...,
+a million pixels a side). So a file decodes here only where the answer is certain (tests/test_png_read.py)."""
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 
@@ -40,17 +42,29 @@ values, tests/test_png_read.py)."""
 
 
 def _opencv_limit(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
+    """The limit OpenCV reads from ``name``: digits, then KB or MB (any case of the first letter, as OpenCV's
+    parser takes them); 0 (every image left to OpenCV) for a value OpenCV would not read."""
+    value = os.environ.get(name)
+    if value is None:
         return default
+    parsed = re.fullmatch(r"([0-9]+)(|[KkMm][Bb])", value)
+    if parsed is None or parsed[2] in ("kB", "mB"):
+        return 0
+    return int(parsed[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[parsed[2][:1].lower()]
 
 
 # OpenCV refuses images over its limits (the variables it reads once, with its defaults): a larger file is left
 # to it, so that it refuses it as before.
 _MAX_PIXELS = _opencv_limit("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30)
-_MAX_WIDTH = _opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20)
-_MAX_HEIGHT = _opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20)
+# libpng's own default limits (PNG_USER_WIDTH_MAX, PNG_USER_HEIGHT_MAX: a million pixels a side) are under
+# OpenCV's, and it refuses a larger side before OpenCV sees the size.
+_LIBPNG_MAX_SIDE = 1_000_000
+_MAX_WIDTH = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20), _LIBPNG_MAX_SIDE)
+_MAX_HEIGHT = min(_opencv_limit("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20), _LIBPNG_MAX_SIDE)
+
+_OPENCV_CHUNK_MAX = 8_000_000
+"""OpenCV refuses a PNG with a chunk over this (length, type and checksum included) before the image data, but
+for a few types (``tEXt`` of those read here): libpng's ``PNG_USER_CHUNK_MALLOC_MAX``."""
 
 _CHANNELS = {2: 3, 6: 4}
 """PNG colour type → channels: RGB and RGBA."""
@@ -107,6 +121,11 @@ def _crc_ok(data: bytes, start: int, end: int, crc: int) -> bool:
 
 
 def _inflate(stream: bytes, size: int) -> bytes | None:
+    # libpng inflates with the window the zlib header claims (``CINFO``: 2**(CINFO + 8) bytes) and refuses a
+    # match that reaches further back; libdeflate keeps every byte. A window smaller than the image (never what
+    # libpng or fpng write: libpng shrinks it only for an image that fits) is left to OpenCV, which decides.
+    if len(stream) < 2 or (stream[0] >> 4 < 7 and size > 1 << ((stream[0] >> 4) + 8)):
+        return None
     try:
         raw = _deflate.zlib_decompress(stream, size) if _deflate is not None else zlib.decompress(stream)
     except (zlib.error, ValueError, getattr(_deflate, "DeflateError", ValueError)):
@@ -172,6 +191,8 @@ def decode_png(data: bytes) -> np.ndarray | None:
         elif kind == b"IEND":
             break
         elif kind in _HARMLESS:
+            if length + 12 > _OPENCV_CHUNK_MAX and kind != b"tEXt":
+                return None  # OpenCV refuses it (before the image data; after it, left to OpenCV all the same)
             idat_done = bool(idat)
         else:
             return None

@@ -41,6 +41,10 @@ if TYPE_CHECKING:  # the spec imports this module: no import of it at run time
 IDENTIFIER = "exchangeDigitalTimeSheet Save Data"
 VERSION = 5
 """The XDTS version OpenToonz and CLIP STUDIO PAINT write."""
+MAX_SHEET_CELLS = 10_000_000
+"""The most cel-track frames a sheet may have (tracks times duration): each cel track is expanded to a label a
+frame (8 bytes each), so this bounds what a sheet takes in memory (80 MB), under any limit on the duration alone:
+100 tracks of the longest cut, or 10 000 of a thousand frames."""
 CELL, DIALOGUE, CAMERAWORK = 0, 3, 5
 FIELD_NAMES = {CELL: "cel", DIALOGUE: "dialogue", CAMERAWORK: "camerawork"}
 
@@ -284,6 +288,11 @@ def parse_xdts(data: bytes, display: str) -> Timesheet:
             where = f"{display}: track {name!r}"
             listed = _frames(track, where)
             if field_id == CELL:
+                if (len(tracks) + 1) * duration > MAX_SHEET_CELLS:  # before the track is expanded
+                    raise XdtsError(
+                        f"{display}: timeTables[0]: over {MAX_SHEET_CELLS // duration} cel tracks of {duration} "
+                        f"frames, more cells than a sheet may have ({MAX_SHEET_CELLS})"
+                    )
                 tracks.append((number, name, _expand_cels(listed, duration, where, notes)))
             else:
                 (dialogue if field_id == DIALOGUE else camerawork).extend(_cues(listed, duration, name))

@@ -51,6 +51,20 @@ def _takes_true_false(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)  # its own fields say
 
 
+def _takes_number(annotation: Any) -> bool:
+    """Whether a field of this type may hold a number (where pydantic would read ``true`` as 1)."""
+    if annotation in (int, float):
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _takes_number(args[0])
+    if origin in (Union, UnionType):
+        return any(_takes_number(a) for a in args)
+    if origin is Literal:
+        return any(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
+    return False
+
+
 def _is_number(annotation: Any) -> bool:
     """Whether a field of this type holds only a number (or nothing): text there can only be a misread number."""
     if annotation in (int, float):
@@ -65,10 +79,10 @@ def _is_number(annotation: Any) -> bool:
 
 
 def _misread_number(value: Any, annotation: Any) -> bool:
-    """Whether pydantic would read ``value`` as a number that the user did not write as one: ``true`` as 1,
-    the text ``"4"`` as 4."""
+    """Whether pydantic would read ``value`` as a number that the user did not write as one: ``true`` as 1
+    (text keys keep pydantic's own line: it refuses true for text), the text ``"4"`` as 4."""
     if isinstance(value, bool):
-        return not _takes_true_false(annotation)
+        return _takes_number(annotation) and not _takes_true_false(annotation)
     return isinstance(value, str) and _is_number(annotation) and _numeric_text(value)
 
 

@@ -523,16 +523,28 @@ class CutRenderer:
     it needs (threads composite neighbouring frames, which share held drawings)."""
 
     def decode_ahead(self, index: int) -> bool:
-        """Decode one drawing that frame ``index`` or one of the next `DECODE_AHEAD` frames shows and that no
-        thread has decoded or is decoding (the first in frame order); whether there was one."""
+        """Decode one drawing that frame ``index`` or one of the next `DECODE_AHEAD` frames shows as a piece
+        (`_laid_as_piece`) and that no thread has decoded or is decoding (the first in frame order); whether
+        there was one."""
         for later in range(index, min(index + 1 + self.DECODE_AHEAD, self.shot.frames)):
             if self._made is not None and later not in self._made:
                 continue  # on disk already: a render that resumes does not make it
             for layer, exposure, library in self.layers:
                 drawing = exposure[later]
-                if drawing is not None and layer.opacity > 0 and library.decode_ahead(drawing):
+                if drawing is None or layer.opacity <= 0 or not self._laid_as_piece(layer, later):
+                    continue
+                if library.decode_ahead(drawing):
                     return True
         return False
+
+    def _laid_as_piece(self, layer: Any, index: int) -> bool:
+        """Whether frame ``index`` lays ``layer`` from its covered piece (``library.piece``), not whole
+        (``library.get``: light and tone, motion blur or defocus, linear light), as `compose` decides."""
+        if self.linear or self.tone.handles(layer):
+            return False
+        if not self.camera.active:
+            return True
+        return self.camera.layer_look(layer, self.shot.start + index, blur_margin(layer)).plain
 
     def make_frame(self, index: int, key: str | None = None, write: bool = True) -> np.ndarray:
         """Composite frame ``index``, write its file with its key (when ``write``) and return it as ``uint8``

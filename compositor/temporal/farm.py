@@ -43,7 +43,7 @@ def steady_window(
         outputs = _run_windows(
             frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
         )
-        writer = _Writer()
+        writer = _Writer(bits=16 if source.bits > 8 else 8)  # as deflicker_files writes: the same files
         try:
             for i, out in enumerate(outputs):
                 writer.put(names[core_start + i], out)
