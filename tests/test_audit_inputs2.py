@@ -297,3 +297,26 @@ def test_a_frame_rate_a_movie_cannot_have_is_refused_by_validate(prod, capsys, f
     ...mp4: ffmpeg failed: Error : Invalid argument", naming neither the file nor the key."""
     root = prod(SHOT.replace("frames = 4", f"frames = 4\nfps = {fps}"))
     assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: shot.fps: {problem}"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --frames
+
+
+@pytest.mark.parametrize("frames", ["\u00b3", "9" * 5000], ids=["a superscript three", "5000 digits"])
+def test_frames_python_cannot_read_as_a_number_are_one_line(prod, capsys, frames: str) -> None:
+    """'³' is a digit to str.isdigit but not to int(), and int() refuses 5000 digits: each was a ValueError
+    traceback."""
+    root = prod()
+    assert compositor(root, capsys, "render", CUT, "--frames", frames) == (
+        1, [f"shots/t1/shot.toml: --frames {frames}: write frames as 12, 12-36 or 1-5,9 (timesheet numbers)"]
+    )  # fmt: skip
+
+
+def test_frames_of_a_cut_numbered_below_zero_can_be_asked_for(prod, capsys) -> None:
+    """A cut may start at a negative timesheet number (``start``); its frames could not be named (``-2``
+    was "write frames as ...")."""
+    root = prod(SHOT.replace("frames = 4", "frames = 4\nstart = -2"))
+    assert compositor(root, capsys, "render", CUT, "--frames", "-2--1,1") == (0, [])
+    comp = sorted(p.name for p in (root / "render" / CUT / "comp").glob("*.png"))
+    assert len(comp) == 3, comp
