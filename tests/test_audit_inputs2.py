@@ -320,3 +320,17 @@ def test_frames_of_a_cut_numbered_below_zero_can_be_asked_for(prod, capsys) -> N
     assert compositor(root, capsys, "render", CUT, "--frames", "-2--1,1") == (0, [])
     comp = sorted(p.name for p in (root / "render" / CUT / "comp").glob("*.png"))
     assert len(comp) == 3, comp
+
+
+# ------------------------------------------------------------------------------------------------------------
+# How a spec file is stored
+
+
+def test_a_spec_saved_with_a_byte_order_mark_is_read(prod, capsys) -> None:
+    """Notepad's "UTF-8 with BOM" was "not valid TOML: Invalid statement (at line 1, column 1)", in a file that
+    looks right in every editor: the mark is dropped, as most TOML readers do."""
+    root = prod()
+    for name in (f"{CUT}/shot.toml", "edit.toml"):
+        path = root / "shots" / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert compositor(root, capsys, "validate") == (0, [])

@@ -54,7 +54,8 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise MissingInputError(f"{display}: no such file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (what Windows Notepad may put first) is dropped, not "Invalid statement"
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{display}: not valid TOML: {e}") from None
     except UnicodeDecodeError:
