@@ -334,3 +334,15 @@ def test_a_spec_saved_with_a_byte_order_mark_is_read(prod, capsys) -> None:
         path = root / "shots" / name
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
     assert compositor(root, capsys, "validate") == (0, [])
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem (reads fail with EIO)")
+def test_a_spec_that_cannot_be_read_is_one_line(prod, capsys) -> None:
+    """An I/O error reading shot.toml was an OSError traceback (here a link to a file every read of which fails)."""
+    root = prod()
+    spec = root / "shots" / CUT / "shot.toml"
+    spec.unlink()
+    spec.symlink_to("/proc/self/mem")
+    assert compositor(root, capsys, "validate") == (
+        1, ["shots/t1/shot.toml: cannot read: Input/output error (the disk reported an input/output error: check it)"]
+    )  # fmt: skip

@@ -64,6 +64,10 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
         raise SpecError(f"{display}: not valid TOML: a number too long to read (over 4300 digits)") from None
     except RecursionError:
         raise SpecError(f"{display}: not valid TOML: arrays or tables nested too deep to read") from None
+    except OSError as e:  # permission, an I/O error: a traceback before
+        from compositor.core.io import read_error  # noqa: PLC0415 (io imports OpenCV; a spec does not need it)
+
+        raise read_error(display, e) from None
     if where := _nul_key(data):
         # A NUL can only come from a "\u0000" escape; no path, name or text may hold one (the OS refuses it).
         raise SpecError(f"{display}: {where}: a NUL character (\\u0000) cannot be in a spec")
