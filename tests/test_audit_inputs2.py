@@ -346,3 +346,19 @@ def test_a_spec_that_cannot_be_read_is_one_line(prod, capsys) -> None:
     assert compositor(root, capsys, "validate") == (
         1, ["shots/t1/shot.toml: cannot read: Input/output error (the disk reported an input/output error: check it)"]
     )  # fmt: skip
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem (reads fail with EIO)")
+def test_a_drawing_that_cannot_be_read_is_one_line(prod, capsys, monkeypatch) -> None:
+    """A drawing that cannot be read (permission denied for the user, an I/O error) gave two lines in validate:
+    "cannot decode drawing 3 ... (cannot read the file (...))" from its header and "cannot read: ..." from its
+    pixels. Here it is a link to a file every read of which fails, in a folder the edit's ``roots`` allows (the
+    tests run as root, whom chmod 000 does not stop)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 3 1"'))
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace("slate = 0\n", 'slate = 0\nroots = ["/proc/self"]\n'))
+    (root / "shots" / CUT / "cels/A/A_0003.png").symlink_to("/proc/self/mem")
+    monkeypatch.chdir(root)  # the line names the file from where the command runs
+    line = "shots/t1/cels/A/A_0003.png: cannot read: Input/output error (the disk reported an input/output error: check it)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])

@@ -21,7 +21,13 @@ from compositor.core.io import IMAGE_SUFFIXES, decode_problem, image_size, read_
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
-from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError
+from compositor.errors import (
+    CompositorError,
+    CorruptInputError,
+    MissingInputError,
+    SpecError,
+    UnreadableInputError,
+)
 from compositor.spec import Layer, Shot
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -86,6 +92,10 @@ def check_layers(shot: Shot) -> None:
             except CorruptInputError as e:
                 corrupt = True
                 problems.append(_cannot_decode(shot.production.rel(path), drawing, layer, e.reason))
+                continue
+            except UnreadableInputError as e:  # permission, an I/O error: the line a render would say
+                corrupt = True
+                problems.append(str(e))
                 continue
             if size is not None and (too_large := oversize(size, layer)):
                 problems.append(f"{shot.display}: layers[{i}].{too_large[0]}: drawing {drawing}: {too_large[1]}")

@@ -172,8 +172,8 @@ def image_size(path: Path | str) -> tuple[int, int] | None:
             head = f.read(_HEADER_BYTES)
     except FileNotFoundError:
         raise MissingInputError(f"{path}: no such file") from None
-    except OSError as e:
-        raise _corrupt(path, f"cannot read the file ({e.strerror})") from None
+    except OSError as e:  # permission, an I/O error: in the words of the read that follows (one line, not two)
+        raise read_error(path, e) from None
     return _check_budget(_claimed_size(head, path, path), path)
 
 
