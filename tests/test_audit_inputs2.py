@@ -362,3 +362,32 @@ def test_a_drawing_that_cannot_be_read_is_one_line(prod, capsys, monkeypatch) ->
     line = "shots/t1/cels/A/A_0003.png: cannot read: Input/output error (the disk reported an input/output error: check it)"
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The screening cut
+
+
+@pytest.mark.parametrize(
+    ("own", "line"),
+    [
+        ("size = [48, 36]", "shots/b1/shot.toml: shot.size: 48x36, but the screening cut joins its cuts at 32x24 "
+         "(the size of t1, the edit's first cut): one size for every cut of the edit (leave `size` out to take "
+         "edit.toml's)"),
+        ("fps = 25", "shots/b1/shot.toml: shot.fps: 25, but the screening cut is 24 fps: one rate for every cut "
+         "of the edit (leave `fps` out to take edit.toml's)"),
+    ],
+    ids=["size", "fps"],
+)
+def test_a_cut_the_screening_cut_cannot_join_is_refused_by_validate(production_factory, capsys, own, line) -> None:
+    """A cut of another size or rate passed validate and rendered; only `compositor cut`, after every cut was
+    made, said "render/b1/b1.mp4: is h264 yuv420p 48x36 at 24 fps, but the screening cut ... needs ...". A cut
+    outside the edit may differ."""
+    root = production_factory({CUT: SHOT, "b1": SHOT.replace("frames = 4", f"frames = 4\n{own}")})
+    for cut in (CUT, "b1"):
+        write_grid(root / "shots" / cut / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / cut / "cels/A/A_0002.png", "GG\nGG")
+    assert compositor(root, capsys, "validate") == (1, [line])
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace('cuts = ["t1", "b1"]', 'cuts = ["t1"]'))
+    assert compositor(root, capsys, "validate") == (0, [])
