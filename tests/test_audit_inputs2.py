@@ -391,3 +391,34 @@ def test_a_cut_the_screening_cut_cannot_join_is_refused_by_validate(production_f
     edit = root / "shots/edit.toml"
     edit.write_text(edit.read_text().replace('cuts = ["t1", "b1"]', 'cuts = ["t1"]'))
     assert compositor(root, capsys, "validate") == (0, [])
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["gap refused", "hold_missing"])
+def test_a_stray_frame_numbered_far_past_a_plate_sequence_is_one_line(prod, capsys, hold: bool) -> None:
+    """A stray ``bg.99999999999.png`` beside a plate sequence: with ``hold_missing`` it made a list of 10^11
+    paths (memory until the machine gave out)."""
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.%04d.png"')
+    root = prod(spec.replace("seed = 7", "seed = 7\nhold_missing = true") if hold else spec)
+    for i in (1, 2, 3, 4, 99999999999):
+        write_grid(root / "shots" / CUT / f"plates/bg.{i:04d}.png", "BB\nBB")
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1 and len(lines) == 1, lines
+    if hold:
+        assert lines == [
+            "shots/t1/shot.toml: background.plate: 'bg.%04d.png' is numbered 1-99999999999, more frames than a cut "
+            "may have (1000000): is 'bg.99999999999.png' one of its frames?"
+        ]
+
+
+def test_a_folder_named_like_a_plate_frame_is_a_missing_frame(prod, capsys) -> None:
+    """A folder ``plates/bg.0003.png/`` was "frame 3: cannot decode ... (a folder ...)" in validate but "pl/.../
+    bg.0003.png: cannot read: Is a directory" in render (its key read it first): now the missing frame, alike."""
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.%04d.png"')
+    root = prod(spec)
+    for i in (1, 2, 4):
+        write_grid(root / "shots" / CUT / f"plates/bg.{i:04d}.png", "BB\nBB")
+    (root / "shots" / CUT / "plates/bg.0003.png").mkdir()
+    line = ("shots/t1/shot.toml: background.plate: frame 3 ('bg.0003.png') is missing from 'bg.%04d.png', numbered "
+            "1-4 (hold_missing = true in [background] holds the frame before)")  # fmt: skip
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])

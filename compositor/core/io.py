@@ -821,7 +821,7 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
     if pattern.parent.is_dir():
         for p in sorted(pattern.parent.iterdir()):
             hit = rx.match(p.name)
-            if not hit:
+            if not hit or p.is_dir():  # a folder named like a frame is no frame (the still's rule too)
                 continue
             number = int(hit.group(1))
             if number in found:
@@ -843,6 +843,11 @@ def sequence_name(pattern: Path, number: int) -> str:
     return f"{name[: m.start()]}{number:0{width}d}{name[m.end() :]}"
 
 
+MAX_SEQUENCE = 1_000_000
+"""The most frames a sequence's numbers may span: ten times the longest cut (``spec.models.MAX_FRAMES``), room
+for a plate numbered from 1001 or one that runs on past the cut, and a bound on the list of its frames."""
+
+
 def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool = False) -> list[Path]:
     """The file of each frame of a sequence, frame ``i`` being number ``first + i``: never by position, so a gap
     never slides the later frames early. A missing number is a `MissingInputError` naming it and the pattern,
@@ -851,6 +856,11 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
     if not numbered:
         return []
     first, last = next(iter(numbered)), next(reversed(numbered))
+    if last - first >= MAX_SEQUENCE:  # one stray file (bg.99999999.png) with hold_missing: a list of 10^8 paths
+        raise CorruptInputError(
+            f"{display or pattern}: {pattern.name!r} is numbered {first}-{last}, more frames than a cut may have "
+            f"({MAX_SEQUENCE}): is {numbered[last].name!r} one of its frames?"
+        )
     files: list[Path] = []
     for number in range(first, last + 1):
         path = numbered.get(number)
