@@ -422,3 +422,10 @@ def test_a_folder_named_like_a_plate_frame_is_a_missing_frame(prod, capsys) -> N
             "1-4 (hold_missing = true in [background] holds the frame before)")  # fmt: skip
     assert compositor(root, capsys, "validate") == (1, [line])
     assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_cels_naming_a_drawing_instead_of_its_folder_says_so(prod, capsys) -> None:
+    """``cels = "cels/A/A_0001.png"`` was "...: no such cel folder", about a file that is there."""
+    root = prod(SHOT.replace('cels = "cels/A"', 'cels = "cels/A/A_0001.png"'))
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1 and len(lines) == 1 and lines[0].endswith("cels/A/A_0001.png: a file, not a folder of drawings"), lines

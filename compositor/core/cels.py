@@ -43,7 +43,8 @@ def drawings_in(folder: Path) -> dict[int, Path]:
     """Every drawing in a layer folder by number; two files with one number are an error."""
     found: dict[int, Path] = {}
     if not folder.is_dir():
-        raise MissingInputError(f"{folder}: no such cel folder")
+        # `cels` naming one drawing instead of its folder: not "no such" anything, it is right there
+        raise MissingInputError(f"{folder}: {'a file, not a folder of drawings' if folder.exists() else 'no such cel folder'}")
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
             continue
