@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -429,3 +430,30 @@ def test_cels_naming_a_drawing_instead_of_its_folder_says_so(prod, capsys) -> No
     root = prod(SHOT.replace('cels = "cels/A"', 'cels = "cels/A/A_0001.png"'))
     code, lines = compositor(root, capsys, "validate")
     assert code == 1 and len(lines) == 1 and lines[0].endswith("cels/A/A_0001.png: a file, not a folder of drawings"), lines
+
+
+def _png_with_stream(pixels: np.ndarray, stream: bytes) -> bytes:
+    """An 8-bit RGBA PNG of ``pixels``' size whose one IDAT chunk holds ``stream`` (its checksum right)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0], 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("where", ["a byte inside", "the Adler-32 checksum"])
+def test_image_data_that_does_not_inflate_is_one_line_on_stderr(prod, capfd, where: str) -> None:
+    """Image data damaged with its chunk's checksum right (a writer's bug, not a bad copy): the fast reader left
+    it to OpenCV, whose libpng printed "libpng error: IDAT: incorrect data check" above the error line. OpenCV
+    refuses such a file, so the fast reader now says so itself."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    pixels = np.random.default_rng(2).integers(0, 256, (6, 5, 4), np.uint8)
+    stream = bytearray(zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels)))
+    stream[len(stream) // 2 if where == "a byte inside" else -1] ^= 0xFF
+    data = _png_with_stream(pixels, bytes(stream))
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None  # what OpenCV makes of it
+    (root / "shots" / CUT / "cels/A/A_0002.png").write_bytes(data)
+    reason = "damaged: its image data does not inflate (the compressed stream is broken)"
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])

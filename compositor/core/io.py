@@ -24,6 +24,7 @@ import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
 from compositor.core.png import SIGNATURE as PNG_SIGNATURE
+from compositor.core.png import Damaged as PngDamaged
 from compositor.core.png import damage as png_damage
 from compositor.core.png import decode_png
 from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
@@ -221,7 +222,10 @@ def _read_raw(path: Path) -> np.ndarray | None:
     _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
     if data.startswith(_EXR_MAGIC):
         return decode_exr(data, path)
-    pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
+    try:
+        pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
+    except PngDamaged as e:
+        raise _undecodable(path, str(e)) from None
     if pixels is not None:
         return pixels
     if data.startswith(PNG_SIGNATURE) and (why := png_damage(data)) is not None:
