@@ -457,3 +457,17 @@ def test_image_data_that_does_not_inflate_is_one_line_on_stderr(prod, capfd, whe
     reason = "damaged: its image data does not inflate (the compressed stream is broken)"
     line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
     assert every_line(root, capfd, "validate") == (1, [line])
+
+
+def test_a_header_no_png_has_is_one_line_on_stderr(prod, capfd) -> None:
+    """A 16-bit drawing whose header says 7 bits (its checksum right): libpng printed "libpng warning: Invalid
+    bit depth in IHDR" and "libpng error: Invalid IHDR data" above the error line."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    pixels = np.random.default_rng(2).integers(0, 65536, (6, 5, 3), np.uint16)
+    data = bytearray(cv2.imencode(".png", pixels)[1].tobytes())
+    data[24] = 7  # IHDR's bit depth
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
+    (root / "shots" / CUT / "cels/A/A_0002.png").write_bytes(bytes(data))
+    reason = "damaged: its header (IHDR) holds 7-bit colour type 2, compression 0, filter 0, interlace 0, which no PNG has"
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])

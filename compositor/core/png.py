@@ -114,6 +114,9 @@ def _inflate(stream: bytes, size: int) -> bytes | None:
     return raw if len(raw) == size else None
 
 
+_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+"""The bit depths PNG allows for each colour type (grey, RGB, palette, grey + alpha, RGBA)."""
+
 CUT_SHORT = "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"
 
 
@@ -132,6 +135,11 @@ def damage(data: bytes) -> str | None:
         end = pos + 8 + length
         if first and (kind != b"IHDR" or length != 13):
             return None  # not a PNG's structure at all: the decoder's "corrupt or not an image"
+        if first:
+            _, _, depth, colour, compression, filtering, interlace = struct.unpack_from(">IIBBBBB", data, pos + 8)
+            if depth not in _DEPTHS.get(colour, ()) or compression or filtering or interlace > 1:
+                return f"damaged: its header (IHDR) holds {depth}-bit colour type {colour}, compression {compression}, " \
+                       f"filter {filtering}, interlace {interlace}, which no PNG has"
         first = False
         if length > 0x7FFFFFFF or end + 4 > n:
             return CUT_SHORT
