@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -309,3 +310,176 @@ def test_a_frame_rate_a_movie_cannot_have_is_refused_by_validate(prod, capsys, f
     ...mp4: ffmpeg failed: Error : Invalid argument", naming neither the file nor the key."""
     root = prod(SHOT.replace("frames = 4", f"frames = 4\nfps = {fps}"))
     assert compositor(root, capsys, "validate") == (1, [f"shots/t1/shot.toml: shot.fps: {problem}"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --frames
+
+
+@pytest.mark.parametrize("frames", ["\u00b3", "9" * 5000], ids=["a superscript three", "5000 digits"])
+def test_frames_python_cannot_read_as_a_number_are_one_line(prod, capsys, frames: str) -> None:
+    """'³' is a digit to str.isdigit but not to int(), and int() refuses 5000 digits: each was a ValueError
+    traceback."""
+    root = prod()
+    assert compositor(root, capsys, "render", CUT, "--frames", frames) == (
+        1, [f"shots/t1/shot.toml: --frames {frames}: write frames as 12, 12-36 or 1-5,9 (timesheet numbers)"]
+    )  # fmt: skip
+
+
+def test_frames_of_a_cut_numbered_below_zero_can_be_asked_for(prod, capsys) -> None:
+    """A cut may start at a negative timesheet number (``start``); its frames could not be named (``-2``
+    was "write frames as ...")."""
+    root = prod(SHOT.replace("frames = 4", "frames = 4\nstart = -2"))
+    assert compositor(root, capsys, "render", CUT, "--frames", "-2--1,1") == (0, [])
+    comp = sorted(p.name for p in (root / "render" / CUT / "comp").glob("*.png"))
+    assert len(comp) == 3, comp
+
+
+# ------------------------------------------------------------------------------------------------------------
+# How a spec file is stored
+
+
+def test_a_spec_saved_with_a_byte_order_mark_is_read(prod, capsys) -> None:
+    """Notepad's "UTF-8 with BOM" was "not valid TOML: Invalid statement (at line 1, column 1)", in a file that
+    looks right in every editor: the mark is dropped, as most TOML readers do."""
+    root = prod()
+    for name in (f"{CUT}/shot.toml", "edit.toml"):
+        path = root / "shots" / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert compositor(root, capsys, "validate") == (0, [])
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem (reads fail with EIO)")
+def test_a_spec_that_cannot_be_read_is_one_line(prod, capsys) -> None:
+    """An I/O error reading shot.toml was an OSError traceback (here a link to a file every read of which fails)."""
+    root = prod()
+    spec = root / "shots" / CUT / "shot.toml"
+    spec.unlink()
+    spec.symlink_to("/proc/self/mem")
+    assert compositor(root, capsys, "validate") == (
+        1, ["shots/t1/shot.toml: cannot read: Input/output error (the disk reported an input/output error: check it)"]
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem (reads fail with EIO)")
+def test_a_drawing_that_cannot_be_read_is_one_line(prod, capsys, monkeypatch) -> None:
+    """A drawing that cannot be read (permission denied for the user, an I/O error) gave two lines in validate:
+    "cannot decode drawing 3 ... (cannot read the file (...))" from its header and "cannot read: ..." from its
+    pixels. Here it is a link to a file every read of which fails, in a folder the edit's ``roots`` allows (the
+    tests run as root, whom chmod 000 does not stop)."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 3 1"'))
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace("slate = 0\n", 'slate = 0\nroots = ["/proc/self"]\n'))
+    (root / "shots" / CUT / "cels/A/A_0003.png").symlink_to("/proc/self/mem")
+    monkeypatch.chdir(root)  # the line names the file from where the command runs
+    line = "shots/t1/cels/A/A_0003.png: cannot read: Input/output error (the disk reported an input/output error: check it)"
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The screening cut
+
+
+@pytest.mark.parametrize(
+    ("own", "line"),
+    [
+        ("size = [48, 36]", "shots/b1/shot.toml: shot.size: 48x36, but the screening cut joins its cuts at 32x24 "
+         "(the size of t1, the edit's first cut): one size for every cut of the edit (leave `size` out to take "
+         "edit.toml's)"),
+        ("fps = 25", "shots/b1/shot.toml: shot.fps: 25, but the screening cut is 24 fps: one rate for every cut "
+         "of the edit (leave `fps` out to take edit.toml's)"),
+    ],
+    ids=["size", "fps"],
+)
+def test_a_cut_the_screening_cut_cannot_join_is_refused_by_validate(production_factory, capsys, own, line) -> None:
+    """A cut of another size or rate passed validate and rendered; only `compositor cut`, after every cut was
+    made, said "render/b1/b1.mp4: is h264 yuv420p 48x36 at 24 fps, but the screening cut ... needs ...". A cut
+    outside the edit may differ."""
+    root = production_factory({CUT: SHOT, "b1": SHOT.replace("frames = 4", f"frames = 4\n{own}")})
+    for cut in (CUT, "b1"):
+        write_grid(root / "shots" / cut / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / cut / "cels/A/A_0002.png", "GG\nGG")
+    assert compositor(root, capsys, "validate") == (1, [line])
+    edit = root / "shots/edit.toml"
+    edit.write_text(edit.read_text().replace('cuts = ["t1", "b1"]', 'cuts = ["t1"]'))
+    assert compositor(root, capsys, "validate") == (0, [])
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["gap refused", "hold_missing"])
+def test_a_stray_frame_numbered_far_past_a_plate_sequence_is_one_line(prod, capsys, hold: bool) -> None:
+    """A stray ``bg.99999999999.png`` beside a plate sequence: with ``hold_missing`` it made a list of 10^11
+    paths (memory until the machine gave out)."""
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.%04d.png"')
+    root = prod(spec.replace("seed = 7", "seed = 7\nhold_missing = true") if hold else spec)
+    for i in (1, 2, 3, 4, 99999999999):
+        write_grid(root / "shots" / CUT / f"plates/bg.{i:04d}.png", "BB\nBB")
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1 and len(lines) == 1, lines
+    if hold:
+        assert lines == [
+            "shots/t1/shot.toml: background.plate: 'bg.%04d.png' is numbered 1-99999999999, more frames than a cut "
+            "may have (1000000): is 'bg.99999999999.png' one of its frames?"
+        ]
+
+
+def test_a_folder_named_like_a_plate_frame_is_a_missing_frame(prod, capsys) -> None:
+    """A folder ``plates/bg.0003.png/`` was "frame 3: cannot decode ... (a folder ...)" in validate but "pl/.../
+    bg.0003.png: cannot read: Is a directory" in render (its key read it first): now the missing frame, alike."""
+    spec = SHOT.replace('source = "procedural"', 'source = "plate"\nplate = "plates/bg.%04d.png"')
+    root = prod(spec)
+    for i in (1, 2, 4):
+        write_grid(root / "shots" / CUT / f"plates/bg.{i:04d}.png", "BB\nBB")
+    (root / "shots" / CUT / "plates/bg.0003.png").mkdir()
+    line = ("shots/t1/shot.toml: background.plate: frame 3 ('bg.0003.png') is missing from 'bg.%04d.png', numbered "
+            "1-4 (hold_missing = true in [background] holds the frame before)")  # fmt: skip
+    assert compositor(root, capsys, "validate") == (1, [line])
+    assert compositor(root, capsys, "render", CUT) == (1, [line])
+
+
+def test_cels_naming_a_drawing_instead_of_its_folder_says_so(prod, capsys) -> None:
+    """``cels = "cels/A/A_0001.png"`` was "...: no such cel folder", about a file that is there."""
+    root = prod(SHOT.replace('cels = "cels/A"', 'cels = "cels/A/A_0001.png"'))
+    code, lines = compositor(root, capsys, "validate")
+    assert code == 1 and len(lines) == 1 and lines[0].endswith("cels/A/A_0001.png: a file, not a folder of drawings"), lines
+
+
+def _png_with_stream(pixels: np.ndarray, stream: bytes) -> bytes:
+    """An 8-bit RGBA PNG of ``pixels``' size whose one IDAT chunk holds ``stream`` (its checksum right)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0], 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("where", ["a byte inside", "the Adler-32 checksum"])
+def test_image_data_that_does_not_inflate_is_one_line_on_stderr(prod, capfd, where: str) -> None:
+    """Image data damaged with its chunk's checksum right (a writer's bug, not a bad copy): the fast reader left
+    it to OpenCV, whose libpng printed "libpng error: IDAT: incorrect data check" above the error line. OpenCV
+    refuses such a file, so the fast reader now says so itself."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    pixels = np.random.default_rng(2).integers(0, 256, (6, 5, 4), np.uint8)
+    stream = bytearray(zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels)))
+    stream[len(stream) // 2 if where == "a byte inside" else -1] ^= 0xFF
+    data = _png_with_stream(pixels, bytes(stream))
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None  # what OpenCV makes of it
+    (root / "shots" / CUT / "cels/A/A_0002.png").write_bytes(data)
+    reason = "damaged: its image data does not inflate (the compressed stream is broken)"
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])
+
+
+def test_a_header_no_png_has_is_one_line_on_stderr(prod, capfd) -> None:
+    """A 16-bit drawing whose header says 7 bits (its checksum right): libpng printed "libpng warning: Invalid
+    bit depth in IHDR" and "libpng error: Invalid IHDR data" above the error line."""
+    root = prod(SHOT.replace('timing = "1 2 . 1"', 'timing = "1 2 2 1"'))
+    pixels = np.random.default_rng(2).integers(0, 65536, (6, 5, 3), np.uint16)
+    data = bytearray(cv2.imencode(".png", pixels)[1].tobytes())
+    data[24] = 7  # IHDR's bit depth
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
+    (root / "shots" / CUT / "cels/A/A_0002.png").write_bytes(bytes(data))
+    reason = "damaged: its header (IHDR) holds 7-bit colour type 2, compression 0, filter 0, interlace 0, which no PNG has"
+    line = f"error: shots/t1/cels/A/A_0002.png: cannot decode drawing 2 of layer 'A' ({reason})"
+    assert every_line(root, capfd, "validate") == (1, [line])

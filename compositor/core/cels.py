@@ -28,7 +28,13 @@ from compositor.core.io import (
 from compositor.core.kernels import premultiply_rgba8
 from compositor.core.ops import wide_blur
 from compositor.core.timesheet import Exposure, parse_timing
-from compositor.errors import CompositorError, CorruptInputError, MissingInputError, SpecError
+from compositor.errors import (
+    CompositorError,
+    CorruptInputError,
+    MissingInputError,
+    SpecError,
+    UnreadableInputError,
+)
 from compositor.spec import Layer, Shot
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -44,7 +50,8 @@ def drawings_in(folder: Path) -> dict[int, Path]:
     """Every drawing in a layer folder by number; two files with one number are an error."""
     found: dict[int, Path] = {}
     if not folder.is_dir():
-        raise MissingInputError(f"{folder}: no such cel folder")
+        # `cels` naming one drawing instead of its folder: not "no such" anything, it is right there
+        raise MissingInputError(f"{folder}: {'a file, not a folder of drawings' if folder.exists() else 'no such cel folder'}")
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
             continue
@@ -112,6 +119,10 @@ def check_layers(shot: Shot) -> None:
             except CorruptInputError as e:
                 corrupt = True
                 problems.append(_cannot_decode(shot.production.rel(path), drawing, layer, e.reason))
+                continue
+            except UnreadableInputError as e:  # permission, an I/O error: the line a render would say
+                corrupt = True
+                problems.append(str(e))
                 continue
             if size is not None and (too_large := oversize(size, layer)):
                 problems.append(f"{shot.display}: layers[{i}].{too_large[0]}: drawing {drawing}: {too_large[1]}")

@@ -25,6 +25,7 @@ import numpy as np
 
 from compositor.core.kernels import premultiply_rgba8, to_rgb8
 from compositor.core.png import SIGNATURE as PNG_SIGNATURE
+from compositor.core.png import Damaged as PngDamaged
 from compositor.core.png import damage as png_damage
 from compositor.core.png import decode_png
 from compositor.errors import CorruptInputError, MissingInputError, OutputError, UnreadableInputError
@@ -173,8 +174,8 @@ def image_size(path: Path | str) -> tuple[int, int] | None:
             head = f.read(_HEADER_BYTES)
     except FileNotFoundError:
         raise MissingInputError(f"{path}: no such file") from None
-    except OSError as e:
-        raise _corrupt(path, f"cannot read the file ({e.strerror})") from None
+    except OSError as e:  # permission, an I/O error: in the words of the read that follows (one line, not two)
+        raise read_error(path, e) from None
     return _check_budget(_claimed_size(head, path, path), path)
 
 
@@ -232,7 +233,10 @@ def _read_raw(path: Path) -> np.ndarray | None:
     _check_budget(_claimed_size(data[:_HEADER_BYTES], io.BytesIO(data), path), path)
     if data.startswith(_EXR_MAGIC):
         return decode_exr(data, path)
-    pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
+    try:
+        pixels = decode_png(data)  # the common PNG, faster (core/png.py: OpenCV's very array, or None)
+    except PngDamaged as e:
+        raise _undecodable(path, str(e)) from None
     if pixels is not None:
         return pixels
     if data.startswith(PNG_SIGNATURE) and (why := png_damage(data)) is not None:
@@ -979,7 +983,7 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
     if pattern.parent.is_dir():
         for p in sorted(pattern.parent.iterdir()):
             hit = rx.match(p.name)
-            if not hit:
+            if not hit or p.is_dir():  # a folder named like a frame is no frame (the still's rule too)
                 continue
             number = int(hit.group(1))
             if number in found:
@@ -1001,6 +1005,11 @@ def sequence_name(pattern: Path, number: int) -> str:
     return f"{name[: m.start()]}{number:0{width}d}{name[m.end() :]}"
 
 
+MAX_SEQUENCE = 1_000_000
+"""The most frames a sequence's numbers may span: ten times the longest cut (``spec.models.MAX_FRAMES``), room
+for a plate numbered from 1001 or one that runs on past the cut, and a bound on the list of its frames."""
+
+
 def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool = False) -> list[Path]:
     """The file of each frame of a sequence, frame ``i`` being number ``first + i``: never by position, so a gap
     never slides the later frames early. A missing number is a `MissingInputError` naming it and the pattern,
@@ -1009,6 +1018,11 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
     if not numbered:
         return []
     first, last = next(iter(numbered)), next(reversed(numbered))
+    if last - first >= MAX_SEQUENCE:  # one stray file (bg.99999999.png) with hold_missing: a list of 10^8 paths
+        raise CorruptInputError(
+            f"{display or pattern}: {pattern.name!r} is numbered {first}-{last}, more frames than a cut may have "
+            f"({MAX_SEQUENCE}): is {numbered[last].name!r} one of its frames?"
+        )
     files: list[Path] = []
     for number in range(first, last + 1):
         path = numbered.get(number)

@@ -133,6 +133,9 @@ def _inflate(stream: bytes, size: int) -> bytes | None:
     return raw if len(raw) == size else None
 
 
+_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+"""The bit depths PNG allows for each colour type (grey, RGB, palette, grey + alpha, RGBA)."""
+
 CUT_SHORT = "cut short: the file ends before its IEND chunk (an unfinished copy or download?)"
 
 
@@ -151,6 +154,11 @@ def damage(data: bytes) -> str | None:
         end = pos + 8 + length
         if first and (kind != b"IHDR" or length != 13):
             return None  # not a PNG's structure at all: the decoder's "corrupt or not an image"
+        if first:
+            _, _, depth, colour, compression, filtering, interlace = struct.unpack_from(">IIBBBBB", data, pos + 8)
+            if depth not in _DEPTHS.get(colour, ()) or compression or filtering or interlace > 1:
+                return f"damaged: its header (IHDR) holds {depth}-bit colour type {colour}, compression {compression}, " \
+                       f"filter {filtering}, interlace {interlace}, which no PNG has"
         first = False
         if length > 0x7FFFFFFF or end + 4 > n:
             return CUT_SHORT
@@ -161,9 +169,27 @@ def damage(data: bytes) -> str | None:
         pos = end + 4
 
 
+BROKEN_DATA = "damaged: its image data does not inflate (the compressed stream is broken)"
+
+
+class Damaged(ValueError):
+    """A PNG whose image data is certainly broken: invalid deflate data, or a wrong Adler-32 checksum."""
+
+
+def _broken(stream: bytes) -> bool:
+    """Whether zlib finds invalid data or a wrong Adler-32 checksum in ``stream``; OpenCV's libpng refuses both
+    (tests/test_audit_inputs2.py), a stream merely cut short or followed by more data is not counted."""
+    try:
+        zlib.decompressobj().decompress(stream)
+    except zlib.error:
+        return True
+    return False
+
+
 def decode_png(data: bytes) -> np.ndarray | None:
     """``data`` (a whole PNG file) as ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` decodes it: ``uint8`` BGR
-    ``(H, W, 3)`` or BGRA ``(H, W, 4)``; None for a file this reader leaves to OpenCV (see the module)."""
+    ``(H, W, 3)`` or BGRA ``(H, W, 4)``; None for a file this reader leaves to OpenCV (see the module).
+    `Damaged` where its image data certainly does not inflate (OpenCV fails on it too)."""
     if _unfilter is None or not data.startswith(SIGNATURE):
         return None
     pos, n = len(SIGNATURE), len(data)
@@ -211,9 +237,12 @@ def decode_png(data: bytes) -> np.ndarray | None:
         or not idat
     ):
         return None
-    raw = _inflate(b"".join(idat), height * (1 + width * channels))
+    stream = b"".join(idat)
+    raw = _inflate(stream, height * (1 + width * channels))
     if raw is None:
-        return None
+        if _broken(stream):  # libpng would fail on it too, printing "libpng error: IDAT: ..." on stderr
+            raise Damaged(BROKEN_DATA)
+        return None  # another size (more data than rows, a stream cut short): OpenCV decides, as before
     shape = (height, 1 + width * channels)
     rows = np.empty(shape, np.uint8)
     if not _unfilter(np.frombuffer(raw, np.uint8).reshape(shape), channels, rows):

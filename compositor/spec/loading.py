@@ -54,7 +54,8 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise MissingInputError(f"{display}: no such file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (what Windows Notepad may put first) is dropped, not "Invalid statement"
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{display}: not valid TOML: {e}") from None
     except UnicodeDecodeError:
@@ -63,6 +64,10 @@ def read_toml(path: Path, display: str | None = None) -> dict[str, Any]:
         raise SpecError(f"{display}: not valid TOML: a number too long to read (over 4300 digits)") from None
     except RecursionError:
         raise SpecError(f"{display}: not valid TOML: arrays or tables nested too deep to read") from None
+    except OSError as e:  # permission, an I/O error: a traceback before
+        from compositor.core.io import read_error  # noqa: PLC0415 (io imports OpenCV; a spec does not need it)
+
+        raise read_error(display, e) from None
     if where := _nul_key(data):
         # A NUL can only come from a "\u0000" escape; no path, name or text may hold one (the OS refuses it).
         raise SpecError(f"{display}: {where}: a NUL character (\\u0000) cannot be in a spec")

@@ -7,6 +7,7 @@ The frames are those of the whole render (same keys, same pixels), so nothing ma
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from compositor.core import Progress
@@ -20,18 +21,25 @@ SHEET_THUMBS = 36
 """A contact sheet shows at most this many frames unless told the spacing (``--every``)."""
 
 
+_FRAMES = re.compile(r"(-?[0-9]{1,18})(?:-(-?[0-9]{1,18}))?")
+"""One part of ``--frames``: a timesheet number, or a range of them."""
+
+
 def parse_frames(text: str, shot: Shot, option: str = "--frames") -> list[int]:
     """``"12-36"``, ``"12"`` or ``"1-5,9,20-24"`` → the timesheet numbers, ascending, each once; a number
     outside the cut or a malformed range is a `SpecError` naming the cut and the option."""
     first, last = shot.start, shot.start + shot.frames - 1
     numbers: set[int] = set()
     for part in text.replace(" ", "").split(","):
-        low, dash, high = part.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
+        # ASCII digits only ('³' is a digit to str.isdigit, not to int: a ValueError traceback), at most 18 of
+        # them (int() refuses thousands); a cut may start below 0 (``start``), so its numbers may be negative.
+        match = _FRAMES.fullmatch(part)
+        if match is None:
             raise SpecError(
                 f"{shot.display}: {option} {text}: write frames as 12, 12-36 or 1-5,9 (timesheet numbers)"
             )
-        a, b = int(low), int(high) if dash else int(low)
+        a = int(match.group(1))
+        b = a if match.group(2) is None else int(match.group(2))
         if a > b:
             raise SpecError(f"{shot.display}: {option} {text}: {a}-{b} runs backwards")
         for n in (a, b):
