@@ -153,7 +153,6 @@ def validate_production(production: Production) -> list[str]:
         edit_audio(edit)
     except CompositorError as e:
         problems.extend(_lines(e))
-    shots: dict[str, Shot] = {}
     for cut in production.cut_folders():
         try:
             # A folder make and the command line cannot name: renamed, it renders; the other cuts render anyway.
@@ -162,38 +161,8 @@ def validate_production(production: Production) -> list[str]:
         except CompositorError as e:
             problems.extend(_lines(e))
             continue
-        shots[cut] = shot
         problems.extend(cut_problems(shot))
-    problems.extend(screening_problems(edit, shots))
     return list(dict.fromkeys(problems))
-
-
-def screening_problems(edit: Edit, shots: dict[str, Shot]) -> list[str]:
-    """The cuts of the edit whose movies the screening cut could not join (one size, the edit's frame rate: it
-    joins them by stream copy), from their specs: `compositor cut` found it only after every cut was rendered."""
-    from compositor.steps.encode import even_size, frame_rate  # noqa: PLC0415
-
-    problems: list[str] = []
-    first: tuple[str, tuple[int, int]] | None = None
-    for name in edit.edit.cuts:
-        shot = shots.get(name)
-        if shot is None:
-            continue  # reported already
-        size = even_size(shot.size, edit.preset)
-        if first is None:
-            first = (name, size)
-        elif size != first[1]:
-            problems.append(
-                f"{shot.display}: shot.size: {shot.size[0]}x{shot.size[1]}, but the screening cut joins its cuts at "
-                f"{first[1][0]}x{first[1][1]} (the size of {first[0]}, the edit's first cut): one size for every cut "
-                "of the edit (leave `size` out to take edit.toml's)"
-            )
-        if frame_rate(shot.fps) != frame_rate(edit.edit.fps):
-            problems.append(
-                f"{shot.display}: shot.fps: {shot.fps:g}, but the screening cut is {edit.edit.fps:g} fps: one rate "
-                "for every cut of the edit (leave `fps` out to take edit.toml's)"
-            )
-    return problems
 
 
 def timesheet_notes(production: Production) -> list[str]:

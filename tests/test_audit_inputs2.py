@@ -384,11 +384,10 @@ def test_a_drawing_that_cannot_be_read_is_one_line(prod, capsys, monkeypatch) ->
 @pytest.mark.parametrize(
     ("own", "line"),
     [
-        ("size = [48, 36]", "shots/b1/shot.toml: shot.size: 48x36, but the screening cut joins its cuts at 32x24 "
-         "(the size of t1, the edit's first cut): one size for every cut of the edit (leave `size` out to take "
-         "edit.toml's)"),
-        ("fps = 25", "shots/b1/shot.toml: shot.fps: 25, but the screening cut is 24 fps: one rate for every cut "
-         "of the edit (leave `fps` out to take edit.toml's)"),
+        ("size = [48, 36]", "shots/b1/shot.toml: shot.size: 48x36, but the screening cut (shots/edit.toml) is 32x24 "
+         "and joins its cuts as they are (leave size out to take the edit's)"),
+        ("fps = 25", "shots/b1/shot.toml: shot.fps: 25 fps, but the screening cut (shots/edit.toml) is 24 fps and "
+         "joins its cuts as they are (leave fps out to take the edit's)"),
     ],
     ids=["size", "fps"],
 )

@@ -50,7 +50,7 @@ def check_fits_edit(shot: Shot) -> None:
         return  # a cut outside the edit renders at whatever rate and size it likes
     where = shot.edit.production.rel(shot.edit.path)
     problems = []
-    if shot.fps != edit.fps:
+    if frame_rate(shot.fps) != frame_rate(edit.fps):  # 23.98 is 23.976: one rate, 24000/1001
         problems.append(
             f"{shot.display}: shot.fps: {shot.fps:g} fps, but the screening cut ({where}) is {edit.fps:g} fps and "
             "joins its cuts as they are (leave fps out to take the edit's)"
