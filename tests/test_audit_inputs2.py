@@ -61,15 +61,24 @@ def prod(production_factory):
         ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\nopacity = "0.5"', "layers[0].opacity: '0.5' is text"),
         ('timing = "1 2 . 1"', 'timing = "1 2 . 1"\n[[effects]]\ntype = "glow"\nstrength = "1"',
          "effects[0].strength: '1' is text"),
-        ("frames = 4", 'frames = "four"', "shot.frames: 'four' is text"),
     ],
-    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key", "a word"],
+    ids=["frames", "fps", "a size's side", "seed", "opacity", "an effect's key"],
 )
 def test_a_number_written_as_text_is_refused_naming_its_key(prod, capsys, old: str, new: str, line: str) -> None:
     root = prod(SHOT.replace(old, new))
     assert compositor(root, capsys, "validate") == (
         1, [f"shots/t1/shot.toml: {line} where a number goes (write the number without quotes)"]
     )  # fmt: skip
+
+
+def test_a_number_as_text_leaves_the_other_problems_reported(prod, capsys) -> None:
+    """Every problem at once: the text in one key does not hide a bad value in another key of the same table."""
+    root = prod(SHOT.replace("frames = 4", 'frames = "4"\nfps = -3\nsize = [32, true]'))
+    assert compositor(root, capsys, "validate") == (1, [
+        "shots/t1/shot.toml: shot.frames: '4' is text where a number goes (write the number without quotes)",
+        "shots/t1/shot.toml: shot.fps: Input should be greater than 0",
+        "shots/t1/shot.toml: shot.size[1]: true/false where a number goes (write the number)",
+    ])  # fmt: skip
 
 
 def test_text_stays_text_where_text_goes(prod, capsys) -> None:
