@@ -84,6 +84,16 @@ def test_every_number_written_as_text_is_reported_with_the_other_problems(prod, 
     ])  # fmt: skip
 
 
+def test_a_number_as_text_leaves_the_other_problems_reported(prod, capsys) -> None:
+    """Every problem at once: the text in one key does not hide a bad value in another key of the same table."""
+    root = prod(SHOT.replace("frames = 4", 'frames = "4"\nfps = -3\nsize = [32, true]'))
+    assert compositor(root, capsys, "validate") == (1, [
+        "shots/t1/shot.toml: shot.frames: '4' is text where a number goes (write the number without quotes)",
+        "shots/t1/shot.toml: shot.fps: Input should be greater than 0",
+        "shots/t1/shot.toml: shot.size[1]: true/false where a number goes (write the number)",
+    ])  # fmt: skip
+
+
 def test_text_stays_text_where_text_goes(prod, capsys) -> None:
     """Timing tokens are text ("2", ".", "x"), and a style reference written as a path alone is a table made by
     the key's own reader: neither is a number written as text."""

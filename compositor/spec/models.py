@@ -33,9 +33,6 @@ BLENDS = ("over", "multiply", "screen", "add", "alpha-add")
 EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
-TRUE_FALSE = "true_false"
-"""The type of the error for a true/false or a text where a number goes (``Strict``), located at the key itself."""
-
 
 def _takes_true_false(annotation: Any) -> bool:
     """Whether a field of this type may hold ``true``/``false`` itself (not as a number)."""
@@ -79,46 +76,81 @@ def _is_number(annotation: Any) -> bool:
 
 
 def _misread_number(value: Any, annotation: Any) -> bool:
-    """Whether pydantic would read ``value`` as a number that the user did not write as one: ``true`` as 1
-    (text keys keep pydantic's own line: it refuses true for text), the text ``"4"`` as 4."""
+    """Whether pydantic would read ``value`` as a number that the user did not write as one: ``true`` as 1,
+    the text ``"4"`` as 4."""
     if isinstance(value, bool):
+        # Text keys keep pydantic's own line (it refuses true for text): only a number key is told to write one.
         return _takes_number(annotation) and not _takes_true_false(annotation)
-    return isinstance(value, str) and _is_number(annotation) and _numeric_text(value)
-
-
-def _numeric_text(text: str) -> bool:
-    """Whether pydantic would read ``text`` as a number; other text it refuses itself, with every other problem
-    of the table."""
-    try:
-        float(text)
+    if not isinstance(value, str) or not _is_number(annotation):
+        return False
+    try:  # other text pydantic refuses in its own words ("lots": "Input should be a valid number")
+        float(value)
     except ValueError:
         return False
     return True
 
 
-def _true_false_in(value: Any, annotation: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """Where ``value`` holds a true/false or a text that a field of type ``annotation`` would read as a number
-    (pydantic reads ``true`` as 1 and ``"4"`` as 4), e.g. ``("timing", 1)``; None where it holds none."""
+class Misread:
+    """A value pydantic would read as a number that the user did not write as one (``true`` as 1, ``"4"`` as 4),
+    put in its place before validation: it fails there as any other non-number does, so every other problem of
+    the spec is still found, and `problem_lines` words its error."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool | str):
+        self.value = value
+
+    @property
+    def message(self) -> str:
+        if isinstance(self.value, bool):
+            return "true/false where a number goes (write the number)"
+        return f"{self.value!r} is text where a number goes (write the number without quotes)"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _marked(value: Any, annotation: Any) -> Any:
+    """``value`` with each true/false or text that a field of type ``annotation`` would read as a number replaced
+    by a `Misread` (inside lists too: ``timing = [1, true]``, ``size = [32, "24"]``)."""
     if isinstance(value, (bool, str)):
-        return where if _misread_number(value, annotation) else None
+        return Misread(value) if _misread_number(value, annotation) else value
     if not isinstance(value, list):
-        return None
+        return value
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _true_false_in(value, args[0], where)
+        return _marked(value, args[0])
     if origin in (Union, UnionType):
         sequences = [a for a in args if get_origin(a) in (list, tuple, Annotated)]
-        return _true_false_in(value, sequences[0], where) if len(sequences) == 1 else None
+        return _marked(value, sequences[0]) if len(sequences) == 1 else value
     if origin is list and args:
-        items = [args[0]] * len(value)
+        kinds = [args[0]] * len(value)
     elif origin is tuple and args:
-        items = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
     else:
-        return None
-    for i, (item, kind) in enumerate(zip(value, items)):
-        found = _true_false_in(item, kind, (*where, i))
-        if found is not None:
-            return found
+        return value
+    return [_marked(item, kind) for item, kind in zip(value, kinds)] + value[len(kinds) :]
+
+
+MISREAD = "misread_number"
+"""The type of the error for a `Misread` inside a key of several kinds (``timing``), located by its ``where``."""
+
+
+def _several_kinds(annotation: Any) -> bool:
+    """Whether a field of this type is a union of more than one kind besides None (``str | list[int | str]``)."""
+    if get_origin(annotation) is Annotated:
+        return _several_kinds(get_args(annotation)[0])
+    return get_origin(annotation) in (Union, UnionType) and len([a for a in get_args(annotation) if a is not type(None)]) > 1
+
+
+def _misread_at(value: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where in ``value`` (a list, as `_marked` leaves it) the first `Misread` is, e.g. ``("timing", 1)``."""
+    if isinstance(value, Misread):
+        return where
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := _misread_at(item, (*where, i)):
+                return found
     return None
 
 
@@ -142,18 +174,17 @@ class Strict(BaseModel):
             fields = cls.model_fields
             own = {name for d in cls.__pydantic_decorators__.field_validators.values() if d.info.mode == "before"
                    for name in d.info.fields}
-            problems = []
+            marked = {}
             for key, value in data.items():
                 if key not in fields or key in own:
+                    marked[key] = value
                     continue
-                where = _true_false_in(value, fields[key].annotation, (key,))
-                if where is None:
-                    continue
-                found = _item(value, where)
-                problems.append((where, "true/false where a number goes (write the number)" if isinstance(found, bool)
-                                 else f"{found!r} is text where a number goes (write the number without quotes)"))
-            if problems:  # every key at once, each its own line (``problem_lines``)
-                raise PydanticCustomError(TRUE_FALSE, "{first}", {"problems": problems, "first": problems[0][1]})
+                marked[key] = _marked(value, fields[key].annotation)
+                if _several_kinds(fields[key].annotation) and (where := _misread_at(marked[key], (key,))):
+                    # pydantic would report the value once per kind, each under its tag: one line here instead
+                    # (the model's other keys go unchecked this time)
+                    raise PydanticCustomError(MISREAD, _item(marked[key], where).message, {"where": where})
+            data = marked
         return data
 
 
@@ -244,15 +275,16 @@ def problem_lines(display: str, error: ValidationError, prefix: str = "") -> lis
         if item["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o, _ in errors):
             continue
         msg = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == TRUE_FALSE:  # found by the model, inside its keys
-            lines += [f"{display}: {key_path((*loc, *where), prefix)}: {text}" for where, text in item["ctx"]["problems"]]
-            continue
+        if isinstance(item.get("input"), Misread):  # put there by `Strict`: say what it is
+            msg = item["input"].message
+        if item["type"] == MISREAD:  # found by the model, inside one of its keys
+            loc = (*loc, *item["ctx"]["where"])
         if item["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling)"
         elif item["type"] == "missing":
             msg = "missing required key"
         lines.append(f"{display}: {key_path(loc, prefix)}: {msg}")
-    return lines
+    return list(dict.fromkeys(lines))  # a union's members may each refuse one value
 
 
 def parse_model(model: type[BaseModel], data: Any, display: str, prefix: str = "") -> Any:
