@@ -7,10 +7,28 @@ The library API (``compositor.api``; the ``compositor`` command is a thin layer 
     frame = compositor.render_frame(shot, 12)   # float32 premultiplied RGBA (H, W, 4)
 """
 
-from compositor.api import cut, edit, load, render_cut, render_edit, render_frame, render_frames
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from compositor.errors import CompositorError
 
+if TYPE_CHECKING:
+    from compositor.api import cut, edit, load, render_cut, render_edit, render_frame, render_frames
+
 __version__ = "0.2.0"
+
+_API = {"cut", "edit", "load", "render_cut", "render_edit", "render_frame", "render_frames"}
+
+
+def __getattr__(name: str) -> Any:
+    # The API is imported when first used, not with the package: `compositor.entry` must be able to take charge
+    # of Ctrl-C before the half second of imports (pydantic, numpy, OpenCV) that the command needs.
+    if name in _API:
+        from compositor import api  # noqa: PLC0415
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'compositor' has no attribute {name!r}")
 
 __all__ = [
     "CompositorError",

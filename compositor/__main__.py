@@ -1,3 +1,3 @@
-from compositor.cli import main
+from compositor.entry import main
 
 main()

@@ -533,3 +533,22 @@ def test_ctrl_c_on_a_render_says_so_and_leaves_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     assert hidden(root) == []
     _whole_outputs_only(root)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/<pid>/maps (Linux)")
+def test_ctrl_c_while_the_command_loads_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C during the command's half second of imports (here: as pydantic's compiled core is being loaded)
+    was Python's KeyboardInterrupt traceback from inside an import; now one line and exit 130."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compositor", "validate"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if "pydantic_core" in Path(f"/proc/{proc.pid}/maps").read_text():
+            break
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    lines = err.decode().splitlines()
+    assert proc.returncode == 130, lines
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
