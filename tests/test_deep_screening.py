@@ -31,3 +31,16 @@ def test_a_deep_cut_encodes_in_the_screening_preset(tmp_path, frames, alpha):
     band = SIZE[1] // 8  # the letterbox burn-ins cover the top and bottom of the picture
     middle = np.s_[band : SIZE[1] - band]
     assert np.abs(decoded[0][middle].astype(int) - comp[middle]).mean() < 3
+
+
+@pytest.mark.parametrize(
+    ("returncode", "says"),
+    [(0, "stopped reading its frames before the last"), (-9, "killed by signal 9"), (3, "exit status 3")],
+)
+def test_an_ffmpeg_that_says_nothing_is_still_explained(returncode, says):
+    """A silent ffmpeg (one that ended early, or was killed) gave "ffmpeg failed: (no message)"."""
+    from compositor.steps.encode import ffmpeg_failure
+
+    message = str(ffmpeg_failure("", "render/a/segments/x.mp4", None, returncode))
+    assert message.startswith("render/a/segments/x.mp4: ffmpeg failed: ") and says in message
+    assert "no message)" in message and "ffmpeg failed: (no message)" not in message

@@ -172,6 +172,14 @@ def ffmpeg_failure(stderr: str, display: str, output: Path | None = None, return
             for phrase, code in _WRITE_FAILURES.items():
                 if phrase.lower() in lowered:
                     return output_error(output, OSError(code, os.strerror(code)))
+    if not stderr.strip():  # nothing said: its exit says what little is known (0: it stopped reading its input)
+        if returncode == 0:
+            why = "it stopped reading its frames before the last (exit status 0, no message)"
+        elif returncode < 0:
+            why = f"killed by signal {-returncode} (no message)"
+        else:
+            why = f"exit status {returncode} (no message)"
+        return EncodeError(f"{display}: ffmpeg failed: {why}")
     return EncodeError(f"{display}: ffmpeg failed: {last_error_line(stderr)}")
 
 
