@@ -1102,6 +1102,21 @@ class FrameSource:
         except CorruptInputError as e:
             raise self._corrupt(path, index, e.reason) from None
 
+    def _check_size(self, path: Path, index: int) -> None:
+        """A sequence keeps its first file's size (by the headers): one frame painted over at another size would
+        be scaled on its own and jump in the picture, so it is an error naming both files."""
+        first = self._files[0] if self._files else path
+        if path == first:
+            return
+        want, got = image_size(first), image_size(path)
+        if want is not None and got is not None and want != got:
+            name = self._rel(path) if self._rel is not None else str(path)
+            first_name = self._rel(first) if self._rel is not None else str(first)
+            raise CorruptInputError(
+                f"{self.display}: frame {index + 1}: {name} is {got[0]}x{got[1]}, but {first_name} is "
+                f"{want[0]}x{want[1]} (every frame of a sequence has one size)"
+            )
+
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``count`` frames from index ``start`` (0-based) as premultiplied float RGBA."""
         count = self._length - start if count is None else count
@@ -1114,6 +1129,7 @@ class FrameSource:
             previous: tuple[Path, np.ndarray] | None = None
             for offset, p in enumerate(self._files[start : start + count]):
                 if previous is None or previous[0] != p:  # a held frame is read once
+                    self._check_size(p, start + offset)
                     previous = (p, self._read(p, start + offset))
                 yield previous[1]
             return
@@ -1151,6 +1167,8 @@ class FrameSource:
                 problem = decode_problem(path)
                 if problem is not None:
                     raise self._corrupt(path, index, problem.reason)
+                if not self.still:
+                    self._check_size(path, index)
             return
         next(iter(self.frames(0, 1)), None)
 

@@ -172,6 +172,14 @@ def ffmpeg_failure(stderr: str, display: str, output: Path | None = None, return
             for phrase, code in _WRITE_FAILURES.items():
                 if phrase.lower() in lowered:
                     return output_error(output, OSError(code, os.strerror(code)))
+    if not stderr.strip():  # nothing said: its exit says what little is known (0: it stopped reading its input)
+        if returncode == 0:
+            why = "it stopped reading its frames before the last (exit status 0, no message)"
+        elif returncode < 0:
+            why = f"killed by signal {-returncode} (no message)"
+        else:
+            why = f"exit status {returncode} (no message)"
+        return EncodeError(f"{display}: ffmpeg failed: {why}")
     return EncodeError(f"{display}: ffmpeg failed: {last_error_line(stderr)}")
 
 
@@ -818,9 +826,11 @@ class SegmentPipe:
     def write(self, frame: np.ndarray) -> None:
         """The next frame, as ``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA ``(H, W, 4)``; converted
         to yuv420p here when the plan pipes that (``core.yuv``)."""
-        width, height = self.plan.shot.size
-        if self.plan.pipe == "yuv420p" and frame.dtype == np.uint8 and frame.shape[:2] == (height, width):
-            raw = rgb_to_yuv420p(frame, self.plan.preset.colorspace)
+        if self.plan.pipe == "yuv420p":
+            # a deep cut's frames ([output] frames) come as float RGBA: brought to 8-bit RGB first, never sent
+            # as RGB bytes down a pipe ffmpeg reads as yuv420p (it took 2 pictures from each and stopped early)
+            rgb = frame if frame.dtype == np.uint8 else encoder_frame(frame, "rgb24")
+            raw = rgb_to_yuv420p(rgb, self.plan.preset.colorspace)
         else:
             raw = encoder_frame(frame, self.plan.input)
         try:
