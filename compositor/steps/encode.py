@@ -59,6 +59,7 @@ from compositor.core.io import (
 from compositor.core.yuv import rgb_to_yuv420p
 from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError, SpecError
 from compositor.spec import EncodePreset, Shot
+from compositor.spec.codec_limits import too_small
 from compositor.steps import burnin
 from compositor.steps.burnin import FONT, burn_in_font_size, drawtext_escape  # noqa: F401 (their old home)
 
@@ -668,10 +669,10 @@ class MoviePlan:
         """What the encoders read on their standard input: the input's format, or ``yuv420p`` converted here
         (``core.yuv``) where the frames are 8-bit RGB, the preset's output is yuv420p and the frame size even."""
         self.segment_suffix = ".mp4" if self.preset.container == "mp4" else ".mov"
-        if self.preset.codec == "dnxhd" and (shot.size[0] < DNXHR_MIN_SIZE[0] or shot.size[1] < DNXHR_MIN_SIZE[1]):
+        if small := too_small(self.preset, shot.size):
             raise SpecError(
-                f"{shot.production.rel(shot.production.preset_path(self.preset_name))}: codec: DNxHR needs frames of "
-                f"at least {DNXHR_MIN_SIZE[0]}x{DNXHR_MIN_SIZE[1]}, but {shot.name} is {shot.size[0]}x{shot.size[1]}"
+                f"{shot.production.rel(shot.production.preset_path(self.preset_name))}: codec: {small[0]} needs frames of "
+                f"at least {small[1][0]}x{small[1][1]}, but {shot.name} is {shot.size[0]}x{shot.size[1]}"
             )
         common: dict[str, Any] = {
             "version": ENCODE_VERSION,
