@@ -4,6 +4,7 @@ key, exit status 1 and no traceback; legal-but-odd input renders as an editor wo
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,49 @@ def test_a_cut_x265_takes_once_padded_is_encoded(prod, capsys) -> None:
     root = prod(size=(15, 15))
     assert compositor(root, capsys, "encode", CUT, "--preset", "hevc_review") == (0, [])
     assert (root / "render" / CUT / f"{CUT}.hevc_review.mp4").is_file()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# compositor review
+
+
+def test_a_review_port_in_use_is_one_line(prod, capsys) -> None:
+    """A port another server holds was an OSError traceback ("Address already in use") from http.server."""
+    root = prod()
+    (root / "render").mkdir()
+    (root / "render" / "tiny.html").write_text("<html></html>")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert compositor(root, capsys, "review", "--port", str(port)) == (
+            1, [f"review: --port {port}: cannot listen on 127.0.0.1:{port} (Address already in use); "
+                "name another port, or --port 0 for any free one"])
+
+
+def test_a_corrupt_notes_file_is_not_served_over(prod, capsys) -> None:
+    """Notes that are not JSON were served as they were, and the first note a reviewer saved replaced the
+    file: every note in it lost. The review now refuses in one line, naming the file by its production path
+    (the screening cut's exports named it by its absolute path), and the file is left as it was."""
+    root = prod()
+    (root / "render").mkdir()
+    (root / "render" / "tiny.html").write_text("<html></html>")
+    notes = root / "render" / "tiny.notes.json"
+    notes.write_text('{"notes": [{"frame": 3, "text": "fix the hand"},')
+    code, lines = compositor(root, capsys, "review", "--port", "0")
+    assert code == 1 and len(lines) == 1
+    assert lines[0].startswith("render/tiny.notes.json: not readable as review notes (")
+    assert lines[0].endswith("; fix it or move it away (the review would overwrite it)")
+    assert notes.read_text() == '{"notes": [{"frame": 3, "text": "fix the hand"},'
+
+
+def test_corrupt_notes_are_named_by_their_production_path_in_the_exports(tmp_path) -> None:
+    """The editorial exports refuse a corrupt notes file (else its markers are silently lost) in one line;
+    that line named the file by its absolute path."""
+    from compositor.errors import CorruptInputError
+    from compositor.steps.edit.editorial import read_notes
+
+    notes = tmp_path / "tiny.notes.json"
+    notes.write_text("{not json")
+    with pytest.raises(CorruptInputError, match=r"^render/tiny\.notes\.json: not readable as review notes \("):
+        read_notes(notes, "render/tiny.notes.json")
