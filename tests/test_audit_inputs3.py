@@ -113,3 +113,26 @@ def test_corrupt_notes_are_named_by_their_production_path_in_the_exports(tmp_pat
     notes.write_text("{not json")
     with pytest.raises(CorruptInputError, match=r"^render/tiny\.notes\.json: not readable as review notes \("):
         read_notes(notes, "render/tiny.notes.json")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A cut's movie cut short
+
+
+def test_a_cut_movie_cut_short_is_made_again_not_taken_as_done(prod, capsys) -> None:
+    """A movie copied halfway keeps its key (the moov box sits at the front of a +faststart file) but loses its
+    pictures: `render` took it as fresh and did nothing, and `cut` refused it as "holds 1 frames but t1 has 4
+    (re-encode it: `make t1`)", which did nothing again. Now the render joins it again from its segments."""
+    from compositor.core.io import mp4_cut_short
+    from compositor.steps.encode import probe
+
+    root = prod()
+    assert compositor(root, capsys, "render", CUT) == (0, [])
+    movie = root / "render" / CUT / f"{CUT}.mp4"
+    whole = movie.read_bytes()
+    assert not mp4_cut_short(movie)
+    movie.write_bytes(whole[: len(whole) // 2])
+    assert mp4_cut_short(movie)
+    assert compositor(root, capsys, "render", CUT) == (0, [])
+    assert not mp4_cut_short(movie) and probe(movie)["frames"] == 4
+    assert compositor(root, capsys, "cut") == (0, [])

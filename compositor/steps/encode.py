@@ -49,6 +49,7 @@ from compositor.core.digest import content_key
 from compositor.core.io import (
     discard,
     ensure_folder,
+    mp4_cut_short,
     mp4_video_samples,
     output_error,
     remove_file,
@@ -703,7 +704,10 @@ class MoviePlan:
         return [s for s in self.segments if not s.path.is_file()]
 
     def is_fresh(self) -> bool:
-        return not self.stale and movie_key(self.out) == self.key
+        # A movie cut short keeps its key (in the moov box at its front) but not its pictures: taken as fresh,
+        # `render` did nothing and `cut` refused it, saying to run `make <cut>`, which did nothing again.
+        whole = self.preset.container not in ("mp4", "mov") or not mp4_cut_short(self.out)
+        return not self.stale and movie_key(self.out) == self.key and whole
 
     def segment_of(self, index: int) -> Segment:
         return self.segments[index // self.preset.segment_frames]
