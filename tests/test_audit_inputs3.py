@@ -4,12 +4,15 @@ key, exit status 1 and no traceback; legal-but-odd input renders as an editor wo
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_grid
+from tests.conftest import REPO, write_grid
 from tests.test_validate import compositor
 
 CUT = "t1"
@@ -136,3 +139,23 @@ def test_a_cut_movie_cut_short_is_made_again_not_taken_as_done(prod, capsys) -> 
     assert compositor(root, capsys, "render", CUT) == (0, [])
     assert not mp4_cut_short(movie) and probe(movie)["frames"] == 4
     assert compositor(root, capsys, "cut") == (0, [])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A diffusion model named by a hub id, with no network
+
+
+def test_a_hub_id_without_a_network_is_our_one_line_alone(tmp_path) -> None:
+    """Without HF_HUB_OFFLINE and with no network, diffusers logged "Couldn't connect to the Hub: [Errno -2]
+    Name or service not known." and "Will try to load from local cache." on stderr above our one line. The
+    hub here is a closed local port (nothing is fetched, nothing leaves the machine)."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    code = (
+        "from compositor.backgrounds.diffusion.models import _hub_folder\n"
+        "print(_hub_folder('compositor-audit/no-such-model', 'model'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+    assert "Couldn't connect" not in done.stderr and "local cache" not in done.stderr, done.stderr
