@@ -60,7 +60,7 @@ from compositor.core.io import (
 from compositor.core.yuv import rgb_to_yuv420p
 from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError, SpecError
 from compositor.spec import EncodePreset, Shot
-from compositor.spec.codec_limits import too_small
+from compositor.spec.codec_limits import MIN_SIZE, too_small
 from compositor.steps import burnin
 from compositor.steps.burnin import FONT, burn_in_font_size, drawtext_escape  # noqa: F401 (their old home)
 
@@ -609,8 +609,8 @@ def key_file(movie: Path) -> Path:
 # A cut's movie in one preset, in keyed segments
 
 
-DNXHR_MIN_SIZE = (256, 120)
-"""ffmpeg's DNxHR encoder refuses frames smaller than this."""
+DNXHR_MIN_SIZE = MIN_SIZE["dnxhd"][1]
+"""ffmpeg's DNxHR encoder refuses frames smaller than this (its home: ``spec.codec_limits``)."""
 
 
 def input_pix_fmt(shot: Shot, preset: EncodePreset) -> str:
