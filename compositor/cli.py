@@ -408,17 +408,29 @@ def screening_cut() -> None:
 
 @app.command()
 def review(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 8765,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).", min=0, max=65535)] = 8765,
 ) -> None:
     """Serve the review page on localhost, where reviewers' notes are saved to render/<edit>.notes.json."""
-    from compositor.errors import MissingInputError  # noqa: PLC0415
-    from compositor.steps.edit.notes import make_server  # noqa: PLC0415
+    from compositor.errors import CorruptInputError, MissingInputError, OutputError  # noqa: PLC0415
+    from compositor.steps.edit.notes import make_server, read_notes  # noqa: PLC0415
 
     prod = production()
     edit = load_edit(prod)
     if not edit.paths.html.is_file():
         raise MissingInputError(f"{prod.rel(edit.paths.html)}: no review page yet (run `compositor cut` first)")
-    server = make_server(edit, port)
+    try:
+        # A notes file the page cannot read would be overwritten by the first note saved: the reviewers' notes
+        # in it lost. Refuse to serve until it is fixed or moved away, as the editorial exports refuse it.
+        read_notes(edit.paths.notes, strict=True, display=prod.rel(edit.paths.notes))
+    except CorruptInputError as e:
+        raise CorruptInputError(f"{e}; fix it or move it away (the review would overwrite it)") from None
+    try:
+        server = make_server(edit, port)
+    except OSError as e:  # a port in use (another review, another server) was an OSError traceback
+        raise OutputError(
+            f"review: --port {port}: cannot listen on 127.0.0.1:{port} ({e.strerror or e}); "
+            "name another port, or --port 0 for any free one"
+        ) from None
     err.print(
         f"review page: http://127.0.0.1:{server.server_address[1]}/{edit.paths.html.name}  "
         f"(notes go to {prod.rel(edit.paths.notes)}; Ctrl-C stops)"

@@ -1191,6 +1191,30 @@ class FrameSource:
 _MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 
 
+def mp4_cut_short(path: Path | str) -> bool:
+    """Whether an MP4/MOV file ends inside one of its top-level boxes (copied halfway, written to a disk that
+    filled): its ``moov`` box, at the front of a ``+faststart`` file, still reads whole (key, frame count) while
+    the pictures in ``mdat`` are gone. Reads only the box headers (a few bytes each), not the movie."""
+    try:
+        with open(path, "rb") as f:
+            end = os.fstat(f.fileno()).st_size
+            pos = 0
+            while pos + 8 <= end:
+                f.seek(pos)
+                head = f.read(16)
+                size, header = struct.unpack(">I", head[:4])[0], 8
+                if size == 1 and len(head) == 16:
+                    size, header = struct.unpack(">Q", head[8:16])[0], 16
+                elif size == 0:  # "to the end of the file"
+                    return False
+                if size < header:
+                    return True
+                pos += size
+            return pos != end
+    except OSError:
+        return True
+
+
 def mp4_video_samples(path: Path | str) -> int | None:
     """The number of samples (frames: one H.264 access unit each) of the first video track of an MP4/MOV
     file, read from its ``stsz`` box (what ``ffprobe -count_packets`` reports for such a file); None when the

@@ -31,6 +31,7 @@ from compositor.errors import (
     TimesheetError,
 )
 from compositor.layout import FRAME_SUFFIXES, CutPaths, EditPaths, render_root
+from compositor.spec.codec_limits import too_small
 from compositor.spec.models import (
     CUT_NAME,
     MAX_CUT_NAME,
@@ -724,9 +725,11 @@ def load_shot(production: Production, name: str, edit: Edit | None = None) -> Sh
                 presets[spec.encode] = load_preset(production, spec.encode)
             except SpecError as e:
                 problems.append(str(e))
-    if spec.encode in presets and presets[spec.encode].codec == "dnxhd" and (size[0] < 256 or size[1] < 120):
-        problems.append(f"{display}: encode: {spec.encode!r} is DNxHR, which needs frames of at least 256x120, "
-                        f"but the cut is {size[0]}x{size[1]}")
+    for preset_name, preset in presets.items():
+        # The edit's preset as well as the cut's own: x265 at 2x2 failed only at the encode, naming a segment.
+        if small := too_small(preset, (int(size[0]), int(size[1]))):
+            problems.append(f"{display}: encode: {preset_name!r} is {small[0]}, which needs frames of at least "
+                            f"{small[1][0]}x{small[1][1]}, but the cut is {size[0]}x{size[1]}")
 
     if problems:
         raise SpecError("\n".join(problems))

@@ -49,6 +49,7 @@ from compositor.core.digest import content_key
 from compositor.core.io import (
     discard,
     ensure_folder,
+    mp4_cut_short,
     mp4_video_samples,
     output_error,
     remove_file,
@@ -59,6 +60,7 @@ from compositor.core.io import (
 from compositor.core.yuv import rgb_to_yuv420p
 from compositor.errors import BackendMissingError, CompositorError, EncodeError, MissingInputError, SpecError
 from compositor.spec import EncodePreset, Shot
+from compositor.spec.codec_limits import MIN_SIZE, too_small
 from compositor.steps import burnin
 from compositor.steps.burnin import FONT, burn_in_font_size, drawtext_escape  # noqa: F401 (their old home)
 
@@ -615,8 +617,8 @@ def key_file(movie: Path) -> Path:
 # A cut's movie in one preset, in keyed segments
 
 
-DNXHR_MIN_SIZE = (256, 120)
-"""ffmpeg's DNxHR encoder refuses frames smaller than this."""
+DNXHR_MIN_SIZE = MIN_SIZE["dnxhd"][1]
+"""ffmpeg's DNxHR encoder refuses frames smaller than this (its home: ``spec.codec_limits``)."""
 
 
 def input_pix_fmt(shot: Shot, preset: EncodePreset) -> str:
@@ -676,10 +678,10 @@ class MoviePlan:
         """What the encoders read on their standard input: the input's format, or ``yuv420p`` converted here
         (``core.yuv``) where the frames are 8-bit RGB, the preset's output is yuv420p and the frame size even."""
         self.segment_suffix = ".mp4" if self.preset.container == "mp4" else ".mov"
-        if self.preset.codec == "dnxhd" and (shot.size[0] < DNXHR_MIN_SIZE[0] or shot.size[1] < DNXHR_MIN_SIZE[1]):
+        if small := too_small(self.preset, shot.size):
             raise SpecError(
-                f"{shot.production.rel(shot.production.preset_path(self.preset_name))}: codec: DNxHR needs frames of "
-                f"at least {DNXHR_MIN_SIZE[0]}x{DNXHR_MIN_SIZE[1]}, but {shot.name} is {shot.size[0]}x{shot.size[1]}"
+                f"{shot.production.rel(shot.production.preset_path(self.preset_name))}: codec: {small[0]} needs frames of "
+                f"at least {small[1][0]}x{small[1][1]}, but {shot.name} is {shot.size[0]}x{shot.size[1]}"
             )
         common: dict[str, Any] = {
             "version": ENCODE_VERSION,
@@ -710,7 +712,10 @@ class MoviePlan:
         return [s for s in self.segments if not s.path.is_file()]
 
     def is_fresh(self) -> bool:
-        return not self.stale and movie_key(self.out) == self.key
+        # A movie cut short keeps its key (in the moov box at its front) but not its pictures: taken as fresh,
+        # `render` did nothing and `cut` refused it, saying to run `make <cut>`, which did nothing again.
+        whole = self.preset.container not in ("mp4", "mov") or not mp4_cut_short(self.out)
+        return not self.stale and movie_key(self.out) == self.key and whole
 
     def segment_of(self, index: int) -> Segment:
         return self.segments[index // self.preset.segment_frames]

@@ -197,9 +197,19 @@ def _hub_folder(repo_id: str, kind: str) -> Path | None:
             return None
     try:
         if kind == "model":
+            import logging  # noqa: PLC0415
+
             from diffusers import DiffusionPipeline  # noqa: PLC0415
 
-            return Path(DiffusionPipeline.download(repo_id))
+            # Without a network diffusers logs "Couldn't connect to the Hub: ...\nWill try to load from local
+            # cache." on stderr, two lines above ours; the one line below says it and what to do.
+            hub_log = logging.getLogger("diffusers.pipelines.pipeline_utils")
+            level = hub_log.level
+            hub_log.setLevel(logging.ERROR)
+            try:
+                return Path(DiffusionPipeline.download(repo_id))
+            finally:
+                hub_log.setLevel(level)
         folder = Path(
             snapshot_download(repo_id, allow_patterns=["*.json", "diffusion_pytorch_model.safetensors"])
         )

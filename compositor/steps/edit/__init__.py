@@ -171,7 +171,7 @@ def build_edit(edit: Edit, progress: Progress | None = None) -> dict[str, Path]:
                 output.discard()
             discard(workdir)
 
-    timeline = build_timeline(edit, entries, read_notes(paths.notes), audio)
+    timeline = build_timeline(edit, entries, read_notes(paths.notes, production.rel(paths.notes)), audio)
     write_bytes_atomic(paths.otio, otio.adapters.write_to_string(timeline, "otio_json").encode("utf-8"))
     write_bytes_atomic(paths.edl, edl_text(edit, timeline).encode("ascii"))
 

@@ -133,10 +133,11 @@ def edit_audio(edit: Edit) -> AudioFacts | None:
         ) from None
 
 
-def read_notes(path: Path) -> list[Note]:
+def read_notes(path: Path, display: str | None = None) -> list[Note]:
     """The review notes beside the page (``steps.edit.notes``: frames counted from 1 in the screening cut, as
-    the page shows them), as markers want them; a file that is not a notes file is a `CorruptInputError`."""
-    return [Note(n["frame"] - 1, n["text"].strip()) for n in notes_in(path, strict=True)]
+    the page shows them), as markers want them; a file that is not a notes file is a `CorruptInputError`
+    naming it as ``display``."""
+    return [Note(n["frame"] - 1, n["text"].strip()) for n in notes_in(path, strict=True, display=display)]
 
 
 def _range(start: int, frames: int, rate: float) -> otio.opentime.TimeRange:

@@ -63,10 +63,10 @@ def clean(data: Any) -> list[dict[str, Any]]:
     return sorted(notes, key=lambda n: (n["frame"], n.get("time", "")))
 
 
-def read_notes(path: Path, strict: bool = False) -> list[dict[str, Any]]:
+def read_notes(path: Path, strict: bool = False, display: str | None = None) -> list[dict[str, Any]]:
     """The notes in ``path`` (none when there is no file). A file that is not a notes file gives none too (the
     review page must still open), or with ``strict`` (the editorial exports, which would silently lose them)
-    a `CorruptInputError` saying what is wrong."""
+    a `CorruptInputError` saying what is wrong, naming the file as ``display`` (the production's relative path)."""
     if not path.is_file():
         return []
     try:
@@ -74,7 +74,7 @@ def read_notes(path: Path, strict: bool = False) -> list[dict[str, Any]]:
         return clean({"notes": data} if isinstance(data, list) else data)  # a bare list, as a script may write
     except (OSError, ValueError) as e:
         if strict:
-            raise CorruptInputError(f"{path}: not readable as review notes ({e})") from None
+            raise CorruptInputError(f"{display or path}: not readable as review notes ({e})") from None
         return []
 
 
