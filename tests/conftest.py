@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -106,3 +107,35 @@ def make(root: Path, *args: str) -> subprocess.CompletedProcess:
         env=env,
         timeout=600,
     )
+
+
+ONE_CUT = "t1"
+"""The one cut of `prod`'s production."""
+
+ONE_CUT_SHOT = """
+[shot]
+frames = 4
+
+[background]
+source = "procedural"
+seed = 7
+
+[[layers]]
+name = "A"
+cels = "cels/A"
+timing = "1 2 . 1"
+"""
+
+
+@pytest.fixture
+def prod(production_factory):
+    """A production of the one cut ``spec`` with its two drawings (``options``: the factory's, e.g. ``size``);
+    used by the audits of bad input (``test_audit_inputs*.py``)."""
+
+    def make(spec: str = ONE_CUT_SHOT, **options: Any) -> Path:
+        root = production_factory({ONE_CUT: spec}, **options)
+        write_grid(root / "shots" / ONE_CUT / "cels/A/A_0001.png", "RR\nRR")
+        write_grid(root / "shots" / ONE_CUT / "cels/A/A_0002.png", "GG\nGG")
+        return root
+
+    return make

@@ -16,36 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import ONE_CUT as CUT
+from tests.conftest import ONE_CUT_SHOT as SHOT
 from tests.conftest import write_grid
 from tests.test_validate import compositor
-
-CUT = "t1"
-
-SHOT = """
-[shot]
-frames = 4
-
-[background]
-source = "procedural"
-seed = 7
-
-[[layers]]
-name = "A"
-cels = "cels/A"
-timing = "1 2 . 1"
-"""
-
-
-@pytest.fixture
-def prod(production_factory):
-    def make(spec: str = SHOT, edit_extra: str = "") -> Path:
-        root = production_factory({CUT: spec}, edit_extra=edit_extra)
-        write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
-        write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
-        return root
-
-    return make
-
 
 # ------------------------------------------------------------------------------------------------------------
 # A number written as text: pydantic's lax mode read "4" as 4

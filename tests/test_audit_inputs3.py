@@ -8,40 +8,13 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_grid
+from tests.conftest import ONE_CUT as CUT
+from tests.conftest import ONE_CUT_SHOT as SHOT
+from tests.conftest import REPO
 from tests.test_validate import compositor
-
-CUT = "t1"
-
-SHOT = """
-[shot]
-frames = 4
-
-[background]
-source = "procedural"
-seed = 7
-
-[[layers]]
-name = "A"
-cels = "cels/A"
-timing = "1 2 . 1"
-"""
-
-
-@pytest.fixture
-def prod(production_factory):
-    def make(spec: str = SHOT, size: tuple[int, int] = (32, 24)) -> Path:
-        root = production_factory({CUT: spec}, size=size)
-        write_grid(root / "shots" / CUT / "cels/A/A_0001.png", "RR\nRR")
-        write_grid(root / "shots" / CUT / "cels/A/A_0002.png", "GG\nGG")
-        return root
-
-    return make
-
 
 # ------------------------------------------------------------------------------------------------------------
 # A frame too small for the preset's encoder
