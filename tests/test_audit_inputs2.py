@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from PIL import Image
 from tests.conftest import ONE_CUT as CUT
 from tests.conftest import ONE_CUT_SHOT as SHOT
 from tests.conftest import write_grid
-from tests.test_validate import compositor
+from tests.test_validate import compositor, run_main
 
 # ------------------------------------------------------------------------------------------------------------
 # A number written as text: pydantic's lax mode read "4" as 4
@@ -234,18 +233,8 @@ def test_a_damaged_png_drawing_is_one_line_on_stderr(prod, capfd, kind: str, how
 
 def every_line(root: Path, capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
     """The command in this process: its exit status and every line on its stderr, the C libraries' too."""
-    from compositor.cli import main
-
-    argv, sys.argv = sys.argv, ["compositor", "--root", str(root), *args]
-    capfd.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    finally:
-        sys.argv = argv
-    return code, capfd.readouterr().err.splitlines()
+    code, stderr = run_main(root, capfd, *args)
+    return code, stderr.splitlines()
 
 
 # ------------------------------------------------------------------------------------------------------------

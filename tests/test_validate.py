@@ -50,13 +50,13 @@ def prod(production_factory):
     return make
 
 
-def compositor(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    """The command in this process (``main()``, exit status and error lines as the shell sees them)."""
+def run_main(root: Path, capture: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The command in this process (``main()``): its exit status as the shell sees it, and its stderr as
+    ``capture`` holds it (``capsys``: Python's; ``capfd``: the file descriptor, C libraries' lines too)."""
     from compositor.cli import main
 
-    argv = sys.argv
-    sys.argv = ["compositor", "--root", str(root), *args]
-    capsys.readouterr()
+    argv, sys.argv = sys.argv, ["compositor", "--root", str(root), *args]
+    capture.readouterr()
     try:
         main()
         code = 0
@@ -64,7 +64,12 @@ def compositor(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tu
         code = e.code if isinstance(e.code, int) else int(e.code is not None)
     finally:
         sys.argv = argv
-    stderr = capsys.readouterr().err
+    return code, capture.readouterr().err
+
+
+def compositor(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """The command in this process (``main()``, exit status and error lines as the shell sees them)."""
+    code, stderr = run_main(root, capsys, *args)
     assert "Traceback" not in stderr, stderr
     return code, [line.removeprefix("error: ") for line in stderr.splitlines() if line.startswith("error: ")]
 
