@@ -831,7 +831,8 @@ class SegmentPipe:
     def write(self, frame: np.ndarray) -> None:
         """The next frame, as ``uint8`` RGB ``(H, W, 3)`` or premultiplied float RGBA ``(H, W, 4)``; converted
         to yuv420p here when the plan pipes that (``core.yuv``)."""
-        if self.plan.pipe == "yuv420p":
+        width, height = self.plan.shot.size
+        if self.plan.pipe == "yuv420p" and frame.shape[:2] == (height, width):
             # a deep cut's frames ([output] frames) come as float RGBA: brought to 8-bit RGB first, never sent
             # as RGB bytes down a pipe ffmpeg reads as yuv420p (it took 2 pictures from each and stopped early)
             rgb = frame if frame.dtype == np.uint8 else encoder_frame(frame, "rgb24")
