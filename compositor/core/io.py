@@ -1065,6 +1065,7 @@ class FrameSource:
         self.display = display or str(path)
         self._rel = rel
         self._files: list[Path] | None = None
+        self._first_size: tuple[Path, tuple[int, int] | None] | None = None
         self.still = False
         if self.path.suffix.lower() in VIDEO_SUFFIXES and "%" not in self.path.name:
             if not self.path.is_file():
@@ -1108,7 +1109,9 @@ class FrameSource:
         first = self._files[0] if self._files else path
         if path == first:
             return
-        want, got = image_size(first), image_size(path)
+        if self._first_size is None or self._first_size[0] != first:  # read once, not again every frame
+            self._first_size = (first, image_size(first))
+        want, got = self._first_size[1], image_size(path)
         if want is not None and got is not None and want != got:
             name = self._rel(path) if self._rel is not None else str(path)
             first_name = self._rel(first) if self._rel is not None else str(first)
