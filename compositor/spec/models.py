@@ -12,6 +12,7 @@ written beside it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -34,32 +35,38 @@ EFFECTS = ("glow", "vignette", "grain", "grade")
 
 
 
-def _takes_true_false(annotation: Any) -> bool:
-    """Whether a field of this type may hold ``true``/``false`` itself (not as a number)."""
-    if annotation is bool or annotation is Any or annotation is object:
-        return True
+def _any_kind(annotation: Any, kind: Callable[[Any], bool]) -> bool:
+    """Whether a field of this type may hold a value of ``kind`` (one of a union's kinds, through ``Annotated``)."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _takes_true_false(args[0])
+        return _any_kind(args[0], kind)
     if origin in (Union, UnionType):
-        return any(_takes_true_false(a) for a in args)
-    if origin is Literal:
-        return any(isinstance(a, bool) for a in args)
+        return any(_any_kind(a, kind) for a in args)
+    return kind(annotation)
+
+
+def _true_false_kind(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    if get_origin(annotation) is Literal:
+        return any(isinstance(a, bool) for a in get_args(annotation))
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)  # its own fields say
+
+
+def _number_kind(annotation: Any) -> bool:
+    if get_origin(annotation) is Literal:
+        return any(isinstance(a, int | float) and not isinstance(a, bool) for a in get_args(annotation))
+    return annotation in (int, float)
+
+
+def _takes_true_false(annotation: Any) -> bool:
+    """Whether a field of this type may hold ``true``/``false`` itself (not as a number)."""
+    return _any_kind(annotation, _true_false_kind)
 
 
 def _takes_number(annotation: Any) -> bool:
     """Whether a field of this type may hold a number (where pydantic would read ``true`` as 1)."""
-    if annotation in (int, float):
-        return True
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _takes_number(args[0])
-    if origin in (Union, UnionType):
-        return any(_takes_number(a) for a in args)
-    if origin is Literal:
-        return any(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
-    return False
+    return _any_kind(annotation, _number_kind)
 
 
 def _is_number(annotation: Any) -> bool:
