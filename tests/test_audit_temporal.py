@@ -51,3 +51,55 @@ def test_a_thin_strip_does_not_crash_the_process() -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "done"
+
+
+def _write_clip(
+    folder: Path, size: tuple[int, int], frames: int, clips: tuple[str, ...] = ("blackswan",)
+) -> None:
+    """``folder/src/%04d.png`` and ``folder/proc/%04d.png``: the clips one after the other (a change of scene
+    between them), processed frame by frame."""
+    from compositor.core.io import write_image
+
+    original = [f for clip in clips for f in read_clip(SMALL / clip, frames, size)]
+    for i, (g, p) in enumerate(zip(original, process(original, "gray_world"))):
+        write_image(folder / "src" / f"{i + 1:04d}.png", rgba(g))
+        write_image(folder / "proc" / f"{i + 1:04d}.png", rgba(p))
+
+
+def _cli(*args: str) -> int:
+    """``compositor ARGS`` in this process; its exit status."""
+    from compositor.cli import main
+
+    argv, sys.argv = sys.argv, ["compositor", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+
+
+def test_deflicker_with_a_scheduler_writes_what_a_local_run_writes(tmp_path: Path) -> None:
+    # `compositor deflicker --scheduler` made its client with set_as_default=False and then waited on the windows
+    # with distributed.as_completed(futures), which looks for the default client: "ValueError: No clients found"
+    # (a traceback) every time, with some windows written.
+    distributed = pytest.importorskip("distributed")
+    from compositor.core.io import read_image
+
+    _write_clip(tmp_path, (96, 54), 4, ("blackswan", "dance-twirl"))  # a change of scene inside a window
+    io = ["--input", str(tmp_path / "proc/%04d.png"), "--guide", str(tmp_path / "src/%04d.png")]
+    assert _cli("deflicker", *io, "--output", str(tmp_path / "local"), "--window", "3") == 0
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp://",
+        dashboard_address=None,
+        silence_logs=50,
+    ) as cluster:
+        farm = ["--output", str(tmp_path / "farm"), "--window", "3", "--scheduler", cluster.scheduler_address]
+        assert _cli("deflicker", *io, *farm) == 0
+    for i in range(8):
+        name = f"{i + 1:04d}.png"
+        assert np.array_equal(read_image(tmp_path / "local" / name), read_image(tmp_path / "farm" / name))

@@ -78,7 +78,8 @@ def deflicker_on_cluster(
     ]
     done = 0
     try:
-        for future in distributed.as_completed(futures):
+        # The client's own loop: the CLI's client is not the default one, which as_completed would look for.
+        for future in distributed.as_completed(futures, loop=client.loop):
             try:
                 result = future.result()
             except Exception as e:  # noqa: BLE001 - the cluster's own failures (KilledWorker, a bug)
