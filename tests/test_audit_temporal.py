@@ -103,3 +103,36 @@ def test_deflicker_with_a_scheduler_writes_what_a_local_run_writes(tmp_path: Pat
     for i in range(8):
         name = f"{i + 1:04d}.png"
         assert np.array_equal(read_image(tmp_path / "local" / name), read_image(tmp_path / "farm" / name))
+
+
+def test_an_output_folder_that_is_the_guides_is_refused_and_the_plate_kept(tmp_path: Path, capsys) -> None:
+    # The check looked at the input's files only: --output on the guide's folder replaced the plate, silently.
+    _write_clip(tmp_path, (64, 36), 3)
+    plate = {p.name: p.read_bytes() for p in (tmp_path / "src").iterdir()}
+    io = ["--input", str(tmp_path / "proc/%04d.png"), "--guide", str(tmp_path / "src/%04d.png")]
+    assert _cli("deflicker", *io, "--output", str(tmp_path / "src")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'src'}: the output would overwrite the guide {io[3]}; choose another folder"]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "src").iterdir()} == plate
+
+
+def test_the_cluster_refuses_an_output_folder_that_is_the_inputs(tmp_path: Path) -> None:
+    # deflicker_on_cluster had no such check: its workers wrote the steadied frames over the input files while
+    # other windows were still reading them.
+    distributed = pytest.importorskip("distributed")
+    from compositor.errors import SpecError
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    _write_clip(tmp_path, (64, 36), 3)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "proc").iterdir()}
+    proc, src = str(tmp_path / "proc/%04d.png"), str(tmp_path / "src/%04d.png")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        for folder, role in (("proc", "input"), ("src", "guide")):
+            with pytest.raises(SpecError, match=f"would overwrite the {role}"):
+                deflicker_on_cluster(client, proc, src, tmp_path / folder, TemporalSettings(window=1))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "proc").iterdir()} == before

@@ -17,7 +17,7 @@ from compositor.core.io import ensure_folder, remove_stale_temp_files
 from compositor.errors import CompositorError, RenderError
 from compositor.spec.models import TemporalSettings
 from compositor.temporal.bidirectional import _run_windows, context_for
-from compositor.temporal.files import _open_pair, _output_names, _Writer
+from compositor.temporal.files import _open_pair, _output_names, _refuse_overwrite, _Writer
 
 
 def windows(total: int, settings: TemporalSettings) -> list[range]:
@@ -66,8 +66,11 @@ def deflicker_on_cluster(
     own failures."""
     import distributed  # noqa: PLC0415 (the farm extra)
 
-    source, _ = _open_pair(input, guide)
+    source, guide_source = _open_pair(input, guide)
     total = len(source)
+    # Before any window starts: a worker would write over frames that others are still reading.
+    names = _output_names(source, Path(output))
+    _refuse_overwrite(names, Path(output), ("input", source, input), ("guide", guide_source, guide))
     ensure_folder(Path(output))
     remove_stale_temp_files(Path(output))
     futures = [

@@ -96,6 +96,15 @@ def _output_names(source: FrameSource, output: Path) -> list[Path]:
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
 
 
+def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
+    """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
+    guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
+    written = {n.resolve() for n in names}
+    for role, stream, name in streams:
+        if any(f.resolve() in written for f in stream.files()):
+            raise SpecError(f"{output}: the output would overwrite the {role} {name}; choose another folder")
+
+
 def deflicker_files(
     input: str,
     guide: str,
@@ -122,8 +131,7 @@ def deflicker_files(
     output = Path(output)
     source, guide_source = _open_pair(input, guide)
     names = _output_names(source, output)
-    if names[0].resolve() in {f.resolve() for f in source.files()}:
-        raise SpecError(f"{output}: the output would overwrite the input {input}; choose another folder")
+    _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
     tally = _Tally()
     # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most READ_AHEAD
