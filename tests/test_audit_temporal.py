@@ -136,3 +136,21 @@ def test_the_cluster_refuses_an_output_folder_that_is_the_inputs(tmp_path: Path)
             with pytest.raises(SpecError, match=f"would overwrite the {role}"):
                 deflicker_on_cluster(client, proc, src, tmp_path / folder, TemporalSettings(window=1))
     assert {p.name: p.read_bytes() for p in (tmp_path / "proc").iterdir()} == before
+
+
+def test_a_jpeg_sequence_is_steadied_into_png_frames(tmp_path: Path) -> None:
+    # The output took the input's file names, so a JPEG sequence (DAVIS is one) came out as JPEG: re-encoded,
+    # lossy, the compression noise the pass takes out put back; the README promises PNG frames.
+    from compositor.core.io import read_image
+    from compositor.temporal import deflicker_files
+
+    for p in sorted((SMALL / "blackswan").glob("*.jpg"))[:3]:
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / p.name).write_bytes(p.read_bytes())
+    pattern = str(tmp_path / "in" / "%04d.jpg")
+    deflicker_files(pattern, pattern, tmp_path / "out", TemporalSettings(window=2))
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [p.with_suffix(".png").name for p in sorted((tmp_path / "in").iterdir())]
+    for name in written:
+        assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert read_image(tmp_path / "out" / name).shape == (180, 320, 4)

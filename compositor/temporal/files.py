@@ -88,10 +88,15 @@ class _Writer:
             raise RenderError(f"cannot write frames: {self._error}") from None
 
 
+KEPT_SUFFIXES = {".png", ".tif", ".tiff", ".exr"}
+"""Input frame files whose format an output frame keeps (lossless, alpha, deep); any other (JPEG, BMP, WebP) is
+written as PNG: a JPEG re-encoded would put back the compression noise the pass took out."""
+
+
 def _output_names(source: FrameSource, output: Path) -> list[Path]:
     files = source.files()
     if len(files) == len(source) and not source.still:
-        return [output / f.name for f in files]
+        return [output / (f.name if f.suffix.lower() in KEPT_SUFFIXES else f"{f.stem}.png") for f in files]
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
 
@@ -118,7 +123,8 @@ def deflicker_files(
     ``compress=False`` stores the output PNGs uncompressed (faster to write and read, about twice the size).
 
     ``input`` and ``guide``: a printf pattern (``proc/%04d.png``), a video file, or (guide only) a still
-    image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence and
+    image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence (``.png``
+    for a JPEG, BMP or WebP one) and
     ``output/<video stem>.%04d.png`` for a video (PNG, 16-bit where the input's frames store more than 8 bits a
     sample, else 8-bit; with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
