@@ -154,3 +154,25 @@ def test_a_jpeg_sequence_is_steadied_into_png_frames(tmp_path: Path) -> None:
     for name in written:
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert read_image(tmp_path / "out" / name).shape == (180, 320, 4)
+
+
+def test_relative_paths_reach_workers_started_in_another_folder(tmp_path: Path, monkeypatch) -> None:
+    # The windows were submitted with the paths as typed: a worker (another machine, or a dask-worker started in
+    # another folder) looked for proc/%04d.png in its own working folder: "no image or sequence frames found".
+    distributed = pytest.importorskip("distributed")
+    from compositor.core.io import read_image
+    from compositor.temporal import deflicker_files
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    _write_clip(tmp_path, (64, 36), 3)
+    settings = TemporalSettings(window=2)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+    ) as cluster:  # a worker process, started in this folder
+        monkeypatch.chdir(tmp_path)  # the user works in another
+        with distributed.Client(cluster, set_as_default=False) as client:
+            assert deflicker_on_cluster(client, "proc/%04d.png", "src/%04d.png", Path("farm"), settings) == 3
+    deflicker_files("proc/%04d.png", "src/%04d.png", Path("local"), settings)
+    for i in range(1, 4):
+        name = f"{i:04d}.png"
+        assert np.array_equal(read_image(tmp_path / "farm" / name), read_image(tmp_path / "local" / name))

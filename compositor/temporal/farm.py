@@ -10,6 +10,7 @@ and waits; a lost worker's window is computed again elsewhere.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,11 @@ def deflicker_on_cluster(
     _refuse_overwrite(names, Path(output), ("input", source, input), ("guide", guide_source, guide))
     ensure_folder(Path(output))
     remove_stale_temp_files(Path(output))
+    # A worker resolves a relative path against its own working folder (on another machine, or where the
+    # worker was started): absolute paths name the same files on the shared storage for every worker.
+    paths = (os.path.abspath(input), os.path.abspath(guide), os.path.abspath(output))
     futures = [
-        client.submit(
-            steady_window, input, guide, str(output), r.start, r.stop, settings, retries=2, pure=False
-        )
+        client.submit(steady_window, *paths, r.start, r.stop, settings, retries=2, pure=False)
         for r in windows(total, settings)
     ]
     done = 0
