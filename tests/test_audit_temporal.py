@@ -3,6 +3,7 @@ the like (real DAVIS footage processed frame by frame, tiny frames so that each 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,73 @@ def test_relative_paths_reach_workers_started_in_another_folder(tmp_path: Path, 
     for i in range(1, 4):
         name = f"{i:04d}.png"
         assert np.array_equal(read_image(tmp_path / "farm" / name), read_image(tmp_path / "local" / name))
+
+
+def test_a_window_whose_context_starts_at_a_change_of_scene_is_the_local_runs(tmp_path: Path) -> None:
+    # A window alone read its frames from the first of its context on, so it could not tell that the link into
+    # that frame is a change of scene (a run of the whole cut can): the pass reflected there locally and not on
+    # the cluster, and the cluster's frames after the change differed from a local run's.
+    distributed = pytest.importorskip("distributed")
+    from compositor.core.io import read_image
+    from compositor.temporal import deflicker_files
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    _write_clip(tmp_path, (64, 36), 3, ("blackswan", "dance-twirl"))  # the scene changes into frame 4
+    settings = TemporalSettings(window=2, context=1)  # the window of frames 5-6 reads its context from frame 4
+    proc, src = str(tmp_path / "proc/%04d.png"), str(tmp_path / "src/%04d.png")
+    deflicker_files(proc, src, tmp_path / "local", settings)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "farm", settings) == 6
+    for i in range(1, 7):
+        name = f"{i:04d}.png"
+        assert np.array_equal(read_image(tmp_path / "local" / name), read_image(tmp_path / "farm" / name)), name
+
+
+CHANGING_SCENE_CUT = """
+[shot]
+frames = 6
+
+[background]
+source = "plate"
+plate = "plates/bg.%04d.png"
+stylize = "paint"
+
+[temporal]
+window = 2
+context = 1
+"""
+
+
+def test_a_background_window_whose_context_starts_at_a_change_of_scene_is_the_local_runs(
+    production_factory,
+) -> None:
+    # The same for `compositor bg --scheduler` (compositor.steps.background_farm): its windows read from the first
+    # frame of their context too.
+    distributed = pytest.importorskip("distributed")
+    import compositor
+    from compositor.core.io import read_image
+    from compositor.steps.background import ensure_background
+    from compositor.steps.background_farm import steady_on_cluster
+
+    root = production_factory({"c1": CHANGING_SCENE_CUT}, size=(64, 36))
+    _write_clip(root / "shots/c1/plates", (64, 36), 3, ("blackswan", "dance-twirl"))
+    for i in range(1, 7):  # the plate: the original footage, the scene changing into frame 4
+        (root / f"shots/c1/plates/src/{i:04d}.png").rename(root / f"shots/c1/plates/bg.{i:04d}.png")
+    shot = compositor.cut(compositor.load(root), "c1")
+    ensure_background(shot)
+    local = [read_image(shot.paths.bg_frame(i)) for i in range(6)]
+    shutil.rmtree(shot.paths.bg_folder)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        ensure_background(shot, steady=steady_on_cluster(client))
+    for i in range(6):
+        assert np.array_equal(read_image(shot.paths.bg_frame(i)), local[i]), f"canvas {i}"

@@ -2,10 +2,10 @@
 
 A window needs only its own frames and ``context`` frames either side (``compositor.temporal.bidirectional``),
 never another window's result, so every window is an independent task: ``steady_window`` reads frames
-``[core_start - context, core_stop + context)`` of input and guide from files on shared storage, computes the
-outputs of ``[core_start, core_stop)`` and writes them. A local run computes each window with the same frames
-and the same arithmetic: the files are the same, pixel for pixel. ``deflicker_on_cluster`` submits the windows
-and waits; a lost worker's window is computed again elsewhere.
+``[core_start - context - 1, core_stop + context)`` of input and guide (``window_reads``) from files on shared
+storage, computes the outputs of ``[core_start, core_stop)`` and writes them. A local run computes each window
+with the same frames and the same arithmetic: the files are the same, pixel for pixel. ``deflicker_on_cluster``
+submits the windows and waits; a lost worker's window is computed again elsewhere.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from compositor.core.io import ensure_folder, remove_stale_temp_files
 from compositor.errors import CompositorError, RenderError
 from compositor.spec.models import TemporalSettings
-from compositor.temporal.bidirectional import _run_windows, context_for
+from compositor.temporal.bidirectional import _run_windows, window_reads
 from compositor.temporal.files import _open_pair, _output_names, _refuse_overwrite, _Writer
 
 
@@ -35,8 +35,7 @@ def steady_window(
     try:
         source, guide_source = _open_pair(input, guide)
         total = len(source)
-        context = context_for(settings)
-        lo, hi = max(0, core_start - context), min(total, core_stop + context)
+        lo, hi = window_reads(core_start, core_stop, total, settings)
         names = _output_names(source, Path(output))
         frames = source.frames(lo, hi - lo)
         guides = guide_source.frames(lo, hi - lo)
