@@ -63,15 +63,14 @@ def background_window(
     ``render/<cut>/bg/``. ``sources``: the cached canvas files of the whole cut (those not painted under
     ``paint_every`` need not exist); ``painted``: the keyframes, or None. Returns the frames' sums and the first
     and last outputs (for the links across the joins), or a user error as a value (not retried)."""
-    from compositor.temporal.bidirectional import _run_windows, context_for  # noqa: PLC0415
+    from compositor.temporal.bidirectional import _run_windows, window_reads  # noqa: PLC0415
 
     try:
         shot = load_shot(Production(Path(root)), cut)
         assert shot.spec.temporal is not None
         settings = shot.spec.temporal.settings()
         total = len(sources)
-        context = context_for(settings)
-        lo, hi = max(0, start - context), min(total, stop + context)
+        lo, hi = window_reads(start, stop, total, settings)
         keys = set(painted) if painted is not None else None
         frames = (read_image(Path(sources[i])) if keys is None or i in keys else None for i in range(lo, hi))
         guides = _guide_source(shot, total, lo, hi)

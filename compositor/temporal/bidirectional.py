@@ -73,6 +73,15 @@ def context_for(settings: TemporalSettings) -> int:
     return max(n, settings.paint_every)
 
 
+def window_reads(core_start: int, core_stop: int, total: int, settings: TemporalSettings) -> tuple[int, int]:
+    """The cut frames ``[first, stop)`` a window computed alone (on a farm) reads for the outputs of
+    ``[core_start, core_stop)``: its context either side and the frame before the context, whose link into the
+    context's first frame says whether the pass crosses it (a change of scene), as a run of the whole cut
+    knows; that frame is not otherwise used."""
+    context = context_for(settings)
+    return max(0, core_start - context - 1), min(total, core_stop + context)
+
+
 @dataclass
 class _Item:
     """One frame of the cut as the window sweeps see it."""

@@ -2,22 +2,23 @@
 
 A window needs only its own frames and ``context`` frames either side (``compositor.temporal.bidirectional``),
 never another window's result, so every window is an independent task: ``steady_window`` reads frames
-``[core_start - context, core_stop + context)`` of input and guide from files on shared storage, computes the
-outputs of ``[core_start, core_stop)`` and writes them. A local run computes each window with the same frames
-and the same arithmetic: the files are the same, pixel for pixel. ``deflicker_on_cluster`` submits the windows
-and waits; a lost worker's window is computed again elsewhere.
+``[core_start - context - 1, core_stop + context)`` of input and guide (``window_reads``) from files on shared
+storage, computes the outputs of ``[core_start, core_stop)`` and writes them. A local run computes each window
+with the same frames and the same arithmetic: the files are the same, pixel for pixel. ``deflicker_on_cluster``
+submits the windows and waits; a lost worker's window is computed again elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from compositor.core.io import ensure_folder, remove_stale_temp_files
 from compositor.errors import CompositorError, RenderError
 from compositor.spec.models import TemporalSettings
-from compositor.temporal.bidirectional import _run_windows, context_for
-from compositor.temporal.files import _open_pair, _output_names, _Writer
+from compositor.temporal.bidirectional import _run_windows, window_reads
+from compositor.temporal.files import _open_pair, _output_names, _refuse_overwrite, _Writer
 
 
 def windows(total: int, settings: TemporalSettings) -> list[range]:
@@ -34,8 +35,7 @@ def steady_window(
     try:
         source, guide_source = _open_pair(input, guide)
         total = len(source)
-        context = context_for(settings)
-        lo, hi = max(0, core_start - context), min(total, core_stop + context)
+        lo, hi = window_reads(core_start, core_stop, total, settings)
         names = _output_names(source, Path(output))
         frames = source.frames(lo, hi - lo)
         guides = guide_source.frames(lo, hi - lo)
@@ -66,19 +66,24 @@ def deflicker_on_cluster(
     own failures."""
     import distributed  # noqa: PLC0415 (the farm extra)
 
-    source, _ = _open_pair(input, guide)
+    source, guide_source = _open_pair(input, guide)
     total = len(source)
+    # Before any window starts: a worker would write over frames that others are still reading.
+    names = _output_names(source, Path(output))
+    _refuse_overwrite(names, Path(output), ("input", source, input), ("guide", guide_source, guide))
     ensure_folder(Path(output))
     remove_stale_temp_files(Path(output))
+    # A worker resolves a relative path against its own working folder (on another machine, or where the
+    # worker was started): absolute paths name the same files on the shared storage for every worker.
+    paths = (os.path.abspath(input), os.path.abspath(guide), os.path.abspath(output))
     futures = [
-        client.submit(
-            steady_window, input, guide, str(output), r.start, r.stop, settings, retries=2, pure=False
-        )
+        client.submit(steady_window, *paths, r.start, r.stop, settings, retries=2, pure=False)
         for r in windows(total, settings)
     ]
     done = 0
     try:
-        for future in distributed.as_completed(futures):
+        # The client's own loop: the CLI's client is not the default one, which as_completed would look for.
+        for future in distributed.as_completed(futures, loop=client.loop):
             try:
                 result = future.result()
             except Exception as e:  # noqa: BLE001 - the cluster's own failures (KilledWorker, a bug)

@@ -88,12 +88,26 @@ class _Writer:
             raise RenderError(f"cannot write frames: {self._error}") from None
 
 
+KEPT_SUFFIXES = {".png", ".tif", ".tiff", ".exr"}
+"""Input frame files whose format an output frame keeps (lossless, alpha, deep); any other (JPEG, BMP, WebP) is
+written as PNG: a JPEG re-encoded would put back the compression noise the pass took out."""
+
+
 def _output_names(source: FrameSource, output: Path) -> list[Path]:
     files = source.files()
     if len(files) == len(source) and not source.still:
-        return [output / f.name for f in files]
+        return [output / (f.name if f.suffix.lower() in KEPT_SUFFIXES else f"{f.stem}.png") for f in files]
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
+
+
+def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
+    """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
+    guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
+    written = {n.resolve() for n in names}
+    for role, stream, name in streams:
+        if any(f.resolve() in written for f in stream.files()):
+            raise SpecError(f"{output}: the output would overwrite the {role} {name}; choose another folder")
 
 
 def deflicker_files(
@@ -109,7 +123,8 @@ def deflicker_files(
     ``compress=False`` stores the output PNGs uncompressed (faster to write and read, about twice the size).
 
     ``input`` and ``guide``: a printf pattern (``proc/%04d.png``), a video file, or (guide only) a still
-    image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence and
+    image, which stands for a still camera. Writes ``output/<input file name>`` for an image sequence (``.png``
+    for a JPEG, BMP or WebP one) and
     ``output/<video stem>.%04d.png`` for a video (PNG, 16-bit where the input's frames store more than 8 bits a
     sample, else 8-bit; with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
@@ -122,8 +137,7 @@ def deflicker_files(
     output = Path(output)
     source, guide_source = _open_pair(input, guide)
     names = _output_names(source, output)
-    if names[0].resolve() in {f.resolve() for f in source.files()}:
-        raise SpecError(f"{output}: the output would overwrite the input {input}; choose another folder")
+    _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
     tally = _Tally()
     # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most READ_AHEAD

@@ -38,6 +38,10 @@ def flow_scale_for(width: int, height: int, flow_scale: float = 0.0) -> float:
     return scale
 
 
+DIS_MIN_SIDE = 32
+"""The shortest side OpenCV's DIS is given: a smaller image is padded to it (``FlowEstimator``)."""
+
+
 class FlowEstimator:
     """Dense optical flow between two grey ``uint8`` images ``(h, w)``.
 
@@ -55,7 +59,15 @@ class FlowEstimator:
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self._dis is not None:
-            return self._dis.calc(a, b, None)
+            h, w = a.shape
+            if min(h, w) >= DIS_MIN_SIDE:
+                return self._dis.calc(a, b, None)
+            # OpenCV's DIS refuses an image under 12 px and reads out of bounds (a segmentation fault) on a
+            # thin one (a side under 32 px, the other several times longer): the edges repeated out to
+            # DIS_MIN_SIDE, the flow of the image's own pixels kept.
+            pad = (0, max(0, DIS_MIN_SIDE - h), 0, max(0, DIS_MIN_SIDE - w))
+            a, b = (cv2.copyMakeBorder(x, *pad, cv2.BORDER_REPLICATE) for x in (a, b))
+            return np.ascontiguousarray(self._dis.calc(a, b, None)[:h, :w])
         levels = max(1, min(5, int(math.log2(max(8, min(a.shape))) - 3)))
         return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, levels, 15, 3, 5, 1.2, 0)
 
