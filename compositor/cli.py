@@ -534,7 +534,12 @@ def deflicker(
             input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress
         )
     print(json.dumps(qc, indent=2))
-    err.print(TemporalQC(**qc).summary("deflicker"))
+    kept, made = qc["kept"], qc["frames"]
+    if kept:  # an earlier run with the same frames and settings made them (an interrupted one, resumed now)
+        what = f"frames 1-{kept}" if made else f"all {kept} frames (`compositor qc` measures them)"
+        err.print(f"deflicker: kept {what}, made by an earlier run from the same frames and settings")
+    if made:
+        err.print(TemporalQC(**qc).summary(f"deflicker, frames {kept + 1}-{kept + made}" if kept else "deflicker"))
 
 
 @app.command()

@@ -128,9 +128,9 @@ def _add_up(rows: list[Row], size: tuple[int, int]) -> dict[str, Any]:
 
 def steady_on_cluster(client: Any) -> Any:
     """A ``steps.background.SteadyRunner`` that runs the cut's temporal pass on ``client``'s cluster, a task a
-    window (``temporal.farm.windows``); returns when every window is written and ``qc.json`` with them."""
+    window (``temporal.bidirectional.windows``); returns when every window is written and ``qc.json`` with them."""
     from compositor.farm import _distributed  # noqa: PLC0415
-    from compositor.temporal.farm import windows  # noqa: PLC0415
+    from compositor.temporal.bidirectional import windows  # noqa: PLC0415
 
     def steady(shot: Shot, sources: list[Path], progress: Progress | None, painted: list[int] | None) -> None:
         distributed = _distributed()

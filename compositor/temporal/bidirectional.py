@@ -73,6 +73,12 @@ def context_for(settings: TemporalSettings) -> int:
     return max(n, settings.paint_every)
 
 
+def windows(total: int, settings: TemporalSettings) -> list[range]:
+    """The cut's windows (0-based core frame ranges) for ``total`` frames, in order."""
+    step = max(1, settings.window)
+    return [range(s, min(s + step, total)) for s in range(0, total, step)]
+
+
 def window_reads(core_start: int, core_stop: int, total: int, settings: TemporalSettings) -> tuple[int, int]:
     """The cut frames ``[first, stop)`` a window computed alone (on a farm) reads for the outputs of
     ``[core_start, core_stop)``: its context either side and the frame before the context, whose link into the

@@ -18,13 +18,14 @@ from compositor.core.io import ensure_folder, remove_stale_temp_files
 from compositor.errors import CompositorError, RenderError
 from compositor.spec.models import TemporalSettings
 from compositor.temporal.bidirectional import _run_windows, window_reads
-from compositor.temporal.files import _open_pair, _output_names, _refuse_overwrite, _Writer
-
-
-def windows(total: int, settings: TemporalSettings) -> list[range]:
-    """The cut's windows (0-based core frame ranges) for ``total`` frames, in order."""
-    step = max(1, settings.window)
-    return [range(s, min(s + step, total)) for s in range(0, total, step)]
+from compositor.temporal.files import (
+    WindowKeys,
+    _open_pair,
+    _output_names,
+    _refuse_overwrite,
+    _remove_stale_frames,
+    _Writer,
+)
 
 
 def steady_window(
@@ -43,10 +44,11 @@ def steady_window(
         outputs = _run_windows(
             frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
         )
-        writer = _Writer(bits=16 if source.bits > 8 else 8)  # as deflicker_files writes: the same files
+        # As deflicker_files writes: the same files, the same keys.
+        writer = _Writer(bits=16 if source.bits > 8 else 8, keys=WindowKeys(source, guide_source, settings, total))
         try:
-            for i, out in enumerate(outputs):
-                writer.put(names[core_start + i], out)
+            for i, out in enumerate(outputs, core_start):
+                writer.put(i, names[i], out)
         except BaseException:
             writer.abandon()
             raise
@@ -62,7 +64,7 @@ def deflicker_on_cluster(
     client: Any, input: str, guide: str, output: Path, settings: TemporalSettings
 ) -> int:
     """Run the pass from files to files on ``client``'s Dask cluster, a task a window; returns the frames
-    written. Raises the one-line error of a window that failed for bad input, ``RenderError`` for the cluster's
+    written now (a window whose frames an earlier run finished is kept, not sent). Raises the one-line error of a window that failed for bad input, ``RenderError`` for the cluster's
     own failures."""
     import distributed  # noqa: PLC0415 (the farm extra)
 
@@ -76,9 +78,11 @@ def deflicker_on_cluster(
     # A worker resolves a relative path against its own working folder (on another machine, or where the
     # worker was started): absolute paths name the same files on the shared storage for every worker.
     paths = (os.path.abspath(input), os.path.abspath(guide), os.path.abspath(output))
-    futures = [
+    keys = WindowKeys(source, guide_source, settings, total)
+    futures = [  # a window an earlier run (here or local) finished is kept
         client.submit(steady_window, *paths, r.start, r.stop, settings, retries=2, pure=False)
-        for r in windows(total, settings)
+        for number, r in enumerate(keys.spans)
+        if not keys.finished(names, number)
     ]
     done = 0
     try:
@@ -97,4 +101,5 @@ def deflicker_on_cluster(
         pending = [f for f in futures if not f.done()]
         if pending:
             client.cancel(pending)
+    _remove_stale_frames(source, names, Path(output))
     return done

@@ -12,9 +12,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compositor.core.io import FrameSource, ensure_folder, remove_stale_temp_files, write_image
+from compositor.core.digest import content_key, file_digest
+from compositor.core.io import (
+    FrameSource,
+    ensure_folder,
+    image_size,
+    read_frame_key,
+    remove_file,
+    remove_stale_temp_files,
+    sequence_frames,
+    write_image,
+)
 from compositor.errors import CompositorError, RenderError, SpecError
 from compositor.spec.models import DEFAULT_FLOW, TemporalSettings
+from compositor.temporal.bidirectional import window_reads, windows
 from compositor.temporal.checks import _count_error
 from compositor.temporal.flow import flow_scale_for
 from compositor.temporal.metrics import _measure, _Tally, _warp_error
@@ -47,9 +58,12 @@ def _open_pair(input: str, guide: str) -> tuple[FrameSource, FrameSource]:
 class _Writer:
     """Writes frames on a thread, at most ``depth`` behind; ``close`` waits and re-raises any error."""
 
-    def __init__(self, depth: int = 2, compress: bool = True, bits: int = 8):
+    def __init__(
+        self, depth: int = 2, compress: bool = True, bits: int = 8, keys: WindowKeys | None = None
+    ):
         self._compress = compress
         self._bits = bits
+        self._keys = keys
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True)
@@ -61,15 +75,19 @@ class _Writer:
             if item is None:
                 return
             if self._error is None:
-                path, frame = item
+                index, path, frame = item
                 try:
-                    write_image(path, frame, alpha=not _opaque(frame), compress=self._compress, depth=self._bits)
+                    key = self._keys.of_frame(index) if self._keys is not None else None
+                    write_image(
+                        path, frame, alpha=not _opaque(frame), compress=self._compress, key=key, depth=self._bits
+                    )
                 except Exception as e:  # noqa: BLE001 - raised in the pass's thread by put() or close()
                     self._error = e
 
-    def put(self, path: Path, frame: np.ndarray) -> None:
+    def put(self, index: int, path: Path, frame: np.ndarray) -> None:
+        """Write output frame ``index`` (0-based) at ``path`` (its window's key in it, given ``keys``)."""
         self._raise()
-        self._queue.put((path, frame))
+        self._queue.put((index, path, frame))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -101,6 +119,84 @@ def _output_names(source: FrameSource, output: Path) -> list[Path]:
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
 
 
+KEY_PREFIX = "deflicker-"
+"""How the key in an output frame starts: frames of this pass, which a later run may keep or remove."""
+
+
+class WindowKeys:
+    """The key each window's output frames carry: what they are made from (the bytes of every input and guide
+    file the window reads, ``window_reads``; the settings; the cut's length). A run keeps the windows whose
+    frames all carry their key (an interrupted run resumes), and nothing made from other frames or settings
+    passes for done. Hashed on first use (file contents once per process: ``core.digest``)."""
+
+    def __init__(self, source: FrameSource, guide: FrameSource, settings: TemporalSettings, total: int):
+        self._streams = (source, guide)
+        self._settings = settings
+        self._total = total
+        self._spans = windows(total, settings)
+        self._keys: dict[int, str] = {}
+
+    @property
+    def spans(self) -> list[range]:
+        return self._spans
+
+    def of_window(self, number: int) -> str:
+        if number not in self._keys:
+            core = self._spans[number]
+            lo, hi = window_reads(core.start, core.stop, self._total, self._settings)
+            source, guide = self._streams
+            self._keys[number] = KEY_PREFIX + content_key(
+                {
+                    "pass": PASS_VERSION,
+                    "settings": self._settings.model_dump(mode="json"),
+                    "total": self._total,
+                    "core": [core.start, core.stop],
+                    "input": [file_digest(source.frame_file(i)) for i in range(lo, hi)],
+                    "guide": [file_digest(guide.frame_file(i)) for i in range(lo, hi)],
+                }
+            )
+        return self._keys[number]
+
+    def of_frame(self, index: int) -> str:
+        return self.of_window(index // max(1, self._settings.window))
+
+    def finished(self, names: list[Path], number: int) -> bool:
+        """Whether every output frame of window ``number`` is on disk with the window's key."""
+        found = [read_frame_key(names[i]) for i in self._spans[number]]
+        return None not in found and all(k == self.of_window(number) for k in found)  # hashed only then
+
+
+PASS_VERSION = 1
+"""Bump when the pass makes other pixels from the same frames and settings: every kept window is made again."""
+
+
+def _first_unfinished(names: list[Path], keys: WindowKeys) -> int:
+    """The first frame (0-based) of the first window an earlier run did not finish (``len(names)``: none)."""
+    for number, span in enumerate(keys.spans):
+        if not keys.finished(names, number):
+            return span.start
+    return len(names)
+
+
+def _output_pattern(source: FrameSource, output: Path) -> Path:
+    """The printf pattern the output frames follow (``_output_names``)."""
+    if len(source.files()) == len(source) and not source.still:
+        name = source.path.name
+        return output / (name if source.path.suffix.lower() in KEPT_SUFFIXES else Path(name).with_suffix(".png").name)
+    stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
+    return output / f"{stem}.%04d.png"
+
+
+def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> None:
+    """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
+    longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
+    of the user's own is never touched."""
+    written = {n.name for n in names}
+    for path in sequence_frames(_output_pattern(source, output)).values():
+        if path.name not in written and (read_frame_key(path) or "").startswith(KEY_PREFIX):
+            remove_file(path)
+
+
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
     """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
     guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
@@ -128,10 +224,14 @@ def deflicker_files(
     ``output/<video stem>.%04d.png`` for a video (PNG, 16-bit where the input's frames store more than 8 bits a
     sample, else 8-bit; with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
-    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "fps", "seconds", "input", "guide",
-    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}`` (fps:
-    frames over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming
-    both files for different sizes or frame counts, before anything is written.
+    Each frame carries its window's key (``WindowKeys``): a run keeps the windows an earlier run with the same
+    frames and settings finished (an interrupted run resumes at the first window it did not finish), and
+    removes the frames of the output's sequence an earlier run wrote beyond this one's.
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "kept", "fps", "seconds", "input", "guide",
+    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
+    (``frames``: the frames computed and measured now; ``kept``: those kept from before; fps: frames computed
+    over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming both
+    files for different sizes or frame counts, before anything is written.
     """
     started = time.perf_counter()
     output = Path(output)
@@ -139,36 +239,45 @@ def deflicker_files(
     names = _output_names(source, output)
     _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
+    keys = WindowKeys(source, guide_source, settings, total)
+    start = _first_unfinished(names, keys)  # an interrupted run's finished windows are kept
     tally = _Tally()
-    # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most READ_AHEAD
-    # frames), on a thread while the pass sweeps the window before; the guide goes to the motion thread.
-    depth = min(READ_AHEAD, max(2, settings.window))
-    readers = [_Prefetch(source.frames(), depth=depth), _Prefetch(guide_source.frames(0, total))]
     writer: _Writer | None = None
-    frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}")
-    try:
-        for i, out in enumerate(frames):
-            if writer is None:  # only once the first frame passed the size check
-                ensure_folder(output)
-                remove_stale_temp_files(output)  # what a killed run was writing there
-                writer = _Writer(compress=compress, bits=16 if source.bits > 8 else 8)
-            writer.put(names[i], out)
-            if progress is not None:
-                progress(i + 1, total)
-    except BaseException:
-        if writer is not None:
-            writer.abandon()
-        raise
-    finally:
-        frames.close()  # the pass (and its motion thread) first: it reads from the readers
-        for r in readers:
-            r.close()
+    if start < total:
+        # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most
+        # READ_AHEAD frames), on a thread while the pass sweeps the window before; the guide goes to the motion
+        # thread. A resumed run reads from its first window's context on, as a farm's window does.
+        lo = window_reads(start, total, total, settings)[0]
+        depth = min(READ_AHEAD, max(2, settings.window))
+        readers = [_Prefetch(source.frames(lo), depth=depth), _Prefetch(guide_source.frames(lo, total - lo))]
+        frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}", start, lo)
+        try:
+            for i, out in enumerate(frames, start):
+                if writer is None:  # only once the first frame passed the size check
+                    ensure_folder(output)
+                    remove_stale_temp_files(output)  # what a killed run was writing there
+                    writer = _Writer(compress=compress, bits=16 if source.bits > 8 else 8, keys=keys)
+                writer.put(i, names[i], out)
+                if progress is not None:
+                    progress(i + 1, total)
+        except BaseException:
+            if writer is not None:
+                writer.abandon()
+            raise
+        finally:
+            frames.close()  # the pass (and its motion thread) first: it reads from the readers
+            for r in readers:
+                r.close()
     if writer is not None:
         writer.close()
+    _remove_stale_frames(source, names, output)
     seconds = time.perf_counter() - started
     result = tally.result()
-    w, h = tally.size
+    if not result["frames"]:  # every window was kept: nothing measured now (`compositor qc` measures files)
+        result["psnr"] = None
+    w, h = tally.size if tally.frames else (image_size(names[0]) or (0, 0))
     result.update(
+        kept=start,
         fps=result["frames"] / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         input=input,

@@ -42,11 +42,14 @@ def _run(
     tally: _Tally | None,
     input_name: str = "the input",
     guide_name: str = "the guide",
+    start: int = 0,
+    offset: int = 0,
 ) -> Iterator[np.ndarray]:
     """The pass over whole streams, a window at a time (``compositor.temporal.bidirectional``); the guide is
-    read on a thread beside it."""
+    read on a thread beside it. ``frames`` and ``guide`` begin at cut frame ``offset``; the outputs begin at
+    cut frame ``start`` (a window's first: ``window_reads`` says which ``offset`` it needs)."""
     guides = _Prefetch(iter(guide), depth=2)
     try:
-        yield from _run_windows(frames, guides, settings, tally, (input_name, guide_name), None, 0, None, 0)
+        yield from _run_windows(frames, guides, settings, tally, (input_name, guide_name), None, start, None, offset)
     finally:
         guides.close()

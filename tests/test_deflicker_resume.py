@@ -1,0 +1,139 @@
+"""`compositor deflicker` resumes: each output frame carries its window's key (what made it), so a run keeps
+the windows an interrupted run finished, makes again exactly those whose frames or settings changed, and removes
+the frames an earlier, longer run left past the end. Real DAVIS footage processed frame by frame."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from processed_video import SMALL, process, read_clip, rgba
+
+from compositor.core.io import read_frame_key, write_image
+from compositor.temporal import TemporalSettings, deflicker_files
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = TemporalSettings(window=3, context=2)
+"""Windows of 3 frames reading 2 either side: a 10-frame clip has 4 windows, not all reading every frame."""
+
+
+def _clip(
+    folder: Path, frames: int = 10, size: tuple[int, int] = (96, 54), clips: tuple[str, ...] = ("blackswan",)
+) -> tuple[str, str]:
+    """``folder/proc/%04d.png`` (gray-world balanced frame by frame) and ``folder/src/%04d.png``, the clips one
+    after the other: the patterns."""
+    original = [f for clip in clips for f in read_clip(SMALL / clip, frames, size)]
+    for i, (g, p) in enumerate(zip(original, process(original, "gray_world"))):
+        write_image(folder / "src" / f"{i + 1:04d}.png", rgba(g))
+        write_image(folder / "proc" / f"{i + 1:04d}.png", rgba(p))
+    return str(folder / "proc/%04d.png"), str(folder / "src/%04d.png")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _stop_at(frame: int):  # noqa: ANN202
+    def progress(done: int, total: int) -> None:
+        if done == frame:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+    return progress
+
+
+def test_an_interrupted_run_resumes_at_its_first_unfinished_window_with_the_same_files(tmp_path: Path) -> None:
+    proc, src = _clip(tmp_path)
+    whole = deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    assert (whole["kept"], whole["frames"]) == (0, 10)
+    with pytest.raises(KeyboardInterrupt):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS, progress=_stop_at(5))
+    assert 3 <= len(list((tmp_path / "out").iterdir())) < 10
+    seen: list[int] = []
+    resumed = deflicker_files(proc, src, tmp_path / "out", SETTINGS, progress=lambda done, total: seen.append(done))
+    # Window 1 (frames 1-3) was finished, window 2 (4-6) was not: the run starts at frame 4.
+    assert (resumed["kept"], resumed["frames"]) == (3, 7)
+    assert seen == list(range(4, 11))
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")  # byte for byte, keys included
+    again = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (again["kept"], again["frames"], again["psnr"]) == (10, 0, None)
+    assert (again["width"], again["height"]) == (96, 54)
+
+
+def test_a_changed_frame_makes_again_only_the_windows_that_read_it(tmp_path: Path) -> None:
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    before = _files(tmp_path / "out")
+    # A retouched last frame: read by the windows of frames 7-9 (its context) and 10, not by those of 1-6.
+    last = tmp_path / "proc" / "0010.png"
+    write_image(last, rgba(255 - read_clip(tmp_path / "proc", 10)[-1]))
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["frames"]) == (6, 4)
+    after = _files(tmp_path / "out")
+    assert all(after[f"{i:04d}.png"] == before[f"{i:04d}.png"] for i in range(1, 7))
+    assert all(after[f"{i:04d}.png"] != before[f"{i:04d}.png"] for i in range(7, 11))
+    # Other settings: nothing made with the old ones passes for done.
+    stronger = deflicker_files(proc, src, tmp_path / "out", SETTINGS.model_copy(update={"strength": 0.6}))
+    assert (stronger["kept"], stronger["frames"]) == (0, 10)
+
+
+def test_a_shorter_run_removes_the_frames_a_longer_one_left_and_keeps_the_users_own(tmp_path: Path) -> None:
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    for folder in ("proc", "src"):
+        for i in (9, 10):
+            (tmp_path / folder / f"{i:04d}.png").unlink()
+    mine = tmp_path / "out" / "0011.png"  # a frame of the user's own in the sequence (no pass key)
+    mine.write_bytes((tmp_path / "proc" / "0001.png").read_bytes())
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert sorted(_files(tmp_path / "out")) == [*(f"{i:04d}.png" for i in range(1, 9)), "0011.png"]
+    assert read_frame_key(mine) is None
+
+
+def test_ctrl_c_on_the_command_says_it_resumes_and_the_same_command_does(tmp_path: Path) -> None:
+    proc, src = _clip(tmp_path, frames=24, size=(320, 180), clips=("blackswan", "dance-twirl"))
+    command = [
+        sys.executable, "-m", "compositor", "deflicker", "--input", proc, "--guide", src,
+        "--output", str(tmp_path / "out"), "--window", "4",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MAKELEVEL", None)
+    child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline:
+        if len(list((tmp_path / "out").glob("*.png"))) >= 8:
+            child.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.005)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted during deflicker (") and last.endswith("resumes from there"), last
+    kept = len(list((tmp_path / "out").glob("*.png")))
+    assert 8 <= kept < 48
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "deflicker: kept frames 1-" in rerun.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 48
+
+
+def test_a_cluster_sends_only_the_windows_a_local_run_left_unfinished(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    with pytest.raises(KeyboardInterrupt):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS, progress=_stop_at(5))
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 7  # frames 4-10
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 0
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")
