@@ -226,3 +226,12 @@ def test_a_cut_with_paint_every_takes_its_in_between_frames_from_the_keyframes(p
     # Frame 2 (0-based 1) is keyframes 0 and 3 blended by nearness (2/3 and 1/3), not its own plate.
     assert np.abs(frames[1] - (2 * plates[0] + plates[3]) / 3).max() < 1 / 255
     assert np.abs(frames[1] - plates[1]).max() > 20 / 255
+
+
+def test_paint_every_counts_from_the_change_of_scene() -> None:
+    # Counted from the cut's first frame, a change of scene at frame 13 (0-based 12) was followed by a keyframe
+    # at 17 (16), four frames on: a painting (seconds of diffusion) for frames already near a keyframe.
+    guide = [rgba(f) for clip in ("blackswan", "dance-twirl") for f in read_clip(SMALL / clip, 12, SIZE)]
+    keys = frames_to_paint(guide, TemporalSettings(paint_every=8, **PASS))
+    assert keys == [0, 8, 12, 20, 23]
+    assert all(b - a <= 8 for a, b in zip(keys, keys[1:]))

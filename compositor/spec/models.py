@@ -547,8 +547,9 @@ class TemporalSettings(Strict):
     trusts it (0: the test's own mask). It was 1: that left a band around every occlusion unsmoothed, for no
     fidelity (bench/temporal_bench.py; README "Temporal pass")."""
     paint_every: int = Field(default=0, ge=0, le=1000)
-    """Keyframe stylisation: only every Nth frame (and the last, and where the scene changes) is painted; the
-    frames between get the paint of both neighbouring keyframes carried along the guide's flow (0: off)."""
+    """Keyframe stylisation: only every Nth frame (counted from the last painted; and the last, and where the
+    scene changes) is painted; the frames between get the paint of both neighbouring keyframes carried along the
+    guide's flow (0: off)."""
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -80,6 +80,10 @@ def background_key(shot: Shot) -> tuple[str, list[str]]:
         assert shot.spec.temporal is not None
         guide, key = _guide_path(shot)
         common["temporal"] = shot.spec.temporal.settings().model_dump()
+        if shot.spec.temporal.paint_every > 0:  # which canvases are painted: the keyframe rule's version too
+            from compositor.temporal.keyframes import KEYFRAME_RULE  # noqa: PLC0415 (OpenCV flow, only when asked)
+
+            common["keyframe_rule"] = KEYFRAME_RULE
         common["guide"] = None
         if guide is not None:
             source = FrameSource(guide, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing)
@@ -288,8 +292,8 @@ def _guide_source(shot: Shot, count: int, start: int = 0, stop: int | None = Non
 
 
 def keyframes(shot: Shot) -> list[int] | None:
-    """The canvases (0-based) to paint under ``[temporal] paint_every`` (every Nth, the last, and the first after
-    a change of scene, from the guide's flow: ``temporal.keyframes.frames_to_paint``), or None when every canvas
+    """The canvases (0-based) to paint under ``[temporal] paint_every`` (every Nth from the last painted, the last,
+    and the first after a change of scene, from the guide's flow: ``temporal.keyframes.frames_to_paint``), or None when every canvas
     is painted (no ``paint_every``, no temporal pass, or a single canvas). A function of the temporal settings
     and the guide's frames, which the background key holds: the key decides the list too."""
     temporal = shot.spec.temporal

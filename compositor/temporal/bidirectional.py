@@ -24,8 +24,8 @@ frames either side (where ``strength^context`` is negligible), so a window does 
 result. A local run and a Dask cluster (``compositor.temporal.farm``) compute the same window with the same
 pixels, and a join between windows is as steady as the inside of one.
 
-Keyframe stylisation (``paint_every``): only every Nth frame, the last, and frames where the flow says the scene
-changed are painted; every other frame is the paint of its two neighbouring keyframes carried along the flow,
+Keyframe stylisation (``paint_every``): only every Nth frame (counted from the last painted), the last, and frames
+where the flow says the scene changed are painted; every other frame is the paint of its two neighbouring keyframes carried along the flow,
 each side weighted by its occlusion confidence and by nearness in time (the EbSynth / Rerender way): what one
 keyframe cannot see (an object uncovered it) comes from the other.
 """

@@ -1,8 +1,8 @@
 """Keyframe stylisation: paint only some frames and carry the paint along the guide's flow to the others.
 
-``frames_to_paint`` says which frames of a cut to paint (every ``paint_every``-th, the last, and the first frame
-after a change of scene, where the guide's flow passes the occlusion test on under ``SCENE_CHANGE`` of the
-pixels); ``carry_paint`` makes every frame from those: a keyframe as painted, a frame between two keyframes their
+``frames_to_paint`` says which frames of a cut to paint (the first; the first frame after a change of scene,
+where the guide's flow passes the occlusion test on under ``SCENE_CHANGE`` of the pixels; each frame
+``paint_every`` after the last one painted; the last); ``carry_paint`` makes every frame from those: a keyframe as painted, a frame between two keyframes their
 paint carried to it along the flow from both sides (``compositor.temporal.bidirectional``), each side weighted
 by how confident its flow is there (the product of the occlusion tests along the way) and by nearness in time.
 A static scene keeps the paint exactly; what one keyframe cannot see (an object uncovered it) comes from the
@@ -20,9 +20,17 @@ from compositor.spec.models import TemporalSettings
 from compositor.temporal.bidirectional import SCENE_CHANGE, _run_windows, _valid_share
 from compositor.temporal.flow import MotionAnalyser
 
+KEYFRAME_RULE = 2
+"""Bump when ``frames_to_paint`` picks other frames from the same guide and settings (a cut's background key
+holds it: its keyframes are painted again). 2: counted from the last frame painted, not from the cut's first."""
+
 
 def frames_to_paint(guide: Iterable[np.ndarray], settings: TemporalSettings) -> list[int]:
-    """The frames (0-based) to paint for ``paint_every`` (every frame when it is 0), from the guide's motion."""
+    """The frames (0-based) to paint for ``paint_every`` (every frame when it is 0), from the guide's motion.
+
+    ``paint_every`` counts from the last frame painted: after a change of scene the next keyframe is
+    ``paint_every`` frames on, as at the head of the cut (no keyframe a frame or two after another, each a
+    painting for nothing), so no frame is ever more than ``paint_every`` from a keyframe on either side."""
     every = settings.paint_every
     keys: list[int] = []
     analyser: MotionAnalyser | None = None
@@ -34,7 +42,7 @@ def frames_to_paint(guide: Iterable[np.ndarray], settings: TemporalSettings) -> 
         if analyser is None:
             analyser = MotionAnalyser.for_settings(g.shape[1], g.shape[0], settings)
         here = analyser.prepare(g)
-        if every <= 1 or n % every == 0 or (interval > 0 and n % interval == 0):
+        if every <= 1 or not keys or n - keys[-1] >= every or (interval > 0 and n % interval == 0):
             keys.append(n)  # (the pass does not cross a keyframe_interval keyframe either: it needs its paint)
         elif prev is not None:
             # The motion exactly as the pass finds it (``pair``, at flow resolution), so that the two agree on
