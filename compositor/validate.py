@@ -83,7 +83,7 @@ def _check_guide(shot: Shot) -> None:
     if path is None:
         return  # the render says so when it gets there (it needs the backend's frames first)
     source = FrameSource(path, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing)
-    if len(source) < canvases:
+    if not source.still and len(source) < canvases:  # a still image: a locked-off camera, every frame
         from compositor.errors import SpecError  # noqa: PLC0415
 
         raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {canvases}")

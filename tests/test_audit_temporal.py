@@ -247,3 +247,42 @@ def test_a_background_window_whose_context_starts_at_a_change_of_scene_is_the_lo
         ensure_background(shot, steady=steady_on_cluster(client))
     for i in range(6):
         assert np.array_equal(read_image(shot.paths.bg_frame(i)), local[i]), f"canvas {i}"
+
+
+STILL_GUIDE_CUT = """
+[shot]
+frames = 6
+
+[background]
+source = "plate"
+plate = "plates/bg.%04d.png"
+
+[temporal]
+guide = "plates/layout.png"
+"""
+
+
+def test_a_still_guide_in_a_cut_stands_for_a_locked_off_camera_as_in_deflicker(production_factory) -> None:
+    # `compositor deflicker` takes a still guide (a locked-off camera); a cut refused the same guide: "1 frames,
+    # but the background has 6", from `compositor check` and from the render.
+    import compositor
+    from compositor.core.io import read_image, write_image
+    from compositor.steps.background import ensure_background
+    from compositor.temporal import deflicker_files
+    from compositor.validate import cut_problems
+
+    root = production_factory({"c1": STILL_GUIDE_CUT}, size=(64, 36))
+    plates = root / "shots/c1/plates"
+    _write_clip(plates, (64, 36), 6)
+    for i in range(1, 7):  # the plate: the frames balanced one by one
+        (plates / f"proc/{i:04d}.png").rename(plates / f"bg.{i:04d}.png")
+    write_image(plates / "layout.png", read_image(plates / "src/0001.png"))
+    shot = compositor.cut(compositor.load(root), "c1")
+    assert cut_problems(shot) == []
+    ensure_background(shot)
+    steadied = [read_image(shot.paths.bg_frame(i)) for i in range(6)]
+    assert not np.array_equal(steadied[0], read_image(plates / "bg.0001.png"))  # the pass ran
+    # ... as `compositor deflicker` steadies the same frames with the same still guide.
+    deflicker_files(str(plates / "bg.%04d.png"), str(plates / "layout.png"), plates / "out", TemporalSettings())
+    for i in range(6):
+        np.testing.assert_allclose(steadied[i], read_image(plates / f"out/bg.{i + 1:04d}.png"), atol=1 / 255 + 1e-6)

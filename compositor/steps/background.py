@@ -284,7 +284,7 @@ def _guide_source(shot: Shot, count: int, start: int = 0, stop: int | None = Non
     source = FrameSource(
         guide_path, f"{shot.display}: {key}", shot.production.rel, hold_missing=shot.spec.background.hold_missing
     )
-    if len(source) < count:
+    if not source.still and len(source) < count:  # a still image stands for a locked-off camera, as in deflicker
         raise SpecError(f"{shot.display}: {key}: {len(source)} frames, but the background has {count}")
     stop = count if stop is None else stop
     for frame in source.frames(start, stop - start):
