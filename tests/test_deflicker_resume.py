@@ -137,3 +137,33 @@ def test_a_cluster_sends_only_the_windows_a_local_run_left_unfinished(tmp_path: 
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 7  # frames 4-10
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 0
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_run_of_later_frames_keeps_the_frames_an_earlier_run_wrote_before_them(tmp_path: Path) -> None:
+    # Frames 6-10 processed again on their own (another folder, the same names) into the same output:
+    # frames 1-5 are not past its end, and were removed as if a longer run had left them.
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    before = _files(tmp_path / "out")
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}2").mkdir()
+        for i in range(6, 11):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}2" / f"{i:04d}.png")
+    proc2, src2 = str(tmp_path / "proc2/%04d.png"), str(tmp_path / "src2/%04d.png")
+    deflicker_files(proc2, src2, tmp_path / "out", SETTINGS)
+    after = _files(tmp_path / "out")
+    assert sorted(after) == [f"{i:04d}.png" for i in range(1, 11)]
+    assert all(after[f"{i:04d}.png"] == before[f"{i:04d}.png"] for i in range(1, 6))
+
+
+def test_a_file_of_the_users_spelling_a_frame_number_otherwise_does_not_fail_the_run(tmp_path: Path) -> None:
+    # '01.png' beside '0001.png': the sweep for stale frames raised "frame 1 ... is both", after every frame
+    # was written, so a run that did its work exited as failed (and every run after it).
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    mine = tmp_path / "out" / "01.png"
+    mine.write_bytes((tmp_path / "proc" / "0001.png").read_bytes())
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["frames"]) == (10, 0)
+    assert mine.is_file() and (tmp_path / "out" / "0010.png").is_file()
+

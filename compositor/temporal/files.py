@@ -23,7 +23,7 @@ from compositor.core.io import (
     sequence_frames,
     write_image,
 )
-from compositor.errors import CompositorError, RenderError, SpecError
+from compositor.errors import CompositorError, CorruptInputError, RenderError, SpecError
 from compositor.spec.models import DEFAULT_FLOW, TemporalSettings
 from compositor.temporal.bidirectional import window_reads, windows
 from compositor.temporal.checks import _count_error
@@ -190,11 +190,18 @@ def _output_pattern(source: FrameSource, output: Path) -> Path:
 def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> None:
     """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
     longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
-    of the user's own is never touched."""
+    of the user's own is never touched, nor a frame numbered before this run's last (an earlier run's of other
+    frames of the sequence: frames 1-50 are not past the end of a run of 51-100)."""
     written = {n.name for n in names}
-    for path in sequence_frames(_output_pattern(source, output)).values():
-        if path.name not in written and (read_frame_key(path) or "").startswith(KEY_PREFIX):
-            remove_file(path)
+    try:
+        found = sequence_frames(_output_pattern(source, output))
+    except CorruptInputError:  # a file of the user's spells one of the numbers otherwise: the frames are
+        return  # written, and which of the folder's files are ours is not clear: nothing goes
+    last = max((number for number, path in found.items() if path.name in written), default=None)
+    for number, path in found.items():
+        if last is not None and number > last and path.name not in written:
+            if (read_frame_key(path) or "").startswith(KEY_PREFIX):
+                remove_file(path)
 
 
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
