@@ -167,3 +167,28 @@ def test_a_file_of_the_users_spelling_a_frame_number_otherwise_does_not_fail_the
     assert (result["kept"], result["frames"]) == (10, 0)
     assert mine.is_file() and (tmp_path / "out" / "0010.png").is_file()
 
+
+def test_a_frame_retouched_while_the_run_reads_it_is_not_taken_for_done(tmp_path: Path, monkeypatch) -> None:
+    # A window's key was hashed when its first frame was written, after the pass had read its frames: a
+    # file saved in between gave frames made from its old bytes the key of its new ones; the next run kept
+    # them.
+    import compositor.temporal.files as files
+
+    proc, src = _clip(tmp_path)
+    retouched = tmp_path / "proc" / "0005.png"
+    new = rgba(255 - read_clip(tmp_path / "proc", 5)[-1])
+    real, saved = files.file_digest, []
+
+    def digest(path: Path | str) -> str:
+        if not saved:  # the first key hashed: the user saves the retouched frame now
+            write_image(retouched, new)
+            saved.append(retouched)
+        return real(path)
+
+    monkeypatch.setattr(files, "file_digest", digest)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    monkeypatch.undo()
+    assert saved
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)  # keeps every window that carries its key
+    deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")

@@ -160,6 +160,14 @@ class WindowKeys:
     def of_frame(self, index: int) -> str:
         return self.of_window(index // max(1, self._settings.window))
 
+    def hash_from(self, frame: int) -> None:
+        """Hash the keys of the windows from the one of ``frame`` (0-based) on, before the pass reads a
+        frame of them. Hashed later (as each window is written), a file saved while the run reads it would
+        give frames made from its old bytes the key of its new ones, and the next run would keep them; hashed
+        first, such frames carry a key of what the file was before, and the next run makes them again."""
+        for number in range(frame // max(1, self._settings.window), len(self._spans)):
+            self.of_window(number)
+
     def finished(self, names: list[Path], number: int) -> bool:
         """Whether every output frame of window ``number`` is on disk with the window's key."""
         found = [read_frame_key(names[i]) for i in self._spans[number]]
@@ -248,6 +256,7 @@ def deflicker_files(
     total = len(source)
     keys = WindowKeys(source, guide_source, settings, total)
     start = _first_unfinished(names, keys)  # an interrupted run's finished windows are kept
+    keys.hash_from(start)  # before the pass reads a frame: a file saved meanwhile must not key old pixels
     tally = _Tally()
     writer: _Writer | None = None
     if start < total:
