@@ -192,3 +192,25 @@ def test_a_frame_retouched_while_the_run_reads_it_is_not_taken_for_done(tmp_path
     deflicker_files(proc, src, tmp_path / "out", SETTINGS)  # keeps every window that carries its key
     deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_gives(tmp_path: Path) -> None:
+    # The output's depth follows the input's first file; a window's key held only the files it reads, so
+    # after frame 1 was saved at 16 bits a cluster made again the windows that read it at 16 bits and kept
+    # the others at 8: one sequence at two depths.
+    distributed = pytest.importorskip("distributed")
+    from compositor.core.io import read_image, sample_bits
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    proc, src = _clip(tmp_path)
+    first = tmp_path / "proc" / "0001.png"
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
+        write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
+    assert [sample_bits(tmp_path / "out" / f"{i:04d}.png") for i in range(1, 11)] == [16] * 10

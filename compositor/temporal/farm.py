@@ -47,7 +47,7 @@ def steady_window(
             frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
         )
         # As deflicker_files writes: the same files, the same keys.
-        writer = _Writer(bits=16 if source.bits > 8 else 8, keys=keys)
+        writer = _Writer(bits=keys.depth, keys=keys)
         try:
             for i, out in enumerate(outputs, core_start):
                 writer.put(i, names[i], out)

@@ -135,6 +135,9 @@ class WindowKeys:
         self._total = total
         self._spans = windows(total, settings)
         self._keys: dict[int, str] = {}
+        self.depth = 16 if source.bits > 8 else 8
+        """Bits a sample of the output PNGs: of the input's first file, which a window need not read (so the
+        key holds it too: else a cluster would keep windows at the depth the first file had before)."""
 
     @property
     def spans(self) -> list[range]:
@@ -151,6 +154,7 @@ class WindowKeys:
                     "settings": self._settings.model_dump(mode="json"),
                     "total": self._total,
                     "core": [core.start, core.stop],
+                    "depth": self.depth,
                     "input": [file_digest(source.frame_file(i)) for i in range(lo, hi)],
                     "guide": [file_digest(guide.frame_file(i)) for i in range(lo, hi)],
                 }
@@ -272,7 +276,7 @@ def deflicker_files(
                 if writer is None:  # only once the first frame passed the size check
                     ensure_folder(output)
                     remove_stale_temp_files(output)  # what a killed run was writing there
-                    writer = _Writer(compress=compress, bits=16 if source.bits > 8 else 8, keys=keys)
+                    writer = _Writer(compress=compress, bits=keys.depth, keys=keys)
                 writer.put(i, names[i], out)
                 if progress is not None:
                     progress(i + 1, total)
