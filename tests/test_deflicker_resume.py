@@ -137,3 +137,80 @@ def test_a_cluster_sends_only_the_windows_a_local_run_left_unfinished(tmp_path: 
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 7  # frames 4-10
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 0
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_run_of_later_frames_keeps_the_frames_an_earlier_run_wrote_before_them(tmp_path: Path) -> None:
+    # Frames 6-10 processed again on their own (another folder, the same names) into the same output:
+    # frames 1-5 are not past its end, and were removed as if a longer run had left them.
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    before = _files(tmp_path / "out")
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}2").mkdir()
+        for i in range(6, 11):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}2" / f"{i:04d}.png")
+    proc2, src2 = str(tmp_path / "proc2/%04d.png"), str(tmp_path / "src2/%04d.png")
+    deflicker_files(proc2, src2, tmp_path / "out", SETTINGS)
+    after = _files(tmp_path / "out")
+    assert sorted(after) == [f"{i:04d}.png" for i in range(1, 11)]
+    assert all(after[f"{i:04d}.png"] == before[f"{i:04d}.png"] for i in range(1, 6))
+
+
+def test_a_file_of_the_users_spelling_a_frame_number_otherwise_does_not_fail_the_run(tmp_path: Path) -> None:
+    # '01.png' beside '0001.png': the sweep for stale frames raised "frame 1 ... is both", after every frame
+    # was written, so a run that did its work exited as failed (and every run after it).
+    proc, src = _clip(tmp_path)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    mine = tmp_path / "out" / "01.png"
+    mine.write_bytes((tmp_path / "proc" / "0001.png").read_bytes())
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["frames"]) == (10, 0)
+    assert mine.is_file() and (tmp_path / "out" / "0010.png").is_file()
+
+
+def test_a_frame_retouched_while_the_run_reads_it_is_not_taken_for_done(tmp_path: Path, monkeypatch) -> None:
+    # A window's key was hashed when its first frame was written, after the pass had read its frames: a
+    # file saved in between gave frames made from its old bytes the key of its new ones; the next run kept
+    # them.
+    import compositor.temporal.files as files
+
+    proc, src = _clip(tmp_path)
+    retouched = tmp_path / "proc" / "0005.png"
+    new = rgba(255 - read_clip(tmp_path / "proc", 5)[-1])
+    real, saved = files.file_digest, []
+
+    def digest(path: Path | str) -> str:
+        if not saved:  # the first key hashed: the user saves the retouched frame now
+            write_image(retouched, new)
+            saved.append(retouched)
+        return real(path)
+
+    monkeypatch.setattr(files, "file_digest", digest)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    monkeypatch.undo()
+    assert saved
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)  # keeps every window that carries its key
+    deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_gives(tmp_path: Path) -> None:
+    # The output's depth follows the input's first file; a window's key held only the files it reads, so
+    # after frame 1 was saved at 16 bits a cluster made again the windows that read it at 16 bits and kept
+    # the others at 8: one sequence at two depths.
+    distributed = pytest.importorskip("distributed")
+    from compositor.core.io import read_image, sample_bits
+    from compositor.temporal.farm import deflicker_on_cluster
+
+    proc, src = _clip(tmp_path)
+    first = tmp_path / "proc" / "0001.png"
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
+        write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
+        assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
+    assert [sample_bits(tmp_path / "out" / f"{i:04d}.png") for i in range(1, 11)] == [16] * 10

@@ -38,6 +38,8 @@ def steady_window(
         total = len(source)
         lo, hi = window_reads(core_start, core_stop, total, settings)
         names = _output_names(source, Path(output))
+        keys = WindowKeys(source, guide_source, settings, total)
+        keys.of_frame(core_start)  # hashed before the window's frames are read (``WindowKeys.hash_from``)
         frames = source.frames(lo, hi - lo)
         guides = guide_source.frames(lo, hi - lo)
         pass_names = (f"input {input}", f"guide {guide}")
@@ -45,7 +47,7 @@ def steady_window(
             frames, guides, settings, None, pass_names, None, core_start, core_stop, lo, total
         )
         # As deflicker_files writes: the same files, the same keys.
-        writer = _Writer(bits=16 if source.bits > 8 else 8, keys=WindowKeys(source, guide_source, settings, total))
+        writer = _Writer(bits=keys.depth, keys=keys)
         try:
             for i, out in enumerate(outputs, core_start):
                 writer.put(i, names[i], out)

@@ -23,7 +23,7 @@ from compositor.core.io import (
     sequence_frames,
     write_image,
 )
-from compositor.errors import CompositorError, RenderError, SpecError
+from compositor.errors import CompositorError, CorruptInputError, RenderError, SpecError
 from compositor.spec.models import DEFAULT_FLOW, TemporalSettings
 from compositor.temporal.bidirectional import window_reads, windows
 from compositor.temporal.checks import _count_error
@@ -135,6 +135,9 @@ class WindowKeys:
         self._total = total
         self._spans = windows(total, settings)
         self._keys: dict[int, str] = {}
+        self.depth = 16 if source.bits > 8 else 8
+        """Bits a sample of the output PNGs: of the input's first file, which a window need not read (so the
+        key holds it too: else a cluster would keep windows at the depth the first file had before)."""
 
     @property
     def spans(self) -> list[range]:
@@ -151,6 +154,7 @@ class WindowKeys:
                     "settings": self._settings.model_dump(mode="json"),
                     "total": self._total,
                     "core": [core.start, core.stop],
+                    "depth": self.depth,
                     "input": [file_digest(source.frame_file(i)) for i in range(lo, hi)],
                     "guide": [file_digest(guide.frame_file(i)) for i in range(lo, hi)],
                 }
@@ -159,6 +163,14 @@ class WindowKeys:
 
     def of_frame(self, index: int) -> str:
         return self.of_window(index // max(1, self._settings.window))
+
+    def hash_from(self, frame: int) -> None:
+        """Hash the keys of the windows from the one of ``frame`` (0-based) on, before the pass reads a
+        frame of them. Hashed later (as each window is written), a file saved while the run reads it would
+        give frames made from its old bytes the key of its new ones, and the next run would keep them; hashed
+        first, such frames carry a key of what the file was before, and the next run makes them again."""
+        for number in range(frame // max(1, self._settings.window), len(self._spans)):
+            self.of_window(number)
 
     def finished(self, names: list[Path], number: int) -> bool:
         """Whether every output frame of window ``number`` is on disk with the window's key."""
@@ -190,11 +202,18 @@ def _output_pattern(source: FrameSource, output: Path) -> Path:
 def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> None:
     """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
     longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
-    of the user's own is never touched."""
+    of the user's own is never touched, nor a frame numbered before this run's last (an earlier run's of other
+    frames of the sequence: frames 1-50 are not past the end of a run of 51-100)."""
     written = {n.name for n in names}
-    for path in sequence_frames(_output_pattern(source, output)).values():
-        if path.name not in written and (read_frame_key(path) or "").startswith(KEY_PREFIX):
-            remove_file(path)
+    try:
+        found = sequence_frames(_output_pattern(source, output))
+    except CorruptInputError:  # a file of the user's spells one of the numbers otherwise: the frames are
+        return  # written, and which of the folder's files are ours is not clear: nothing goes
+    last = max((number for number, path in found.items() if path.name in written), default=None)
+    for number, path in found.items():
+        if last is not None and number > last and path.name not in written:
+            if (read_frame_key(path) or "").startswith(KEY_PREFIX):
+                remove_file(path)
 
 
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
@@ -241,6 +260,7 @@ def deflicker_files(
     total = len(source)
     keys = WindowKeys(source, guide_source, settings, total)
     start = _first_unfinished(names, keys)  # an interrupted run's finished windows are kept
+    keys.hash_from(start)  # before the pass reads a frame: a file saved meanwhile must not key old pixels
     tally = _Tally()
     writer: _Writer | None = None
     if start < total:
@@ -256,7 +276,7 @@ def deflicker_files(
                 if writer is None:  # only once the first frame passed the size check
                     ensure_folder(output)
                     remove_stale_temp_files(output)  # what a killed run was writing there
-                    writer = _Writer(compress=compress, bits=16 if source.bits > 8 else 8, keys=keys)
+                    writer = _Writer(compress=compress, bits=keys.depth, keys=keys)
                 writer.put(i, names[i], out)
                 if progress is not None:
                     progress(i + 1, total)
