@@ -534,12 +534,21 @@ def deflicker(
             input, guide, output, settings, lambda done, total: update("deflicker", done, total), compress=compress
         )
     print(json.dumps(qc, indent=2))
-    kept, made = qc["kept"], qc["frames"]
+    kept, made = qc["kept"], qc["made"]
     if kept:  # an earlier run with the same frames and settings made them (an interrupted one, resumed now)
-        what = f"frames 1-{kept}" if made else f"all {kept} frames (`compositor qc` measures them)"
+        total, spans, first = kept + qc["frames"], [], 1
+        for start, stop in [*made, [kept + qc["frames"] + 1, 0]]:
+            spans += [[first, start - 1]] if start > first else []
+            first = stop + 1
+        what = f"frames {_frame_spans(spans)}" if made else f"all {total} frames (`compositor qc` measures them)"
         err.print(f"deflicker: kept {what}, made by an earlier run from the same frames and settings")
     if made:
-        err.print(TemporalQC(**qc).summary(f"deflicker, frames {kept + 1}-{kept + made}" if kept else "deflicker"))
+        err.print(TemporalQC(**qc).summary(f"deflicker, frames {_frame_spans(made)}" if kept else "deflicker"))
+
+
+def _frame_spans(spans: list[list[int]]) -> str:
+    """``[[1, 8], [17, 17]]`` as ``1-8, 17``."""
+    return ", ".join(f"{first}-{last}" if last > first else f"{first}" for first, last in spans)
 
 
 @app.command()

@@ -80,6 +80,25 @@ def test_a_changed_frame_makes_again_only_the_windows_that_read_it(tmp_path: Pat
     assert (stronger["kept"], stronger["frames"]) == (0, 10)
 
 
+def test_a_retouched_frame_in_the_middle_keeps_the_windows_after_those_that_read_it(tmp_path: Path) -> None:
+    """A local run as a cluster's: the windows after the ones a retouched frame is read by are kept too, not
+    made again from there to the end, and every file is the one a fresh run on the retouched frames writes."""
+    proc, src = _clip(tmp_path, frames=15)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    times = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()}
+    # Frame 8 is read by the windows of frames 4-6 (context 2-8), 7-9 and 10-12 (context 8-14, and 7, the
+    # frame before it, for its link); not by those of 1-3 (1-5) and 13-15 (10-15, and 10).
+    middle = tmp_path / "proc" / "0008.png"
+    write_image(middle, rgba(255 - read_clip(tmp_path / "proc", 15)[7]))
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["frames"], result["made"]) == (6, 9, [[4, 12]])
+    fresh = deflicker_files(proc, src, tmp_path / "fresh", SETTINGS)
+    assert fresh["made"] == [[1, 15]]
+    assert _files(tmp_path / "out") == _files(tmp_path / "fresh")  # byte for byte, keys included
+    kept = [f"{i:04d}.png" for i in (1, 2, 3, 13, 14, 15)]
+    assert all((tmp_path / "out" / name).stat().st_mtime_ns == times[name] for name in kept)  # not written again
+
+
 def test_a_shorter_run_removes_the_frames_a_longer_one_left_and_keeps_the_users_own(tmp_path: Path) -> None:
     proc, src = _clip(tmp_path)
     deflicker_files(proc, src, tmp_path / "out", SETTINGS)

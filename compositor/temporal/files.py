@@ -182,12 +182,18 @@ PASS_VERSION = 1
 """Bump when the pass makes other pixels from the same frames and settings: every kept window is made again."""
 
 
-def _first_unfinished(names: list[Path], keys: WindowKeys) -> int:
-    """The first frame (0-based) of the first window an earlier run did not finish (``len(names)``: none)."""
+def _unfinished(names: list[Path], keys: WindowKeys) -> list[range]:
+    """The frames (0-based) of the windows an earlier run did not finish, as ranges of consecutive windows in
+    order: each is run alone, from its context, as a cluster runs a window (the same frames)."""
+    spans: list[range] = []
     for number, span in enumerate(keys.spans):
-        if not keys.finished(names, number):
-            return span.start
-    return len(names)
+        if keys.finished(names, number):
+            continue
+        if spans and spans[-1].stop == span.start:
+            spans[-1] = range(spans[-1].start, span.stop)
+        else:
+            spans.append(span)
+    return spans
 
 
 def _output_pattern(source: FrameSource, output: Path) -> Path:
@@ -244,11 +250,13 @@ def deflicker_files(
     sample, else 8-bit; with alpha when a frame is not opaque), each
     frame written whole under a temporary name first; reading and writing run on threads beside the pass.
     Each frame carries its window's key (``WindowKeys``): a run keeps the windows an earlier run with the same
-    frames and settings finished (an interrupted run resumes at the first window it did not finish), and
+    frames and settings finished (an interrupted run resumes at the first window it did not finish; after a
+    retouched frame only the windows that read it are made again, each run of them from its context), and
     removes the frames of the output's sequence an earlier run wrote beyond this one's.
-    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "kept", "fps", "seconds", "input", "guide",
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "fps", "seconds", "input", "guide",
     "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
-    (``frames``: the frames computed and measured now; ``kept``: those kept from before; fps: frames computed
+    (``frames``: the frames computed and measured now; ``made``: which, as ``[first, last]`` ranges counted from
+    1; ``kept``: how many were kept from before; fps: frames computed
     over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming both
     files for different sizes or frame counts, before anything is written.
     """
@@ -259,27 +267,32 @@ def deflicker_files(
     _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
     keys = WindowKeys(source, guide_source, settings, total)
-    start = _first_unfinished(names, keys)  # an interrupted run's finished windows are kept
-    keys.hash_from(start)  # before the pass reads a frame: a file saved meanwhile must not key old pixels
+    spans = _unfinished(names, keys)  # an interrupted run's finished windows are kept, a retouch's others too
+    if spans:
+        keys.hash_from(spans[0].start)  # before the pass reads a frame: a file saved meanwhile must not key old pixels
     tally = _Tally()
     writer: _Writer | None = None
-    if start < total:
+    done = total - sum(len(span) for span in spans)
+    for span in spans:
         # The pass takes a window's frames at once: the input is decoded up to a window ahead (at most
         # READ_AHEAD frames), on a thread while the pass sweeps the window before; the guide goes to the motion
-        # thread. A resumed run reads from its first window's context on, as a farm's window does.
-        lo = window_reads(start, total, total, settings)[0]
+        # thread. A span reads from its first window's context on, as a farm's window does.
+        lo, hi = window_reads(span.start, span.stop, total, settings)
         depth = min(READ_AHEAD, max(2, settings.window))
-        readers = [_Prefetch(source.frames(lo), depth=depth), _Prefetch(guide_source.frames(lo, total - lo))]
-        frames = _run(readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}", start, lo)
+        readers = [_Prefetch(source.frames(lo, hi - lo), depth=depth), _Prefetch(guide_source.frames(lo, hi - lo))]
+        frames = _run(
+            readers[0], readers[1], settings, tally, f"input {input}", f"guide {guide}", span.start, lo, span.stop, total
+        )
         try:
-            for i, out in enumerate(frames, start):
+            for i, out in enumerate(frames, span.start):
                 if writer is None:  # only once the first frame passed the size check
                     ensure_folder(output)
                     remove_stale_temp_files(output)  # what a killed run was writing there
                     writer = _Writer(compress=compress, bits=keys.depth, keys=keys)
                 writer.put(i, names[i], out)
+                done += 1
                 if progress is not None:
-                    progress(i + 1, total)
+                    progress(done, total)
         except BaseException:
             if writer is not None:
                 writer.abandon()
@@ -297,7 +310,8 @@ def deflicker_files(
         result["psnr"] = None
     w, h = tally.size if tally.frames else (image_size(names[0]) or (0, 0))
     result.update(
-        kept=start,
+        kept=total - sum(len(span) for span in spans),
+        made=[[span.start + 1, span.stop] for span in spans],
         fps=result["frames"] / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         input=input,

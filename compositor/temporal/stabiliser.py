@@ -44,12 +44,17 @@ def _run(
     guide_name: str = "the guide",
     start: int = 0,
     offset: int = 0,
+    stop: int | None = None,
+    total: int | None = None,
 ) -> Iterator[np.ndarray]:
     """The pass over whole streams, a window at a time (``compositor.temporal.bidirectional``); the guide is
-    read on a thread beside it. ``frames`` and ``guide`` begin at cut frame ``offset``; the outputs begin at
-    cut frame ``start`` (a window's first: ``window_reads`` says which ``offset`` it needs)."""
+    read on a thread beside it. ``frames`` and ``guide`` begin at cut frame ``offset``; the outputs are cut
+    frames ``start`` (a window's first: ``window_reads`` says which ``offset`` it needs) to ``stop`` (None: to
+    the streams' end; else the streams end at ``window_reads``'s end, before the cut's ``total`` frames)."""
     guides = _Prefetch(iter(guide), depth=2)
     try:
-        yield from _run_windows(frames, guides, settings, tally, (input_name, guide_name), None, start, None, offset)
+        yield from _run_windows(
+            frames, guides, settings, tally, (input_name, guide_name), None, start, stop, offset, total
+        )
     finally:
         guides.close()
