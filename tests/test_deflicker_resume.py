@@ -233,3 +233,21 @@ def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_giv
         write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
     assert [sample_bits(tmp_path / "out" / f"{i:04d}.png") for i in range(1, 11)] == [16] * 10
+
+
+def test_a_tiff_sequence_resumes_as_a_png_one_does(tmp_path: Path) -> None:
+    """TIFF frames carry their window's key too (``ImageDescription``): before, every run made a TIFF sequence
+    again whole, though the Ctrl-C line promised a resume."""
+    proc, src = _clip(tmp_path)
+    for i in range(1, 11):
+        frame = read_clip(tmp_path / "proc", 10)[i - 1]
+        write_image(tmp_path / "tif" / f"{i:04d}.tif", rgba(frame))
+    tif = str(tmp_path / "tif/%04d.tif")
+    whole = deflicker_files(tif, src, tmp_path / "whole", SETTINGS)
+    assert whole["frames"] == 10 and read_frame_key(tmp_path / "whole" / "0001.tif").startswith("deflicker-")
+    with pytest.raises(KeyboardInterrupt):
+        deflicker_files(tif, src, tmp_path / "out", SETTINGS, progress=_stop_at(5))
+    resumed = deflicker_files(tif, src, tmp_path / "out", SETTINGS)
+    assert (resumed["kept"], resumed["made"]) == (3, [[4, 10]])
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+    assert deflicker_files(tif, src, tmp_path / "out", SETTINGS)["kept"] == 10

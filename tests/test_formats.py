@@ -4,6 +4,7 @@ enough to reach a 10-bit master), EXR and 16-bit PNG/TIFF plates, and the preset
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import textwrap
 from pathlib import Path
@@ -367,3 +368,26 @@ def test_sample_bits_reads_the_depth_a_file_stores(tmp_path: Path) -> None:
         "rgb16.png": 16, "grey16.png": 16, "rgb16.tif": 16, "grey16.tif": 16,
         "rgb8.png": 8, "rgb8.tif": 8, "rgb8.jpg": 8, "palette.png": 8, "missing.png": 8,
     }
+
+
+def test_a_keyed_tiff_decodes_to_the_same_pixels_in_either_byte_order(tmp_path):
+    # A 2x1 8-bit grey TIFF, uncompressed, written by hand in big-endian order (OpenCV writes little-endian).
+    entries = [(256, 3, 1, 2 << 16), (257, 3, 1, 1 << 16), (258, 3, 1, 8 << 16), (259, 3, 1, 1 << 16),
+               (262, 3, 1, 1 << 16), (273, 4, 1, 8), (277, 3, 1, 1 << 16), (278, 3, 1, 1 << 16), (279, 4, 1, 2)]  # fmt: skip
+    ifd = struct.pack(">H", len(entries)) + b"".join(struct.pack(">HHII", *e) for e in entries) + b"\0\0\0\0"
+    big_endian = b"MM\0\x2a" + struct.pack(">I", 10) + bytes([17, 230]) + ifd
+    assert cv2.imdecode(np.frombuffer(big_endian, np.uint8), cv2.IMREAD_UNCHANGED).tolist() == [[17, 230]]
+    keyed = tmp_path / "big.tif"
+    keyed.write_bytes(io._with_tiff_key(big_endian, "abc"))
+    assert io.read_frame_key(keyed) == "abc"
+    assert cv2.imread(str(keyed), cv2.IMREAD_UNCHANGED).tolist() == [[17, 230]]
+    frame = np.random.default_rng(3).random((5, 7, 4)).astype(np.float32)
+    for depth in (8, 16):
+        plain, tagged = tmp_path / f"plain{depth}.tiff", tmp_path / f"tagged{depth}.tiff"
+        io.write_image(plain, frame, alpha=True, depth=depth)
+        io.write_image(tagged, frame, alpha=True, depth=depth, key="k")
+        assert (io.read_frame_key(plain), io.read_frame_key(tagged)) == (None, "k")
+        assert np.array_equal(cv2.imread(str(plain), -1), cv2.imread(str(tagged), -1))
+    assert io.read_frame_key(tmp_path / "missing.tif") is None
+    (tmp_path / "cut.tif").write_bytes(big_endian[:12])  # cut short: no key, no error
+    assert io.read_frame_key(tmp_path / "cut.tif") is None

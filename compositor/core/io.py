@@ -448,8 +448,10 @@ def _exr_attribute(head: bytes, wanted: bytes) -> bytes | None:
 
 
 def read_frame_key(path: Path | str) -> str | None:
-    """The key a frame written by `write_frame` (or `write_image`) carries: a PNG's ``tEXt`` chunk, an EXR's
-    header attribute; None when there is none (no file, no key, another format)."""
+    """The key a frame written by `write_frame` (or `write_image`) carries: a PNG's ``tEXt`` chunk, a TIFF's
+    ``ImageDescription``, an EXR's header attribute; None when there is none (no file, no key, another format)."""
+    if Path(path).suffix.lower() in TIFF_SUFFIXES:
+        return read_tiff_key(path)
     if Path(path).suffix.lower() != ".exr":
         return read_png_key(path)
     try:
@@ -861,6 +863,67 @@ def read_png_key(path: Path | str) -> str | None:
     return None
 
 
+TIFF_SUFFIXES = (".tif", ".tiff")
+_TIFF_DESCRIPTION = 270  # ImageDescription, ASCII
+_TIFF_ASCII = 2
+
+
+def _with_tiff_key(tiff: bytes, key: str) -> bytes:
+    """``tiff`` (a classic TIFF as OpenCV writes it) whose first image's ``ImageDescription`` is
+    ``compositor-key=<key>``: the text and a copy of the first directory with that entry are appended, and the
+    header points at the copy; every other offset still holds (nothing before the end moved). A BigTIFF, or
+    bytes this does not read, come back as they are (no key: the frame is made again next time)."""
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8 or struct.unpack(order + "H", tiff[2:4])[0] != 42:
+        return tiff
+    (ifd,) = struct.unpack(order + "I", tiff[4:8])
+    if ifd + 2 > len(tiff):
+        return tiff
+    (count,) = struct.unpack(order + "H", tiff[ifd : ifd + 2])
+    end = ifd + 2 + 12 * count
+    if end + 4 > len(tiff):
+        return tiff
+    entries = [tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i] for i in range(count)]
+    text = PNG_KEY + b"=" + key.encode("ascii") + b"\0"
+    out = bytearray(tiff)
+    out += b"\0" * (len(out) % 2)  # TIFF offsets are word-aligned
+    text_at = len(out)
+    out += text + b"\0" * (len(text) % 2)
+    ours = struct.pack(order + "HHII", _TIFF_DESCRIPTION, _TIFF_ASCII, len(text), text_at)
+    entries = sorted(
+        [e for e in entries if struct.unpack(order + "H", e[:2])[0] != _TIFF_DESCRIPTION] + [ours],
+        key=lambda e: struct.unpack(order + "H", e[:2])[0],
+    )
+    new_ifd = len(out)
+    out += struct.pack(order + "H", len(entries)) + b"".join(entries) + tiff[end : end + 4]
+    out[4:8] = struct.pack(order + "I", new_ifd)
+    return bytes(out)
+
+
+def read_tiff_key(path: Path | str) -> str | None:
+    """The key a TIFF written by `write_image` carries (`_with_tiff_key`), or None (no file, no key, not a
+    classic TIFF)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            order = {b"II": "<", b"MM": ">"}.get(head[:2])
+            if order is None or len(head) < 8 or struct.unpack(order + "H", head[2:4])[0] != 42:
+                return None
+            f.seek(struct.unpack(order + "I", head[4:8])[0])
+            (count,) = struct.unpack(order + "H", f.read(2) or b"\0\0")
+            entries = f.read(12 * count)
+            for i in range(len(entries) // 12):
+                tag, kind, length, offset = struct.unpack(order + "HHII", entries[12 * i : 12 * i + 12])
+                if tag == _TIFF_DESCRIPTION and kind == _TIFF_ASCII and length > len(PNG_KEY) + 1:
+                    f.seek(offset)
+                    text = f.read(min(length, 4096)).rstrip(b"\0")
+                    prefix = PNG_KEY + b"="
+                    return text[len(prefix) :].decode("ascii", errors="replace") if text.startswith(prefix) else None
+    except (OSError, struct.error, ValueError):
+        return None
+    return None
+
+
 def fast_png(pixels: np.ndarray) -> bytes | None:
     """``uint8`` RGB or RGBA ``(H, W, 3|4)`` (straight alpha) as PNG bytes by fpng, or None where fpng is not
     installed (or the array is another kind): then OpenCV writes it.
@@ -884,7 +947,7 @@ def write_image(
     """Write a premultiplied float RGBA frame (or a ``uint8`` RGB/RGBA array as it is) atomically.
 
     ``compress=False`` stores PNG data uncompressed (``STORED_PNG_PARAMS``), for intermediates. ``key`` is
-    stored in the PNG (`read_png_key` reads it back): the frame says what made it. ``depth=16`` writes a
+    stored in the PNG or TIFF (`read_frame_key` reads it back): the frame says what made it. ``depth=16`` writes a
     float frame at 16 bits a sample. A ``.exr`` path is written by OpenEXR (`encode_exr`: half float, linear
     light).
     """
@@ -909,7 +972,11 @@ def write_image(
         if not ok:
             raise CorruptInputError(f"{path}: cannot encode as {path.suffix}")
         data = buf.tobytes()
-    write_bytes_atomic(path, _with_key(data, key) if key is not None and path.suffix.lower() == ".png" else data)
+    if key is not None and path.suffix.lower() == ".png":
+        data = _with_key(data, key)
+    elif key is not None and path.suffix.lower() in TIFF_SUFFIXES:
+        data = _with_tiff_key(data, key)
+    write_bytes_atomic(path, data)
 
 
 # ------------------------------------------------------------------------------------------------------------
