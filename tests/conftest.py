@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,20 @@ def production_factory(tmp_path: Path):
         return make_production(tmp_path / "prod", cuts, **kw)
 
     return factory
+
+
+@contextmanager
+def threaded_cluster(threads: int = 2) -> Iterator[Any]:
+    """A Dask client of a cluster of one worker in this process (``threads`` threads): the farm's code, run
+    in a test without starting processes. Skips the test where the farm extra is not installed."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
 
 
 def ffprobe_streams(path: Path) -> dict[str, dict]:

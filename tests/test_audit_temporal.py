@@ -13,6 +13,7 @@ import pytest
 from processed_video import SMALL, process, read_clip, rgba
 
 from compositor.temporal import TemporalSettings, deflicker
+from tests.conftest import threaded_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,19 +121,13 @@ def test_an_output_folder_that_is_the_guides_is_refused_and_the_plate_kept(tmp_p
 def test_the_cluster_refuses_an_output_folder_that_is_the_inputs(tmp_path: Path) -> None:
     # deflicker_on_cluster had no such check: its workers wrote the steadied frames over the input files while
     # other windows were still reading them.
-    distributed = pytest.importorskip("distributed")
     from compositor.errors import SpecError
     from compositor.temporal.farm import deflicker_on_cluster
 
     _write_clip(tmp_path, (64, 36), 3)
     before = {p.name: p.read_bytes() for p in (tmp_path / "proc").iterdir()}
     proc, src = str(tmp_path / "proc/%04d.png"), str(tmp_path / "src/%04d.png")
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with threaded_cluster(1) as client:
         for folder, role in (("proc", "input"), ("src", "guide")):
             with pytest.raises(SpecError, match=f"would overwrite the {role}"):
                 deflicker_on_cluster(client, proc, src, tmp_path / folder, TemporalSettings(window=1))
@@ -183,7 +178,6 @@ def test_a_window_whose_context_starts_at_a_change_of_scene_is_the_local_runs(tm
     # A window alone read its frames from the first of its context on, so it could not tell that the link into
     # that frame is a change of scene (a run of the whole cut can): the pass reflected there locally and not on
     # the cluster, and the cluster's frames after the change differed from a local run's.
-    distributed = pytest.importorskip("distributed")
     from compositor.core.io import read_image
     from compositor.temporal import deflicker_files
     from compositor.temporal.farm import deflicker_on_cluster
@@ -192,12 +186,7 @@ def test_a_window_whose_context_starts_at_a_change_of_scene_is_the_local_runs(tm
     settings = TemporalSettings(window=2, context=1)  # the window of frames 5-6 reads its context from frame 4
     proc, src = str(tmp_path / "proc/%04d.png"), str(tmp_path / "src/%04d.png")
     deflicker_files(proc, src, tmp_path / "local", settings)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with threaded_cluster() as client:
         assert deflicker_on_cluster(client, proc, src, tmp_path / "farm", settings) == 6
     for i in range(1, 7):
         name = f"{i:04d}.png"
@@ -224,7 +213,6 @@ def test_a_background_window_whose_context_starts_at_a_change_of_scene_is_the_lo
 ) -> None:
     # The same for `compositor bg --scheduler` (compositor.steps.background_farm): its windows read from the first
     # frame of their context too.
-    distributed = pytest.importorskip("distributed")
     import compositor
     from compositor.core.io import read_image
     from compositor.steps.background import ensure_background
@@ -238,12 +226,7 @@ def test_a_background_window_whose_context_starts_at_a_change_of_scene_is_the_lo
     ensure_background(shot)
     local = [read_image(shot.paths.bg_frame(i)) for i in range(6)]
     shutil.rmtree(shot.paths.bg_folder)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with threaded_cluster() as client:
         ensure_background(shot, steady=steady_on_cluster(client))
     for i in range(6):
         assert np.array_equal(read_image(shot.paths.bg_frame(i)), local[i]), f"canvas {i}"

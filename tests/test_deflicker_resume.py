@@ -16,6 +16,7 @@ from processed_video import SMALL, process, read_clip, rgba
 
 from compositor.core.io import read_frame_key, write_image
 from compositor.temporal import TemporalSettings, deflicker_files
+from tests.conftest import threaded_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = TemporalSettings(window=3, context=2)
@@ -140,19 +141,13 @@ def test_ctrl_c_on_the_command_says_it_resumes_and_the_same_command_does(tmp_pat
 
 
 def test_a_cluster_sends_only_the_windows_a_local_run_left_unfinished(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     from compositor.temporal.farm import deflicker_on_cluster
 
     proc, src = _clip(tmp_path)
     deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
     with pytest.raises(KeyboardInterrupt):
         deflicker_files(proc, src, tmp_path / "out", SETTINGS, progress=_stop_at(5))
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with threaded_cluster() as client:
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 7  # frames 4-10
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 0
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
@@ -217,18 +212,12 @@ def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_giv
     # The output's depth follows the input's first file; a window's key held only the files it reads, so
     # after frame 1 was saved at 16 bits a cluster made again the windows that read it at 16 bits and kept
     # the others at 8: one sequence at two depths.
-    distributed = pytest.importorskip("distributed")
     from compositor.core.io import read_image, sample_bits
     from compositor.temporal.farm import deflicker_on_cluster
 
     proc, src = _clip(tmp_path)
     first = tmp_path / "proc" / "0001.png"
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with threaded_cluster() as client:
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
         write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10

@@ -18,6 +18,7 @@ from compositor.core.io import read_image, write_image
 from compositor.temporal import TemporalSettings, deflicker, deflicker_files, measure, warp_error
 from compositor.temporal.baseline import plain_blend
 from compositor.temporal.keyframes import carry_paint, frames_to_paint
+from tests.conftest import threaded_cluster
 
 SIZE = (160, 90)
 MEASURE = {"flow": "farneback", "flow_scale": 1.0}
@@ -173,7 +174,6 @@ def test_keyframe_stylisation_on_real_footage_is_steadier_than_painting_every_fr
 
 
 def test_the_pass_on_a_dask_cluster_writes_the_same_frames(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     from compositor.temporal.farm import deflicker_on_cluster
 
     guide, processed = clip("blackswan", "clahe", 12)
@@ -183,12 +183,7 @@ def test_the_pass_on_a_dask_cluster_writes_the_same_frames(tmp_path: Path) -> No
     settings = TemporalSettings(window=3, context=2, **PASS)  # most windows see neither end of the cut
     src, proc = str(tmp_path / "src" / "%04d.png"), str(tmp_path / "proc" / "%04d.png")
     deflicker_files(proc, src, tmp_path / "local", settings)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=50
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with threaded_cluster() as client:
         assert deflicker_on_cluster(client, proc, src, tmp_path / "farm", settings) == 12
     for i in range(12):
         name = f"{i + 1:04d}.png"
