@@ -233,3 +233,25 @@ def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_giv
         write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
     assert [sample_bits(tmp_path / "out" / f"{i:04d}.png") for i in range(1, 11)] == [16] * 10
+
+
+@pytest.mark.parametrize("suffix", [".png", ".exr"])
+def test_an_output_frame_cut_short_is_made_again_not_kept(tmp_path: Path, suffix: str) -> None:
+    # A frame cut short (copied halfway, a full disk, truncated by hand) keeps the key at its front: the run
+    # took its window for done and kept a frame that does not decode.
+    proc, src = _clip(tmp_path)
+    if suffix == ".exr":
+        from compositor.core.io import read_image
+
+        for i in range(1, 11):
+            frame = tmp_path / "proc" / f"{i:04d}.png"
+            write_image(frame.with_suffix(".exr"), read_image(frame))
+        proc = str(tmp_path / "proc/%04d.exr")
+    deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    cut = tmp_path / "out" / f"0005{suffix}"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    assert read_frame_key(cut) is not None
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert result["made"] == [[4, 6]]
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")

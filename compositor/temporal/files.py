@@ -16,6 +16,7 @@ from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
     FrameSource,
     ensure_folder,
+    frame_whole,
     image_size,
     read_frame_key,
     remove_file,
@@ -173,9 +174,12 @@ class WindowKeys:
             self.of_window(number)
 
     def finished(self, names: list[Path], number: int) -> bool:
-        """Whether every output frame of window ``number`` is on disk with the window's key."""
+        """Whether every output frame of window ``number`` is on disk, whole, with the window's key (a frame cut
+        short keeps the key at its front)."""
         found = [read_frame_key(names[i]) for i in self._spans[number]]
-        return None not in found and all(k == self.of_window(number) for k in found)  # hashed only then
+        if None in found or any(k != self.of_window(number) for k in found):  # hashed only then
+            return False
+        return all(frame_whole(names[i]) for i in self._spans[number])
 
 
 PASS_VERSION = 1
