@@ -255,3 +255,21 @@ def test_an_output_frame_cut_short_is_made_again_not_kept(tmp_path: Path, suffix
     result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
     assert result["made"] == [[4, 6]]
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_one_frame_video_is_written_as_its_sequence_frame_1(tmp_path: Path) -> None:
+    # A video's frames are <stem>.%04d.png; one of a single frame was written as <stem>.png (its one file
+    # taken for a sequence's), which no pattern of the video's frames finds, and which stayed beside
+    # <stem>.0001.png ... once the video was made longer.
+    import cv2
+
+    proc, src = _clip(tmp_path, frames=3)
+    frames = read_clip(tmp_path / "proc", 3)
+    guides = read_clip(tmp_path / "src", 3)
+    for name, clip in (("clip", frames), ("guide", guides)):
+        writer = cv2.VideoWriter(str(tmp_path / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (96, 54))
+        writer.write(cv2.cvtColor(clip[0], cv2.COLOR_RGB2BGR))
+        writer.release()
+    result = deflicker_files(str(tmp_path / "clip.avi"), str(tmp_path / "guide.avi"), tmp_path / "out", SETTINGS)
+    assert result["frames"] == 1
+    assert sorted(_files(tmp_path / "out")) == ["clip.0001.png"]

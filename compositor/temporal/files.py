@@ -114,7 +114,7 @@ written as PNG: a JPEG re-encoded would put back the compression noise the pass 
 
 def _output_names(source: FrameSource, output: Path) -> list[Path]:
     files = source.files()
-    if len(files) == len(source) and not source.still:
+    if source.sequence and len(files) == len(source):  # not by the count alone: a one-frame video has one file
         return [output / (f.name if f.suffix.lower() in KEPT_SUFFIXES else f"{f.stem}.png") for f in files]
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
@@ -202,7 +202,7 @@ def _unfinished(names: list[Path], keys: WindowKeys) -> list[range]:
 
 def _output_pattern(source: FrameSource, output: Path) -> Path:
     """The printf pattern the output frames follow (``_output_names``)."""
-    if len(source.files()) == len(source) and not source.still:
+    if source.sequence and len(source.files()) == len(source):
         name = source.path.name
         return output / (name if source.path.suffix.lower() in KEPT_SUFFIXES else Path(name).with_suffix(".png").name)
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
