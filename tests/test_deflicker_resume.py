@@ -273,3 +273,23 @@ def test_a_one_frame_video_is_written_as_its_sequence_frame_1(tmp_path: Path) ->
     result = deflicker_files(str(tmp_path / "clip.avi"), str(tmp_path / "guide.avi"), tmp_path / "out", SETTINGS)
     assert result["frames"] == 1
     assert sorted(_files(tmp_path / "out")) == ["clip.0001.png"]
+
+
+def test_frames_added_at_the_end_keep_the_windows_that_do_not_read_near_it(tmp_path: Path) -> None:
+    # The key held the clip's length, which only the windows whose frames reach the clip's end depend on:
+    # a plate run again with frames added at its end (delivered later, a per-frame process still running)
+    # made every window again, from the first, for the same bytes.
+    proc, src = _clip(tmp_path, frames=15)
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}-later").mkdir()
+        for i in range(11, 16):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}-later" / f"{i:04d}.png")
+    assert deflicker_files(proc, src, tmp_path / "out", SETTINGS)["made"] == [[1, 10]]
+    for folder in ("proc", "src"):
+        for i in range(11, 16):
+            (tmp_path / f"{folder}-later" / f"{i:04d}.png").rename(tmp_path / folder / f"{i:04d}.png")
+    # Frames 1-6 read frames 1-8 at most (context 2); the window of 7-9 reads frame 10, the end before.
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["made"]) == (6, [[7, 15]])
+    deflicker_files(proc, src, tmp_path / "fresh", SETTINGS)
+    assert _files(tmp_path / "out") == _files(tmp_path / "fresh")  # byte for byte, keys included

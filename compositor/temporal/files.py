@@ -126,7 +126,7 @@ KEY_PREFIX = "deflicker-"
 
 class WindowKeys:
     """The key each window's output frames carry: what they are made from (the bytes of every input and guide
-    file the window reads, ``window_reads``; the settings; the cut's length). A run keeps the windows whose
+    file the window reads, ``window_reads``; the settings; whether those frames reach the cut's end). A run keeps the windows whose
     frames all carry their key (an interrupted run resumes), and nothing made from other frames or settings
     passes for done. Hashed on first use (file contents once per process: ``core.digest``)."""
 
@@ -153,7 +153,10 @@ class WindowKeys:
                 {
                     "pass": PASS_VERSION,
                     "settings": self._settings.model_dump(mode="json"),
-                    "total": self._total,
+                    # Not the clip's length: a window depends on it only by whether its frames reach the
+                    # clip's end (the sweeps stand in for the frames past it); frames added at the end must
+                    # not make again the windows that do not read near it.
+                    "end": hi == self._total,
                     "core": [core.start, core.stop],
                     "depth": self.depth,
                     "input": [file_digest(source.frame_file(i)) for i in range(lo, hi)],
