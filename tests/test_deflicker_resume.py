@@ -293,3 +293,32 @@ def test_frames_added_at_the_end_keep_the_windows_that_do_not_read_near_it(tmp_p
     assert (result["kept"], result["made"]) == (6, [[7, 15]])
     deflicker_files(proc, src, tmp_path / "fresh", SETTINGS)
     assert _files(tmp_path / "out") == _files(tmp_path / "fresh")  # byte for byte, keys included
+
+
+def test_a_named_pipe_among_the_frames_is_refused_not_waited_on(tmp_path: Path) -> None:
+    # Every frame a window reads is hashed for its key before the pass reads it; the hash opened a named
+    # pipe named like a frame and waited on it for ever (the reader refuses one: `io._check_regular`).
+    import threading
+
+    from compositor.errors import CorruptInputError
+
+    proc, src = _clip(tmp_path, frames=5)
+    pipe = tmp_path / "proc" / "0003.png"
+    pipe.unlink()
+    os.mkfifo(pipe)
+    done, waited = threading.Event(), []
+
+    def unblock() -> None:  # a writer that opens and closes the pipe ends a read waiting on it (the test fails)
+        while not done.wait(0.2):
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader waiting
+                continue
+            waited.append(pipe)
+    threading.Thread(target=unblock, daemon=True).start()
+    try:
+        with pytest.raises(CorruptInputError, match=r"0003\.png: not a regular file"):
+            deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    finally:
+        done.set()
+    assert not waited
