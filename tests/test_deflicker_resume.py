@@ -322,3 +322,28 @@ def test_a_named_pipe_among_the_frames_is_refused_not_waited_on(tmp_path: Path) 
     finally:
         done.set()
     assert not waited
+
+
+def test_a_broken_or_looping_link_named_like_a_frame_is_one_line_naming_it(tmp_path: Path) -> None:
+    # A link to nothing was hashed for its window's key before the reader could say "no such file": a bare
+    # FileNotFoundError (a traceback); a link to itself made the check that the output spares the input raise
+    # RuntimeError (Path.resolve), in the input or in the output folder.
+    from compositor.errors import CompositorError, MissingInputError
+
+    proc, src = _clip(tmp_path, frames=5)
+    frame = tmp_path / "proc" / "0003.png"
+    frame.unlink()
+    frame.symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(MissingInputError, match=r"0003\.png: no such file"):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    frame.unlink()
+    frame.symlink_to(frame)
+    with pytest.raises(CompositorError, match=r"0003\.png: cannot read"):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    frame.unlink()
+    frame.write_bytes((tmp_path / "src" / "0003.png").read_bytes())
+    looping = tmp_path / "out" / "0002.png"
+    looping.parent.mkdir(exist_ok=True)
+    looping.symlink_to(looping)
+    assert deflicker_files(proc, src, tmp_path / "out", SETTINGS)["made"] == [[1, 5]]
+    assert not looping.is_symlink()

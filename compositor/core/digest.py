@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from compositor.errors import CorruptInputError
+from compositor.errors import CorruptInputError, MissingInputError
 
 KEY_LENGTH = 24
 """Hex digits of a key: 96 bits, far beyond any chance of two different inputs sharing one."""
@@ -46,8 +46,8 @@ def file_digest(path: Path | str) -> str:
             reason = "not a regular file (a pipe or a device)"
             raise CorruptInputError(f"{path}: {reason}", reason)
         return _file_digest(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    except FileNotFoundError:
-        raise
+    except FileNotFoundError:  # a link to nothing, or a file gone: one line (still a FileNotFoundError)
+        raise MissingInputError(f"{path}: no such file") from None
     except OSError as e:
         from compositor.core.io import read_error  # noqa: PLC0415 (io needs OpenCV; keys do not)
 

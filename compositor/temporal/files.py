@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -232,9 +233,10 @@ def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
     """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
     guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
-    written = {n.resolve() for n in names}
+    # os.path.realpath, not Path.resolve: that raises RuntimeError on a link to itself (the read names it)
+    written = {os.path.realpath(n) for n in names}
     for role, stream, name in streams:
-        if any(f.resolve() in written for f in stream.files()):
+        if any(os.path.realpath(f) in written for f in stream.files()):
             raise SpecError(f"{output}: the output would overwrite the {role} {name}; choose another folder")
 
 
