@@ -240,3 +240,117 @@ def test_a_tiff_sequence_resumes_as_a_png_one_does(tmp_path: Path) -> None:
     assert (resumed["kept"], resumed["made"]) == (3, [[4, 10]])
     assert _files(tmp_path / "out") == _files(tmp_path / "whole")
     assert deflicker_files(tif, src, tmp_path / "out", SETTINGS)["kept"] == 10
+
+
+@pytest.mark.parametrize("suffix", [".png", ".exr"])
+def test_an_output_frame_cut_short_is_made_again_not_kept(tmp_path: Path, suffix: str) -> None:
+    # A frame cut short (copied halfway, a full disk, truncated by hand) keeps the key at its front: the run
+    # took its window for done and kept a frame that does not decode.
+    proc, src = _clip(tmp_path)
+    if suffix == ".exr":
+        from compositor.core.io import read_image
+
+        for i in range(1, 11):
+            frame = tmp_path / "proc" / f"{i:04d}.png"
+            write_image(frame.with_suffix(".exr"), read_image(frame))
+        proc = str(tmp_path / "proc/%04d.exr")
+    deflicker_files(proc, src, tmp_path / "whole", SETTINGS)
+    deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    cut = tmp_path / "out" / f"0005{suffix}"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    assert read_frame_key(cut) is not None
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert result["made"] == [[4, 6]]
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+
+
+def test_a_one_frame_video_is_written_as_its_sequence_frame_1(tmp_path: Path) -> None:
+    # A video's frames are <stem>.%04d.png; one of a single frame was written as <stem>.png (its one file
+    # taken for a sequence's), which no pattern of the video's frames finds, and which stayed beside
+    # <stem>.0001.png ... once the video was made longer.
+    import cv2
+
+    proc, src = _clip(tmp_path, frames=3)
+    frames = read_clip(tmp_path / "proc", 3)
+    guides = read_clip(tmp_path / "src", 3)
+    for name, clip in (("clip", frames), ("guide", guides)):
+        writer = cv2.VideoWriter(str(tmp_path / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (96, 54))
+        writer.write(cv2.cvtColor(clip[0], cv2.COLOR_RGB2BGR))
+        writer.release()
+    result = deflicker_files(str(tmp_path / "clip.avi"), str(tmp_path / "guide.avi"), tmp_path / "out", SETTINGS)
+    assert result["frames"] == 1
+    assert sorted(_files(tmp_path / "out")) == ["clip.0001.png"]
+
+
+def test_frames_added_at_the_end_keep_the_windows_that_do_not_read_near_it(tmp_path: Path) -> None:
+    # The key held the clip's length, which only the windows whose frames reach the clip's end depend on:
+    # a plate run again with frames added at its end (delivered later, a per-frame process still running)
+    # made every window again, from the first, for the same bytes.
+    proc, src = _clip(tmp_path, frames=15)
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}-later").mkdir()
+        for i in range(11, 16):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}-later" / f"{i:04d}.png")
+    assert deflicker_files(proc, src, tmp_path / "out", SETTINGS)["made"] == [[1, 10]]
+    for folder in ("proc", "src"):
+        for i in range(11, 16):
+            (tmp_path / f"{folder}-later" / f"{i:04d}.png").rename(tmp_path / folder / f"{i:04d}.png")
+    # Frames 1-6 read frames 1-8 at most (context 2); the window of 7-9 reads frame 10, the end before.
+    result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    assert (result["kept"], result["made"]) == (6, [[7, 15]])
+    deflicker_files(proc, src, tmp_path / "fresh", SETTINGS)
+    assert _files(tmp_path / "out") == _files(tmp_path / "fresh")  # byte for byte, keys included
+
+
+def test_a_named_pipe_among_the_frames_is_refused_not_waited_on(tmp_path: Path) -> None:
+    # Every frame a window reads is hashed for its key before the pass reads it; the hash opened a named
+    # pipe named like a frame and waited on it for ever (the reader refuses one: `io._check_regular`).
+    import threading
+
+    from compositor.errors import CorruptInputError
+
+    proc, src = _clip(tmp_path, frames=5)
+    pipe = tmp_path / "proc" / "0003.png"
+    pipe.unlink()
+    os.mkfifo(pipe)
+    done, waited = threading.Event(), []
+
+    def unblock() -> None:  # a writer that opens and closes the pipe ends a read waiting on it (the test fails)
+        while not done.wait(0.2):
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader waiting
+                continue
+            waited.append(pipe)
+    threading.Thread(target=unblock, daemon=True).start()
+    try:
+        with pytest.raises(CorruptInputError, match=r"0003\.png: not a regular file"):
+            deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    finally:
+        done.set()
+    assert not waited
+
+
+def test_a_broken_or_looping_link_named_like_a_frame_is_one_line_naming_it(tmp_path: Path) -> None:
+    # A link to nothing was hashed for its window's key before the reader could say "no such file": a bare
+    # FileNotFoundError (a traceback); a link to itself made the check that the output spares the input raise
+    # RuntimeError (Path.resolve), in the input or in the output folder.
+    from compositor.errors import CompositorError, MissingInputError
+
+    proc, src = _clip(tmp_path, frames=5)
+    frame = tmp_path / "proc" / "0003.png"
+    frame.unlink()
+    frame.symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(MissingInputError, match=r"0003\.png: no such file"):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    frame.unlink()
+    frame.symlink_to(frame)
+    with pytest.raises(CompositorError, match=r"0003\.png: cannot read"):
+        deflicker_files(proc, src, tmp_path / "out", SETTINGS)
+    frame.unlink()
+    frame.write_bytes((tmp_path / "src" / "0003.png").read_bytes())
+    looping = tmp_path / "out" / "0002.png"
+    looping.parent.mkdir(exist_ok=True)
+    looping.symlink_to(looping)
+    assert deflicker_files(proc, src, tmp_path / "out", SETTINGS)["made"] == [[1, 5]]
+    assert not looping.is_symlink()

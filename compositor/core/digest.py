@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from compositor.errors import CorruptInputError, MissingInputError
 
 KEY_LENGTH = 24
 """Hex digits of a key: 96 bits, far beyond any chance of two different inputs sharing one."""
@@ -34,12 +37,17 @@ def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
 
 
 def file_digest(path: Path | str) -> str:
-    """The key of a file's bytes. An unreadable file is an ``UnreadableInputError`` naming it."""
+    """The key of a file's bytes. An unreadable file is an ``UnreadableInputError`` naming it; a named pipe or
+    a device a ``CorruptInputError`` (its read would wait, or run, for ever: a key is hashed before the file
+    is read, so the reader's own refusal came too late)."""
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):  # a folder: the read says so
+            reason = "not a regular file (a pipe or a device)"
+            raise CorruptInputError(f"{path}: {reason}", reason)
         return _file_digest(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    except FileNotFoundError:
-        raise
+    except FileNotFoundError:  # a link to nothing, or a file gone: one line (still a FileNotFoundError)
+        raise MissingInputError(f"{path}: no such file") from None
     except OSError as e:
         from compositor.core.io import read_error  # noqa: PLC0415 (io needs OpenCV; keys do not)
 

@@ -465,6 +465,31 @@ def read_frame_key(path: Path | str) -> str | None:
     return value.decode("ascii", errors="replace") if value is not None else None
 
 
+_PNG_END = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+"""The 12 bytes a whole PNG ends with: its IEND chunk."""
+
+
+def frame_whole(path: Path | str) -> bool:
+    """Whether a frame file that carries a key (`read_frame_key`) is there whole: a PNG ends with its IEND
+    chunk (its last 12 bytes read), any other decodes. A frame cut short (copied halfway, written to a disk
+    that filled, truncated by hand) still carries the key at its front: a run that trusted the key alone kept
+    a frame that does not decode."""
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < len(_PNG_END):
+                    return False
+                f.seek(-len(_PNG_END), os.SEEK_END)
+                return f.read() == _PNG_END
+        except OSError:
+            return False
+    try:
+        return decodes(path)
+    except (CorruptInputError, UnreadableInputError):
+        return False
+
+
 def _cv_reason(error: cv2.error) -> str:
     """OpenCV's error in a few words (its message runs over lines and names its own source files)."""
     reason = str(getattr(error, "err", "") or "").strip() or (str(error).strip().splitlines() or ["error"])[0]

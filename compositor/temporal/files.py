@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -16,6 +17,7 @@ from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
     FrameSource,
     ensure_folder,
+    frame_whole,
     image_size,
     read_frame_key,
     remove_file,
@@ -113,7 +115,7 @@ written as PNG: a JPEG re-encoded would put back the compression noise the pass 
 
 def _output_names(source: FrameSource, output: Path) -> list[Path]:
     files = source.files()
-    if len(files) == len(source) and not source.still:
+    if source.sequence and len(files) == len(source):  # not by the count alone: a one-frame video has one file
         return [output / (f.name if f.suffix.lower() in KEPT_SUFFIXES else f"{f.stem}.png") for f in files]
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
     return [output / f"{stem}.{i:04d}.png" for i in range(1, len(source) + 1)]
@@ -125,7 +127,7 @@ KEY_PREFIX = "deflicker-"
 
 class WindowKeys:
     """The key each window's output frames carry: what they are made from (the bytes of every input and guide
-    file the window reads, ``window_reads``; the settings; the cut's length). A run keeps the windows whose
+    file the window reads, ``window_reads``; the settings; whether those frames reach the cut's end). A run keeps the windows whose
     frames all carry their key (an interrupted run resumes), and nothing made from other frames or settings
     passes for done. Hashed on first use (file contents once per process: ``core.digest``)."""
 
@@ -152,7 +154,10 @@ class WindowKeys:
                 {
                     "pass": PASS_VERSION,
                     "settings": self._settings.model_dump(mode="json"),
-                    "total": self._total,
+                    # Not the clip's length: a window depends on it only by whether its frames reach the
+                    # clip's end (the sweeps stand in for the frames past it); frames added at the end must
+                    # not make again the windows that do not read near it.
+                    "end": hi == self._total,
                     "core": [core.start, core.stop],
                     "depth": self.depth,
                     "input": [file_digest(source.frame_file(i)) for i in range(lo, hi)],
@@ -173,9 +178,12 @@ class WindowKeys:
             self.of_window(number)
 
     def finished(self, names: list[Path], number: int) -> bool:
-        """Whether every output frame of window ``number`` is on disk with the window's key."""
+        """Whether every output frame of window ``number`` is on disk, whole, with the window's key (a frame cut
+        short keeps the key at its front)."""
         found = [read_frame_key(names[i]) for i in self._spans[number]]
-        return None not in found and all(k == self.of_window(number) for k in found)  # hashed only then
+        if None in found or any(k != self.of_window(number) for k in found):  # hashed only then
+            return False
+        return all(frame_whole(names[i]) for i in self._spans[number])
 
 
 PASS_VERSION = 1
@@ -198,7 +206,7 @@ def _unfinished(names: list[Path], keys: WindowKeys) -> list[range]:
 
 def _output_pattern(source: FrameSource, output: Path) -> Path:
     """The printf pattern the output frames follow (``_output_names``)."""
-    if len(source.files()) == len(source) and not source.still:
+    if source.sequence and len(source.files()) == len(source):
         name = source.path.name
         return output / (name if source.path.suffix.lower() in KEPT_SUFFIXES else Path(name).with_suffix(".png").name)
     stem = source.path.stem.split("%")[0].rstrip("._-") or "frame"
@@ -225,9 +233,10 @@ def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
     """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
     guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
-    written = {n.resolve() for n in names}
+    # os.path.realpath, not Path.resolve: that raises RuntimeError on a link to itself (the read names it)
+    written = {os.path.realpath(n) for n in names}
     for role, stream, name in streams:
-        if any(f.resolve() in written for f in stream.files()):
+        if any(os.path.realpath(f) in written for f in stream.files()):
             raise SpecError(f"{output}: the output would overwrite the {role} {name}; choose another folder")
 
 
