@@ -536,8 +536,9 @@ def deflicker(
     print(json.dumps(qc, indent=2))
     kept, made = qc["kept"], qc["made"]
     if kept:  # an earlier run with the same frames and settings made them (an interrupted one, resumed now)
-        total, spans, first = kept + qc["frames"], [], 1
-        for start, stop in [*made, [kept + qc["frames"] + 1, 0]]:
+        # Named by the frames' numbers as their files spell them (0011.png is 11), not by their places.
+        total, spans, first = kept + qc["frames"], [], qc["first"]
+        for start, stop in [*made, [qc["first"] + total, 0]]:
             spans += [[first, start - 1]] if start > first else []
             first = stop + 1
         what = f"frames {_frame_spans(spans)}" if made else f"all {total} frames (`compositor qc` measures them)"

@@ -233,3 +233,43 @@ def test_a_cluster_keeps_no_window_at_another_depth_than_the_first_frame_now_giv
         write_image(first, read_image(first), depth=16)  # the same pixels, at 16 bits
         assert deflicker_on_cluster(client, proc, src, tmp_path / "out", SETTINGS) == 10
     assert [sample_bits(tmp_path / "out" / f"{i:04d}.png") for i in range(1, 11)] == [16] * 10
+
+
+def _renumber(folder: Path, frames: int, first: int) -> None:
+    """``folder/%04d.png`` numbered 1..frames made ``first``..: a range taken from the middle of a shot."""
+    for i in range(frames, 0, -1):
+        (folder / f"{i:04d}.png").rename(folder / f"{i + first - 1:04d}.png")
+
+
+def _main(*args: str) -> int:
+    """``compositor ARGS`` in this process; its exit status."""
+    from compositor.cli import main
+
+    argv, sys.argv = sys.argv, ["compositor", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+
+
+def test_kept_and_made_frames_are_named_by_their_numbers_not_their_places(tmp_path: Path, capsys) -> None:
+    # Frames 11-30 of a shot: after a retouch of 0030.png the command said "kept frames 1-9" and "frames 10-20",
+    # numbers of files it had not written (or, in a folder holding the whole shot, of other frames).
+    proc, src = _clip(tmp_path, frames=20)
+    for folder in ("proc", "src"):
+        _renumber(tmp_path / folder, 20, 11)
+    command = ["deflicker", "--input", proc, "--guide", src, "--output", str(tmp_path / "out"), "--window", "3"]
+    assert _main(*command) == 0
+    last = tmp_path / "proc" / "0030.png"
+    write_image(last, rgba(255 - read_clip(tmp_path / "proc", 20)[-1]))
+    capsys.readouterr()
+    assert _main(*command) == 0
+    err = capsys.readouterr().err
+    # Automatic context (8): the windows of frames 11-19 do not read 0030.png, those of 20-30 do.
+    assert "deflicker: kept frames 11-19, made by an earlier run" in err, err
+    assert "deflicker, frames 20-30: E_warp" in err, err
+    result = deflicker_files(proc, src, tmp_path / "out", TemporalSettings(window=3))
+    assert (result["first"], result["kept"], result["made"]) == (11, 20, [])

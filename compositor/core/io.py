@@ -978,7 +978,7 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
     m = _PRINTF.search(name)
     if not m:
         return {1: pattern} if pattern.is_file() else {}
-    rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
+    rx = _numbered(name, m)
     found: dict[int, Path] = {}
     if pattern.parent.is_dir():
         for p in sorted(pattern.parent.iterdir()):
@@ -993,6 +993,19 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
                 )
             found[number] = p
     return dict(sorted(found.items()))
+
+
+def _numbered(name: str, m: re.Match[str]) -> re.Pattern[str]:
+    """The file names of the sequence ``name`` (its ``%d`` found at ``m``), the number as group 1."""
+    return re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
+
+
+def sequence_number(pattern: Path, path: Path) -> int | None:
+    """The frame number ``path`` has in the sequence ``pattern`` (``bg.%04d.png``, ``bg.0011.png`` → 11), None
+    for a file not named as one of its frames."""
+    m = _PRINTF.search(pattern.name)
+    hit = _numbered(pattern.name, m).match(path.name) if m else None
+    return int(hit.group(1)) if hit else None
 
 
 def sequence_name(pattern: Path, number: int) -> str:
@@ -1155,6 +1168,13 @@ class FrameSource:
     def bits(self) -> int:
         """Bits a sample the source stores (`sample_bits` of its first file; 8 for a video)."""
         return sample_bits(self._files[0]) if self._files else 8
+
+    @property
+    def first_number(self) -> int:
+        """The number of the first frame as its file names it (``bg.0011.png``: 11), which is how a user counts
+        the frames of a sequence; 1 for a video or a still."""
+        number = sequence_number(self.path, self._files[0]) if self.sequence and self._files else None
+        return 1 if number is None else number
 
     @property
     def sequence(self) -> bool:

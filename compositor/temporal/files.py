@@ -253,10 +253,11 @@ def deflicker_files(
     frames and settings finished (an interrupted run resumes at the first window it did not finish; after a
     retouched frame only the windows that read it are made again, each run of them from its context), and
     removes the frames of the output's sequence an earlier run wrote beyond this one's.
-    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "fps", "seconds", "input", "guide",
-    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
-    (``frames``: the frames computed and measured now; ``made``: which, as ``[first, last]`` ranges counted from
-    1; ``kept``: how many were kept from before; fps: frames computed
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "first", "fps", "seconds", "input",
+    "guide", "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
+    (``frames``: the frames computed and measured now; ``made``: which, as ``[first, last]`` ranges of the
+    frames' numbers as the input's files spell them (``0011.png`` is 11; a video's count from 1); ``first``: the
+    number of the input's first frame; ``kept``: how many were kept from before; fps: frames computed
     over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming both
     files for different sizes or frame counts, before anything is written.
     """
@@ -309,9 +310,13 @@ def deflicker_files(
     if not result["frames"]:  # every window was kept: nothing measured now (`compositor qc` measures files)
         result["psnr"] = None
     w, h = tally.size if tally.frames else (image_size(names[0]) or (0, 0))
+    first = source.first_number
     result.update(
         kept=total - sum(len(span) for span in spans),
-        made=[[span.start + 1, span.stop] for span in spans],
+        # The frames' own numbers, not their positions: of a sequence numbered from 11, "made frames 17-30"
+        # would name files 0027-0040 by numbers that are other files of the folder.
+        made=[[first + span.start, first + span.stop - 1] for span in spans],
+        first=first,
         fps=result["frames"] / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         input=input,
