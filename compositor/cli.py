@@ -545,6 +545,11 @@ def deflicker(
         err.print(f"deflicker: kept {what}, made by an earlier run from the same frames and settings")
     if made:
         err.print(TemporalQC(**qc).summary(f"deflicker, frames {_frame_spans(made)}" if kept else "deflicker"))
+    if qc["removed"]:  # said, not done silently: an earlier run's frames are gone from the folder
+        err.print(
+            f"deflicker: removed frames {_frame_spans(qc['removed'])} of {output}, which an earlier, longer run "
+            f"wrote past this run's last frame ({qc['first'] + kept + qc['frames'] - 1})"
+        )
 
 
 def _frame_spans(spans: list[list[int]]) -> str:

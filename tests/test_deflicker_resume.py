@@ -273,3 +273,22 @@ def test_kept_and_made_frames_are_named_by_their_numbers_not_their_places(tmp_pa
     assert "deflicker, frames 20-30: E_warp" in err, err
     result = deflicker_files(proc, src, tmp_path / "out", TemporalSettings(window=3))
     assert (result["first"], result["kept"], result["made"]) == (11, 20, [])
+
+
+def test_a_shorter_run_says_which_frames_of_the_longer_one_it_removed(tmp_path: Path, capsys) -> None:
+    # Frames 1-6 run into the folder of a 10-frame run: 0007-0010.png went without a word, an earlier run's
+    # work gone from the folder as if it had never been made.
+    proc, src = _clip(tmp_path)
+    out = tmp_path / "out"
+    deflicker_files(proc, src, out, SETTINGS)
+    for folder in ("proc", "src"):
+        for i in range(7, 11):
+            (tmp_path / folder / f"{i:04d}.png").unlink()
+    capsys.readouterr()
+    assert _main("deflicker", "--input", proc, "--guide", src, "--output", str(out), "--window", "3") == 0
+    err = capsys.readouterr().err
+    said = f"deflicker: removed frames 7-10 of {out}, which an earlier, longer run wrote past this run's last frame (6)"
+    assert said in err, err
+    assert sorted(_files(out)) == [f"{i:04d}.png" for i in range(1, 7)]
+    again = deflicker_files(proc, src, out, SETTINGS)
+    assert again["removed"] == []

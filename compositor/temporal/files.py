@@ -205,21 +205,36 @@ def _output_pattern(source: FrameSource, output: Path) -> Path:
     return output / f"{stem}.%04d.png"
 
 
-def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> None:
+def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> list[int]:
     """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
     longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
     of the user's own is never touched, nor a frame numbered before this run's last (an earlier run's of other
-    frames of the sequence: frames 1-50 are not past the end of a run of 51-100)."""
+    frames of the sequence: frames 1-50 are not past the end of a run of 51-100). Returns the numbers removed,
+    for the run to say so: frames of an earlier run's work gone without a word looked like a lost render."""
     written = {n.name for n in names}
     try:
         found = sequence_frames(_output_pattern(source, output))
     except CorruptInputError:  # a file of the user's spells one of the numbers otherwise: the frames are
-        return  # written, and which of the folder's files are ours is not clear: nothing goes
+        return []  # written, and which of the folder's files are ours is not clear: nothing goes
     last = max((number for number, path in found.items() if path.name in written), default=None)
+    removed: list[int] = []
     for number, path in found.items():
         if last is not None and number > last and path.name not in written:
             if (read_frame_key(path) or "").startswith(KEY_PREFIX):
                 remove_file(path)
+                removed.append(number)
+    return removed
+
+
+def frame_spans(numbers: list[int]) -> list[list[int]]:
+    """Frame numbers in order as ``[first, last]`` runs of consecutive ones: ``[3, 4, 5, 9]`` → ``[[3, 5], [9, 9]]``."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and spans[-1][1] == number - 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return spans
 
 
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
@@ -253,11 +268,13 @@ def deflicker_files(
     frames and settings finished (an interrupted run resumes at the first window it did not finish; after a
     retouched frame only the windows that read it are made again, each run of them from its context), and
     removes the frames of the output's sequence an earlier run wrote beyond this one's.
-    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "first", "fps", "seconds", "input",
-    "guide", "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
-    (``frames``: the frames computed and measured now; ``made``: which, as ``[first, last]`` ranges of the
-    frames' numbers as the input's files spell them (``0011.png`` is 11; a video's count from 1); ``first``: the
-    number of the input's first frame; ``kept``: how many were kept from before; fps: frames computed
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "first", "removed", "fps",
+    "seconds", "input", "guide", "output", "flow", "flow_scale", "width", "height", "strength", "detail",
+    "keyframe_interval", "margin"}`` (``frames``: the frames computed and measured now; ``made``: which, as
+    ``[first, last]`` ranges of the frames' numbers as the input's files spell them (``0011.png`` is 11; a
+    video's count from 1); ``first``: the number of the input's first frame; ``kept``: how many were kept from
+    before; ``removed``: the frames past this run's last that an earlier run wrote and this one removed, as
+    ranges of their numbers; fps: frames computed
     over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming both
     files for different sizes or frame counts, before anything is written.
     """
@@ -304,7 +321,7 @@ def deflicker_files(
                 r.close()
     if writer is not None:
         writer.close()
-    _remove_stale_frames(source, names, output)
+    removed = _remove_stale_frames(source, names, output)
     seconds = time.perf_counter() - started
     result = tally.result()
     if not result["frames"]:  # every window was kept: nothing measured now (`compositor qc` measures files)
@@ -317,6 +334,7 @@ def deflicker_files(
         # would name files 0027-0040 by numbers that are other files of the folder.
         made=[[first + span.start, first + span.stop - 1] for span in spans],
         first=first,
+        removed=frame_spans(removed),
         fps=result["frames"] / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         input=input,
