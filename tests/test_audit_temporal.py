@@ -286,3 +286,34 @@ def test_a_still_guide_in_a_cut_stands_for_a_locked_off_camera_as_in_deflicker(p
     deflicker_files(str(plates / "bg.%04d.png"), str(plates / "layout.png"), plates / "out", TemporalSettings())
     for i in range(6):
         np.testing.assert_allclose(steadied[i], read_image(plates / f"out/bg.{i + 1:04d}.png"), atol=1 / 255 + 1e-6)
+
+
+def test_a_folder_given_for_its_frames_is_named_as_a_folder_with_the_pattern_to_give(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # `deflicker --output out` takes a folder, so a user gives `--input proc` or `qc --output out` too: the one
+    # line said "proc: no image or sequence frames found", of a folder full of frames.
+    _write_clip(tmp_path, (64, 36), 3)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert _cli("deflicker", "--input", "proc", "--guide", "src/%04d.png", "--output", "out") == 1
+    said = "error: proc: a folder, not a sequence: name its frames with a printf pattern (e.g. 'proc/%04d.png')"
+    assert capsys.readouterr().err.strip() == said
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    assert _cli("qc", "--input", "proc/%04d.png", "--output", "empty") == 1
+    assert "empty: a folder with no numbered image files" in capsys.readouterr().err
+    # In a spec (paths relative to its folder, shown relative to the production): the files' own pattern,
+    # each of the sequences the folder holds (a plate beside its guide).
+    from compositor.core.io import FrameSource
+    from compositor.errors import MissingInputError
+
+    for i in (1, 2):
+        (tmp_path / "empty" / f"src.{i:04d}.png").write_bytes((tmp_path / "src" / f"{i:04d}.png").read_bytes())
+        (tmp_path / "empty" / f"proc.{i:03d}.png").write_bytes((tmp_path / "proc" / f"{i:04d}.png").read_bytes())
+    with pytest.raises(MissingInputError) as caught:
+        FrameSource(tmp_path / "empty", "shot.toml: temporal.guide", rel=lambda p: p.name)
+    assert str(caught.value) == (
+        "shot.toml: temporal.guide: a folder, not a sequence: name its frames with a printf pattern (its files are "
+        "named 'proc.%03d.png', 'src.%04d.png')"
+    )

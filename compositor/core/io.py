@@ -1098,12 +1098,39 @@ class FrameSource:
         else:
             self._files = sequence_files(self.path, self.display, hold_missing)
             if not self._files:
+                if self.path.is_dir():  # the folder the frames are in, as `deflicker --output` takes one
+                    raise MissingInputError(self._folder_problem())
                 raise MissingInputError(f"{self.display}: no image or sequence frames found")
             self.still = "%" not in self.path.name
             self._length = len(self._files)
 
     def __len__(self) -> int:
         return self._length
+
+    def _folder_problem(self) -> str:
+        """The one line for a folder given where its frames are meant: "no image or sequence frames found" for
+        a folder full of frames sent the user looking for missing files. Names the patterns its numbered image
+        files follow (a folder may hold a plate and its guide side by side)."""
+        try:
+            names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError:
+            names = []
+        patterns: dict[str, None] = {}
+        for name in names:
+            digits = list(re.finditer(r"\d+", name))
+            if digits:
+                last = digits[-1]
+                patterns[f"{name[: last.start()]}%0{len(last.group())}d{name[last.end() :]}"] = None
+        if not patterns:
+            return f"{self.display}: a folder with no numbered image files (a sequence is named 'frames/%04d.png')"
+        # Given on the command line, the pattern in full (the user's own spelling of the folder); in a spec
+        # only the file names: the spec's paths are relative to its own folder, not to what `rel` shows.
+        shown = [f"'{self.path / name}'" if self._rel is None else f"'{name}'" for name in list(patterns)[:3]]
+        more = f" and {len(patterns) - 3} more" if len(patterns) > 3 else ""
+        what = "e.g." if self._rel is None else "its files are named"
+        return f"{self.display}: a folder, not a sequence: name its frames with a printf pattern ({what} " + (
+            f"{', '.join(shown)}{more})"
+        )
 
     def _corrupt(self, path: Path, index: int, reason: str | None = None) -> CorruptInputError:
         """The one line for a file of the source that does not decode (``index``: 0-based frame)."""
