@@ -317,3 +317,19 @@ def test_a_folder_given_for_its_frames_is_named_as_a_folder_with_the_pattern_to_
         "shot.toml: temporal.guide: a folder, not a sequence: name its frames with a printf pattern (its files are "
         "named 'proc.%03d.png', 'src.%04d.png')"
     )
+
+
+def test_a_gap_in_a_sequence_given_to_deflicker_points_to_no_setting_it_does_not_have(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # The line ended "(hold_missing = true in [background] holds the frame before)": a shot's setting, which
+    # `compositor deflicker` and `qc` have no way to take.
+    _write_clip(tmp_path, (64, 36), 4)
+    (tmp_path / "proc" / "0003.png").unlink()
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert _cli("deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output", "out") == 1
+    said = "error: proc/%04d.png: frame 3 ('0003.png') is missing from '%04d.png', numbered 1-4"
+    assert capsys.readouterr().err.strip() == said
+    assert _cli("qc", "--input", "src/%04d.png", "--output", "proc/%04d.png") == 1
+    assert capsys.readouterr().err.strip() == said

@@ -1023,10 +1023,13 @@ MAX_SEQUENCE = 1_000_000
 for a plate numbered from 1001 or one that runs on past the cut, and a bound on the list of its frames."""
 
 
-def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool = False) -> list[Path]:
+def sequence_files(
+    pattern: Path, display: str | None = None, hold_missing: bool = False, holdable: bool = True
+) -> list[Path]:
     """The file of each frame of a sequence, frame ``i`` being number ``first + i``: never by position, so a gap
     never slides the later frames early. A missing number is a `MissingInputError` naming it and the pattern,
-    unless ``hold_missing`` (then the frame before it is held)."""
+    unless ``hold_missing`` (then the frame before it is held); the line says how to hold it where a spec can
+    (``holdable``: not for `compositor deflicker` and `qc`, which have no such setting)."""
     numbered = sequence_frames(pattern, display)
     if not numbered:
         return []
@@ -1041,10 +1044,10 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
         path = numbered.get(number)
         if path is None:
             if not hold_missing:
+                hold = " (hold_missing = true in [background] holds the frame before)" if holdable else ""
                 raise MissingInputError(
                     f"{display or pattern}: frame {number} ({sequence_name(pattern, number)!r}) is missing from "
-                    f"{pattern.name!r}, numbered {first}-{last} (hold_missing = true in [background] holds the "
-                    "frame before)"
+                    f"{pattern.name!r}, numbered {first}-{last}{hold}"
                 )
             path = files[-1]
         files.append(path)
@@ -1064,7 +1067,8 @@ class FrameSource:
     ``i`` is the file numbered ``first + i`` (`sequence_files`): a gap is an error naming the missing frame,
     or with ``hold_missing`` the frame before it is held. ``display`` says where the source comes from in
     messages (``shots/<cut>/shot.toml: background.plate``) and ``rel`` how a file is named there (e.g.
-    relative to the production).
+    relative to the production). ``holdable``: whether a gap's line points to ``hold_missing``, a spec's
+    setting (not for the files `compositor deflicker` and `qc` are given).
     """
 
     def __init__(
@@ -1073,6 +1077,7 @@ class FrameSource:
         display: str | None = None,
         rel: Callable[[Path], str] | None = None,
         hold_missing: bool = False,
+        holdable: bool = True,
     ):
         self.path = Path(path)
         self.display = display or str(path)
@@ -1096,7 +1101,7 @@ class FrameSource:
             _check_budget(size, self.display)
             self._length = n
         else:
-            self._files = sequence_files(self.path, self.display, hold_missing)
+            self._files = sequence_files(self.path, self.display, hold_missing, holdable)
             if not self._files:
                 if self.path.is_dir():  # the folder the frames are in, as `deflicker --output` takes one
                     raise MissingInputError(self._folder_problem())

@@ -46,8 +46,8 @@ def _opaque(frame: np.ndarray) -> bool:
 
 def _open_pair(input: str, guide: str) -> tuple[FrameSource, FrameSource]:
     """Open input and guide; a still-image guide stands for a still camera, any other must match the count."""
-    source = FrameSource(input)
-    guide_source = FrameSource(guide)
+    source = FrameSource(input, holdable=False)  # no shot, no hold_missing: a gap's line must not name it
+    guide_source = FrameSource(guide, holdable=False)
     if guide_source.still and not source.still:
         return source, guide_source
     if len(source) != len(guide_source):
@@ -379,7 +379,7 @@ def qc_files(
             frames.close()
         result.update(e_warp_before=e_warp if total > 1 else None, e_warp_after=None, psnr=None, frames=total)
         return result
-    out_source = FrameSource(output)
+    out_source = FrameSource(output, holdable=False)
     if len(out_source) != total:
         raise _count_error(total, len(out_source), f"input {input}", f"output {output}")
     streams = [_Prefetch(source.frames()), _Prefetch(out_source.frames())]
