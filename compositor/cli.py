@@ -24,6 +24,7 @@ from compositor.core.allocator import keep_freed_memory
 from compositor.errors import CompositorError, SpecError
 from compositor.reporting import RunRecord, cut_record, progress_reporter, record_run, under_parallel_make
 from compositor.spec import Production, TemporalQC, TemporalSettings, check_cut_name, load_edit, load_shot
+from compositor.spec.models import FLOW_METHODS
 
 app = typer.Typer(
     add_completion=False,
@@ -485,13 +486,23 @@ def deps(
     write_bytes_atomic(target, text.encode())
 
 
+def _flow_choice(value: str) -> str:
+    """``--flow`` checked as the option is read: a name not on offer is bad usage (exit status 2, with the
+    usage), as a value out of an option's range is, not a user error (1) from the settings built later."""
+    if value not in FLOW_METHODS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(FLOW_METHODS)}")
+    return value
+
+
 @app.command()
 def deflicker(
     input: Annotated[str, typer.Option(help="The flickering frames: 'proc/%04d.png' or a video file.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion: 'src/%04d.png' or a video file.")],
     output: Annotated[Path, typer.Option(help="Folder for the steadied frames.")],
     strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of a neighbour per frame of distance (both sides).")] = _TEMPORAL.strength,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow: Annotated[
+        str, typer.Option(callback=_flow_choice, help=" | ".join(FLOW_METHODS))
+    ] = _TEMPORAL.flow,
     flow_scale: Annotated[
         float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")
     ] = _TEMPORAL.flow_scale,
@@ -564,7 +575,9 @@ def qc(
         str | None, typer.Option(help="Frames with trustworthy motion (default: the input's own motion).")
     ] = None,
     output: Annotated[str | None, typer.Option(help="The processed frames, to compare with the input.")] = None,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow: Annotated[
+        str, typer.Option(callback=_flow_choice, help=" | ".join(FLOW_METHODS))
+    ] = _TEMPORAL.flow,
     flow_scale: Annotated[float, typer.Option(min=0, max=1)] = _TEMPORAL.flow_scale,
 ) -> None:
     """Report the warping error E_warp (and PSNR against the input when --output is given)."""

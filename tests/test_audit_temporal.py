@@ -333,3 +333,18 @@ def test_a_gap_in_a_sequence_given_to_deflicker_points_to_no_setting_it_does_not
     assert capsys.readouterr().err.strip() == said
     assert _cli("qc", "--input", "src/%04d.png", "--output", "proc/%04d.png") == 1
     assert capsys.readouterr().err.strip() == said
+
+
+@pytest.mark.parametrize("command", ["deflicker", "qc"])
+def test_a_flow_not_on_offer_is_bad_usage_like_any_option_out_of_range(
+    command: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # --strength 1.5 was bad usage (2, with the usage) but --flow DIS_FAST a user error (1, "temporal settings:
+    # temporal.flow: ..."), as if the files had been at fault; the README: 2 on bad usage.
+    _write_clip(tmp_path, (64, 36), 2)
+    monkeypatch.chdir(tmp_path)
+    args = ["--input", "proc/%04d.png", "--guide", "src/%04d.png", "--flow", "DIS_FAST"]
+    assert _cli(command, *args, *(["--output", "out"] if command == "deflicker" else [])) == 2
+    assert "Invalid value for '--flow'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert _cli(command, *args[:-1], "dis_ultrafast", *(["--output", "out"] if command == "deflicker" else [])) == 0
