@@ -649,10 +649,10 @@ def interruption_message(word: str) -> str:
     if _activity:
         doing = f" during {_activity['description']} ({_activity['done']}/{_activity['total']})"
     again = "make" if "MAKELEVEL" in os.environ else shlex.join(["compositor", *sys.argv[1:]])
-    return (
-        f"{word}{doing}: every frame and movie segment already finished is kept (nothing half-written is); "
-        f"`{again}` resumes from there"
-    )
+    kept = "every frame and movie segment already finished is kept (nothing half-written is)"
+    if _activity.get("description") == "deflicker":  # it keeps whole windows: a half-done one's frames go again
+        kept = "every window of frames already finished is kept (the frames of one half done are made again)"
+    return f"{word}{doing}: {kept}; `{again}` resumes from there"
 
 
 def _tidy_after_interruption() -> None:

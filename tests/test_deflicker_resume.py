@@ -292,3 +292,20 @@ def test_a_shorter_run_says_which_frames_of_the_longer_one_it_removed(tmp_path: 
     assert sorted(_files(out)) == [f"{i:04d}.png" for i in range(1, 7)]
     again = deflicker_files(proc, src, out, SETTINGS)
     assert again["removed"] == []
+
+
+def test_an_interrupted_deflicker_says_it_keeps_whole_windows(monkeypatch) -> None:
+    # It said "every frame and movie segment already finished is kept": of 25 frames on disk the resume kept 16
+    # and made frames 17-25 again (their window was half done), and a deflicker has no movie segments.
+    from compositor import cli
+
+    monkeypatch.delenv("MAKELEVEL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["compositor", "deflicker", "--input", "p/%04d.png"])
+    monkeypatch.setattr(cli, "_activity", {"description": "deflicker", "done": 25, "total": 40})
+    line = cli.interruption_message("interrupted")
+    assert line == (
+        "interrupted during deflicker (25/40): every window of frames already finished is kept (the frames of one "
+        "half done are made again); `compositor deflicker --input p/%04d.png` resumes from there"
+    )
+    monkeypatch.setattr(cli, "_activity", {"description": "composite", "done": 3, "total": 9})
+    assert "every frame and movie segment already finished is kept" in cli.interruption_message("interrupted")
