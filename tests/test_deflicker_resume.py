@@ -309,3 +309,34 @@ def test_an_interrupted_deflicker_says_it_keeps_whole_windows(monkeypatch) -> No
     )
     monkeypatch.setattr(cli, "_activity", {"description": "composite", "done": 3, "total": 9})
     assert "every frame and movie segment already finished is kept" in cli.interruption_message("interrupted")
+
+
+def test_a_run_of_earlier_frames_keeps_the_frames_a_run_of_later_ones_wrote(tmp_path: Path) -> None:
+    # A shot done in halves into one folder, the later half first (another machine finished first): the run of
+    # frames 1-5 removed 6-10 as if a longer run had left them past its end, the other half's work lost; and
+    # so did every later run of 1-5.
+    proc, src = _clip(tmp_path)
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}2").mkdir()
+        for i in range(6, 11):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}2" / f"{i:04d}.png")
+    proc2, src2 = str(tmp_path / "proc2/%04d.png"), str(tmp_path / "src2/%04d.png")
+    out = tmp_path / "out"
+    deflicker_files(proc2, src2, out, SETTINGS)
+    later = _files(out)
+    first = deflicker_files(proc, src, out, SETTINGS)
+    again = deflicker_files(proc, src, out, SETTINGS)
+    assert (first["removed"], again["removed"], again["kept"]) == ([], [], 5)
+    after = _files(out)
+    assert sorted(after) == [f"{i:04d}.png" for i in range(1, 11)]
+    assert all(after[name] == data for name, data in later.items())
+    # A longer run's tail still goes: frames 1-10 in one run, then 1-8.
+    for i in range(6, 11):
+        for folder in ("proc", "src"):
+            (tmp_path / f"{folder}2" / f"{i:04d}.png").rename(tmp_path / folder / f"{i:04d}.png")
+    deflicker_files(proc, src, out, SETTINGS)
+    for folder in ("proc", "src"):
+        for i in (9, 10):
+            (tmp_path / folder / f"{i:04d}.png").unlink()
+    assert deflicker_files(proc, src, out, SETTINGS)["removed"] == [[9, 10]]
+    assert sorted(_files(out)) == [f"{i:04d}.png" for i in range(1, 9)]

@@ -122,6 +122,20 @@ def _output_names(source: FrameSource, output: Path) -> list[Path]:
 KEY_PREFIX = "deflicker-"
 """How the key in an output frame starts: frames of this pass, which a later run may keep or remove."""
 
+RUN_MARK = "@"
+"""In a frame's key, after the window's hash: the numbers of the first and last frame of the run that wrote it
+(``@1-40``). Not hashed and not compared when a window is kept; the sweep of frames past a run's end reads it
+(`_remove_stale_frames`) to tell a longer run's tail from a run of other frames."""
+
+
+def _run_of(key: str | None) -> tuple[int, int] | None:
+    """The ``(first, last)`` frame numbers of the run that wrote a frame with this key; None for a key of
+    another kind, or of this pass before it recorded them."""
+    if key is None or not key.startswith(KEY_PREFIX) or RUN_MARK not in key:
+        return None
+    first, _, last = key.rpartition(RUN_MARK)[2].partition("-")
+    return (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+
 
 class WindowKeys:
     """The key each window's output frames carry: what they are made from (the bytes of every input and guide
@@ -135,6 +149,7 @@ class WindowKeys:
         self._total = total
         self._spans = windows(total, settings)
         self._keys: dict[int, str] = {}
+        self._run = f"{RUN_MARK}{source.first_number}-{source.first_number + total - 1}"
         self.depth = 16 if source.bits > 8 else 8
         """Bits a sample of the output PNGs: of the input's first file, which a window need not read (so the
         key holds it too: else a cluster would keep windows at the depth the first file had before)."""
@@ -162,7 +177,8 @@ class WindowKeys:
         return self._keys[number]
 
     def of_frame(self, index: int) -> str:
-        return self.of_window(index // max(1, self._settings.window))
+        """The key frame ``index`` (0-based) is written with: its window's, and the run's frame numbers."""
+        return self.of_window(index // max(1, self._settings.window)) + self._run
 
     def hash_from(self, frame: int) -> None:
         """Hash the keys of the windows from the one of ``frame`` (0-based) on, before the pass reads a
@@ -175,7 +191,10 @@ class WindowKeys:
     def finished(self, names: list[Path], number: int) -> bool:
         """Whether every output frame of window ``number`` is on disk with the window's key."""
         found = [read_frame_key(names[i]) for i in self._spans[number]]
-        return None not in found and all(k == self.of_window(number) for k in found)  # hashed only then
+        if None in found:
+            return False
+        # The window's hash is what made the frame; the run's numbers after it are only for the sweep.
+        return all(k.partition(RUN_MARK)[0] == self.of_window(number) for k in found)  # hashed only then
 
 
 PASS_VERSION = 1
@@ -206,11 +225,13 @@ def _output_pattern(source: FrameSource, output: Path) -> Path:
 
 
 def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> list[int]:
-    """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
-    longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
-    of the user's own is never touched, nor a frame numbered before this run's last (an earlier run's of other
-    frames of the sequence: frames 1-50 are not past the end of a run of 51-100). Returns the numbers removed,
-    for the run to say so: frames of an earlier run's work gone without a word looked like a lost render."""
+    """Remove the frames of the output's sequence that an earlier, longer run of this pass wrote beyond this
+    run's (a longer input): a player, or ffmpeg, would run on into them. Such a frame's key (`RUN_MARK`) says
+    its run began at or before this run's last frame; one whose run began after it is a run of other frames (a
+    shot done in halves, 21-40 and then 1-20), and stays: it was removed as well, that run's work lost. A frame
+    whose key names no run (written before keys did) stays too. A file of the user's own is never touched, nor
+    a frame numbered before this run's last (frames 1-50 are not past the end of a run of 51-100). Returns the
+    numbers removed, for the run to say so: frames gone without a word looked like a lost render."""
     written = {n.name for n in names}
     try:
         found = sequence_frames(_output_pattern(source, output))
@@ -220,7 +241,8 @@ def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -
     removed: list[int] = []
     for number, path in found.items():
         if last is not None and number > last and path.name not in written:
-            if (read_frame_key(path) or "").startswith(KEY_PREFIX):
+            run = _run_of(read_frame_key(path))
+            if run is not None and run[0] <= last:
                 remove_file(path)
                 removed.append(number)
     return removed
