@@ -348,3 +348,26 @@ def test_a_flow_not_on_offer_is_bad_usage_like_any_option_out_of_range(
     assert "Invalid value for '--flow'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert _cli(command, *args[:-1], "dis_ultrafast", *(["--output", "out"] if command == "deflicker" else [])) == 0
+
+
+def test_an_output_named_as_a_pattern_or_a_movie_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # `--output 'out/%04d.png'` (as --input is given) made a folder named '%04d.png' with the frames in it, and
+    # `--output steady.mp4` a folder 'steady.mp4' of PNGs: both without a word, exit status 0.
+    _write_clip(tmp_path, (64, 36), 3)
+    monkeypatch.chdir(tmp_path)
+    args = ["deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output"]
+    capsys.readouterr()
+    assert _cli(*args, "out/%04d.png") == 1
+    said = "error: out/%04d.png: the output is a folder (the frames go into it named like '0001.png'): give 'out', "
+    assert capsys.readouterr().err.strip() == said + "not a pattern"
+    assert _cli(*args, "steady.mp4") == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: steady.mp4: the output is a folder (the frames go into it named like '0001.png'), not a movie; "
+        "give a folder"
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "steady.mp4").exists()
+    (tmp_path / "takes.png").mkdir()  # a folder that exists is the user's choice of name
+    assert _cli(*args, "takes.png") == 0
+    assert sorted(p.name for p in (tmp_path / "takes.png").iterdir()) == ["0001.png", "0002.png", "0003.png"]

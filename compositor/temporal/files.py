@@ -14,6 +14,8 @@ import numpy as np
 
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
     FrameSource,
     ensure_folder,
     image_size,
@@ -259,6 +261,21 @@ def frame_spans(numbers: list[int]) -> list[list[int]]:
     return spans
 
 
+def _refuse_file_name(output: Path, names: list[Path]) -> None:
+    """Refuse (``SpecError``, one line) an output named as a pattern or a file, not yet a folder: given
+    ``out/%04d.png`` (as the input is given) or ``steady.mp4`` (a movie wanted), the run made a folder of that
+    name, ``out/%04d.png/0001.png``, and said nothing. A folder that exists is taken as named."""
+    if output.is_dir():
+        return
+    named = f"the frames go into it named like '{names[0].name}'" if names else "the frames go into it"
+    if "%" in output.name:
+        raise SpecError(f"{output}: the output is a folder ({named}): give '{output.parent}', not a pattern")
+    suffix = output.suffix.lower()
+    if suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES:
+        what = "a movie" if suffix in VIDEO_SUFFIXES else "an image file"
+        raise SpecError(f"{output}: the output is a folder ({named}), not {what}; give a folder")
+
+
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
     """Refuse (``SpecError``, one line) an output folder where a frame would replace a file of the input or the
     guide (``streams``: each one's role, source and the name the user gave it), before anything is written."""
@@ -304,6 +321,7 @@ def deflicker_files(
     output = Path(output)
     source, guide_source = _open_pair(input, guide)
     names = _output_names(source, output)
+    _refuse_file_name(output, names)
     _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
     keys = WindowKeys(source, guide_source, settings, total)
