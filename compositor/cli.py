@@ -24,6 +24,7 @@ from compositor.core.allocator import keep_freed_memory
 from compositor.errors import CompositorError, SpecError
 from compositor.reporting import RunRecord, cut_record, progress_reporter, record_run, under_parallel_make
 from compositor.spec import Production, TemporalQC, TemporalSettings, check_cut_name, load_edit, load_shot
+from compositor.spec.models import FLOW_METHODS
 
 app = typer.Typer(
     add_completion=False,
@@ -485,13 +486,23 @@ def deps(
     write_bytes_atomic(target, text.encode())
 
 
+def _flow_choice(value: str) -> str:
+    """``--flow`` checked as the option is read: a name not on offer is bad usage (exit status 2, with the
+    usage), as a value out of an option's range is, not a user error (1) from the settings built later."""
+    if value not in FLOW_METHODS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(FLOW_METHODS)}")
+    return value
+
+
 @app.command()
 def deflicker(
     input: Annotated[str, typer.Option(help="The flickering frames: 'proc/%04d.png' or a video file.")],
     guide: Annotated[str, typer.Option(help="Frames with trustworthy motion: 'src/%04d.png' or a video file.")],
     output: Annotated[Path, typer.Option(help="Folder for the steadied frames.")],
     strength: Annotated[float, typer.Option(min=0, max=0.99, help="Weight of a neighbour per frame of distance (both sides).")] = _TEMPORAL.strength,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow: Annotated[
+        str, typer.Option(callback=_flow_choice, help=" | ".join(FLOW_METHODS))
+    ] = _TEMPORAL.flow,
     flow_scale: Annotated[
         float, typer.Option(min=0, max=1, help="Resize the guide for the flow (0: automatic).")
     ] = _TEMPORAL.flow_scale,
@@ -536,14 +547,20 @@ def deflicker(
     print(json.dumps(qc, indent=2))
     kept, made = qc["kept"], qc["made"]
     if kept:  # an earlier run with the same frames and settings made them (an interrupted one, resumed now)
-        total, spans, first = kept + qc["frames"], [], 1
-        for start, stop in [*made, [kept + qc["frames"] + 1, 0]]:
+        # Named by the frames' numbers as their files spell them (0011.png is 11), not by their places.
+        total, spans, first = kept + qc["frames"], [], qc["first"]
+        for start, stop in [*made, [qc["first"] + total, 0]]:
             spans += [[first, start - 1]] if start > first else []
             first = stop + 1
         what = f"frames {_frame_spans(spans)}" if made else f"all {total} frames (`compositor qc` measures them)"
         err.print(f"deflicker: kept {what}, made by an earlier run from the same frames and settings")
     if made:
         err.print(TemporalQC(**qc).summary(f"deflicker, frames {_frame_spans(made)}" if kept else "deflicker"))
+    if qc["removed"]:  # said, not done silently: an earlier run's frames are gone from the folder
+        err.print(
+            f"deflicker: removed frames {_frame_spans(qc['removed'])} of {output}, which an earlier, longer run "
+            f"wrote past this run's last frame ({qc['first'] + kept + qc['frames'] - 1})"
+        )
 
 
 def _frame_spans(spans: list[list[int]]) -> str:
@@ -558,7 +575,9 @@ def qc(
         str | None, typer.Option(help="Frames with trustworthy motion (default: the input's own motion).")
     ] = None,
     output: Annotated[str | None, typer.Option(help="The processed frames, to compare with the input.")] = None,
-    flow: Annotated[str, typer.Option(help="dis_ultrafast | dis_fast | dis_medium | farneback")] = _TEMPORAL.flow,
+    flow: Annotated[
+        str, typer.Option(callback=_flow_choice, help=" | ".join(FLOW_METHODS))
+    ] = _TEMPORAL.flow,
     flow_scale: Annotated[float, typer.Option(min=0, max=1)] = _TEMPORAL.flow_scale,
 ) -> None:
     """Report the warping error E_warp (and PSNR against the input when --output is given)."""
@@ -630,10 +649,10 @@ def interruption_message(word: str) -> str:
     if _activity:
         doing = f" during {_activity['description']} ({_activity['done']}/{_activity['total']})"
     again = "make" if "MAKELEVEL" in os.environ else shlex.join(["compositor", *sys.argv[1:]])
-    return (
-        f"{word}{doing}: every frame and movie segment already finished is kept (nothing half-written is); "
-        f"`{again}` resumes from there"
-    )
+    kept = "every frame and movie segment already finished is kept (nothing half-written is)"
+    if _activity.get("description") == "deflicker":  # it keeps whole windows: a half-done one's frames go again
+        kept = "every window of frames already finished is kept (the frames of one half done are made again)"
+    return f"{word}{doing}: {kept}; `{again}` resumes from there"
 
 
 def _tidy_after_interruption() -> None:

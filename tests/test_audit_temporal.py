@@ -269,3 +269,88 @@ def test_a_still_guide_in_a_cut_stands_for_a_locked_off_camera_as_in_deflicker(p
     deflicker_files(str(plates / "bg.%04d.png"), str(plates / "layout.png"), plates / "out", TemporalSettings())
     for i in range(6):
         np.testing.assert_allclose(steadied[i], read_image(plates / f"out/bg.{i + 1:04d}.png"), atol=1 / 255 + 1e-6)
+
+
+def test_a_folder_given_for_its_frames_is_named_as_a_folder_with_the_pattern_to_give(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # `deflicker --output out` takes a folder, so a user gives `--input proc` or `qc --output out` too: the one
+    # line said "proc: no image or sequence frames found", of a folder full of frames.
+    _write_clip(tmp_path, (64, 36), 3)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert _cli("deflicker", "--input", "proc", "--guide", "src/%04d.png", "--output", "out") == 1
+    said = "error: proc: a folder, not a sequence: name its frames with a printf pattern (e.g. 'proc/%04d.png')"
+    assert capsys.readouterr().err.strip() == said
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    assert _cli("qc", "--input", "proc/%04d.png", "--output", "empty") == 1
+    assert "empty: a folder with no numbered image files" in capsys.readouterr().err
+    # In a spec (paths relative to its folder, shown relative to the production): the files' own pattern,
+    # each of the sequences the folder holds (a plate beside its guide).
+    from compositor.core.io import FrameSource
+    from compositor.errors import MissingInputError
+
+    for i in (1, 2):
+        (tmp_path / "empty" / f"src.{i:04d}.png").write_bytes((tmp_path / "src" / f"{i:04d}.png").read_bytes())
+        (tmp_path / "empty" / f"proc.{i:03d}.png").write_bytes((tmp_path / "proc" / f"{i:04d}.png").read_bytes())
+    with pytest.raises(MissingInputError) as caught:
+        FrameSource(tmp_path / "empty", "shot.toml: temporal.guide", rel=lambda p: p.name)
+    assert str(caught.value) == (
+        "shot.toml: temporal.guide: a folder, not a sequence: name its frames with a printf pattern (its files are "
+        "named 'proc.%03d.png', 'src.%04d.png')"
+    )
+
+
+def test_a_gap_in_a_sequence_given_to_deflicker_points_to_no_setting_it_does_not_have(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # The line ended "(hold_missing = true in [background] holds the frame before)": a shot's setting, which
+    # `compositor deflicker` and `qc` have no way to take.
+    _write_clip(tmp_path, (64, 36), 4)
+    (tmp_path / "proc" / "0003.png").unlink()
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert _cli("deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output", "out") == 1
+    said = "error: proc/%04d.png: frame 3 ('0003.png') is missing from '%04d.png', numbered 1-4"
+    assert capsys.readouterr().err.strip() == said
+    assert _cli("qc", "--input", "src/%04d.png", "--output", "proc/%04d.png") == 1
+    assert capsys.readouterr().err.strip() == said
+
+
+@pytest.mark.parametrize("command", ["deflicker", "qc"])
+def test_a_flow_not_on_offer_is_bad_usage_like_any_option_out_of_range(
+    command: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # --strength 1.5 was bad usage (2, with the usage) but --flow DIS_FAST a user error (1, "temporal settings:
+    # temporal.flow: ..."), as if the files had been at fault; the README: 2 on bad usage.
+    _write_clip(tmp_path, (64, 36), 2)
+    monkeypatch.chdir(tmp_path)
+    args = ["--input", "proc/%04d.png", "--guide", "src/%04d.png", "--flow", "DIS_FAST"]
+    assert _cli(command, *args, *(["--output", "out"] if command == "deflicker" else [])) == 2
+    assert "Invalid value for '--flow'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert _cli(command, *args[:-1], "dis_ultrafast", *(["--output", "out"] if command == "deflicker" else [])) == 0
+
+
+def test_an_output_named_as_a_pattern_or_a_movie_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # `--output 'out/%04d.png'` (as --input is given) made a folder named '%04d.png' with the frames in it, and
+    # `--output steady.mp4` a folder 'steady.mp4' of PNGs: both without a word, exit status 0.
+    _write_clip(tmp_path, (64, 36), 3)
+    monkeypatch.chdir(tmp_path)
+    args = ["deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output"]
+    capsys.readouterr()
+    assert _cli(*args, "out/%04d.png") == 1
+    said = "error: out/%04d.png: the output is a folder (the frames go into it named like '0001.png'): give 'out', "
+    assert capsys.readouterr().err.strip() == said + "not a pattern"
+    assert _cli(*args, "steady.mp4") == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: steady.mp4: the output is a folder (the frames go into it named like '0001.png'), not a movie; "
+        "give a folder"
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "steady.mp4").exists()
+    (tmp_path / "takes.png").mkdir()  # a folder that exists is the user's choice of name
+    assert _cli(*args, "takes.png") == 0
+    assert sorted(p.name for p in (tmp_path / "takes.png").iterdir()) == ["0001.png", "0002.png", "0003.png"]

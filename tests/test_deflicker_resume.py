@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from processed_video import SMALL, process, read_clip, rgba
 
-from compositor.core.io import read_frame_key, write_image
+from compositor.core.io import read_frame_key, read_image, write_image
 from compositor.temporal import TemporalSettings, deflicker_files
 from tests.conftest import threaded_cluster
 
@@ -299,7 +300,13 @@ def test_frames_added_at_the_end_keep_the_windows_that_do_not_read_near_it(tmp_p
     result = deflicker_files(proc, src, tmp_path / "out", SETTINGS)
     assert (result["kept"], result["made"]) == (6, [[7, 15]])
     deflicker_files(proc, src, tmp_path / "fresh", SETTINGS)
-    assert _files(tmp_path / "out") == _files(tmp_path / "fresh")  # byte for byte, keys included
+    # The same pixels and window hashes a fresh run writes; the kept frames' keys still name the run of 1-10.
+    out, fresh = _files(tmp_path / "out"), _files(tmp_path / "fresh")
+    assert sorted(out) == sorted(fresh)
+    for name in fresh:
+        a, b = tmp_path / "out" / name, tmp_path / "fresh" / name
+        assert np.array_equal(read_image(a), read_image(b)), name
+        assert read_frame_key(a).partition("@")[0] == read_frame_key(b).partition("@")[0], name
 
 
 def test_a_named_pipe_among_the_frames_is_refused_not_waited_on(tmp_path: Path) -> None:
@@ -354,3 +361,110 @@ def test_a_broken_or_looping_link_named_like_a_frame_is_one_line_naming_it(tmp_p
     looping.symlink_to(looping)
     assert deflicker_files(proc, src, tmp_path / "out", SETTINGS)["made"] == [[1, 5]]
     assert not looping.is_symlink()
+
+
+def _renumber(folder: Path, frames: int, first: int) -> None:
+    """``folder/%04d.png`` numbered 1..frames made ``first``..: a range taken from the middle of a shot."""
+    for i in range(frames, 0, -1):
+        (folder / f"{i:04d}.png").rename(folder / f"{i + first - 1:04d}.png")
+
+
+def _main(*args: str) -> int:
+    """``compositor ARGS`` in this process; its exit status."""
+    from compositor.cli import main
+
+    argv, sys.argv = sys.argv, ["compositor", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+
+
+def test_kept_and_made_frames_are_named_by_their_numbers_not_their_places(tmp_path: Path, capsys) -> None:
+    # Frames 11-30 of a shot: after a retouch of 0030.png the command said "kept frames 1-9" and "frames 10-20",
+    # numbers of files it had not written (or, in a folder holding the whole shot, of other frames).
+    proc, src = _clip(tmp_path, frames=20)
+    for folder in ("proc", "src"):
+        _renumber(tmp_path / folder, 20, 11)
+    command = ["deflicker", "--input", proc, "--guide", src, "--output", str(tmp_path / "out"), "--window", "3"]
+    assert _main(*command) == 0
+    last = tmp_path / "proc" / "0030.png"
+    write_image(last, rgba(255 - read_clip(tmp_path / "proc", 20)[-1]))
+    capsys.readouterr()
+    assert _main(*command) == 0
+    err = capsys.readouterr().err
+    # Automatic context (8): the windows of frames 11-19 do not read 0030.png, those of 20-30 do.
+    assert "deflicker: kept frames 11-19, made by an earlier run" in err, err
+    assert "deflicker, frames 20-30: E_warp" in err, err
+    result = deflicker_files(proc, src, tmp_path / "out", TemporalSettings(window=3))
+    assert (result["first"], result["kept"], result["made"]) == (11, 20, [])
+
+
+def test_a_shorter_run_says_which_frames_of_the_longer_one_it_removed(tmp_path: Path, capsys) -> None:
+    # Frames 1-6 run into the folder of a 10-frame run: 0007-0010.png went without a word, an earlier run's
+    # work gone from the folder as if it had never been made.
+    proc, src = _clip(tmp_path)
+    out = tmp_path / "out"
+    deflicker_files(proc, src, out, SETTINGS)
+    for folder in ("proc", "src"):
+        for i in range(7, 11):
+            (tmp_path / folder / f"{i:04d}.png").unlink()
+    capsys.readouterr()
+    assert _main("deflicker", "--input", proc, "--guide", src, "--output", str(out), "--window", "3") == 0
+    err = capsys.readouterr().err
+    said = f"deflicker: removed frames 7-10 of {out}, which an earlier, longer run wrote past this run's last frame (6)"
+    assert said in err, err
+    assert sorted(_files(out)) == [f"{i:04d}.png" for i in range(1, 7)]
+    again = deflicker_files(proc, src, out, SETTINGS)
+    assert again["removed"] == []
+
+
+def test_an_interrupted_deflicker_says_it_keeps_whole_windows(monkeypatch) -> None:
+    # It said "every frame and movie segment already finished is kept": of 25 frames on disk the resume kept 16
+    # and made frames 17-25 again (their window was half done), and a deflicker has no movie segments.
+    from compositor import cli
+
+    monkeypatch.delenv("MAKELEVEL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["compositor", "deflicker", "--input", "p/%04d.png"])
+    monkeypatch.setattr(cli, "_activity", {"description": "deflicker", "done": 25, "total": 40})
+    line = cli.interruption_message("interrupted")
+    assert line == (
+        "interrupted during deflicker (25/40): every window of frames already finished is kept (the frames of one "
+        "half done are made again); `compositor deflicker --input p/%04d.png` resumes from there"
+    )
+    monkeypatch.setattr(cli, "_activity", {"description": "composite", "done": 3, "total": 9})
+    assert "every frame and movie segment already finished is kept" in cli.interruption_message("interrupted")
+
+
+def test_a_run_of_earlier_frames_keeps_the_frames_a_run_of_later_ones_wrote(tmp_path: Path) -> None:
+    # A shot done in halves into one folder, the later half first (another machine finished first): the run of
+    # frames 1-5 removed 6-10 as if a longer run had left them past its end, the other half's work lost; and
+    # so did every later run of 1-5.
+    proc, src = _clip(tmp_path)
+    for folder in ("proc", "src"):
+        (tmp_path / f"{folder}2").mkdir()
+        for i in range(6, 11):
+            (tmp_path / folder / f"{i:04d}.png").rename(tmp_path / f"{folder}2" / f"{i:04d}.png")
+    proc2, src2 = str(tmp_path / "proc2/%04d.png"), str(tmp_path / "src2/%04d.png")
+    out = tmp_path / "out"
+    deflicker_files(proc2, src2, out, SETTINGS)
+    later = _files(out)
+    first = deflicker_files(proc, src, out, SETTINGS)
+    again = deflicker_files(proc, src, out, SETTINGS)
+    assert (first["removed"], again["removed"], again["kept"]) == ([], [], 5)
+    after = _files(out)
+    assert sorted(after) == [f"{i:04d}.png" for i in range(1, 11)]
+    assert all(after[name] == data for name, data in later.items())
+    # A longer run's tail still goes: frames 1-10 in one run, then 1-8.
+    for i in range(6, 11):
+        for folder in ("proc", "src"):
+            (tmp_path / f"{folder}2" / f"{i:04d}.png").rename(tmp_path / folder / f"{i:04d}.png")
+    deflicker_files(proc, src, out, SETTINGS)
+    for folder in ("proc", "src"):
+        for i in (9, 10):
+            (tmp_path / folder / f"{i:04d}.png").unlink()
+    assert deflicker_files(proc, src, out, SETTINGS)["removed"] == [[9, 10]]
+    assert sorted(_files(out)) == [f"{i:04d}.png" for i in range(1, 9)]

@@ -1070,7 +1070,7 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
     m = _PRINTF.search(name)
     if not m:
         return {1: pattern} if pattern.is_file() else {}
-    rx = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
+    rx = _numbered(name, m)
     found: dict[int, Path] = {}
     if pattern.parent.is_dir():
         for p in sorted(pattern.parent.iterdir()):
@@ -1085,6 +1085,19 @@ def sequence_frames(pattern: Path, display: str | None = None) -> dict[int, Path
                 )
             found[number] = p
     return dict(sorted(found.items()))
+
+
+def _numbered(name: str, m: re.Match[str]) -> re.Pattern[str]:
+    """The file names of the sequence ``name`` (its ``%d`` found at ``m``), the number as group 1."""
+    return re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end() :]) + "$")
+
+
+def sequence_number(pattern: Path, path: Path) -> int | None:
+    """The frame number ``path`` has in the sequence ``pattern`` (``bg.%04d.png``, ``bg.0011.png`` → 11), None
+    for a file not named as one of its frames."""
+    m = _PRINTF.search(pattern.name)
+    hit = _numbered(pattern.name, m).match(path.name) if m else None
+    return int(hit.group(1)) if hit else None
 
 
 def sequence_name(pattern: Path, number: int) -> str:
@@ -1102,10 +1115,13 @@ MAX_SEQUENCE = 1_000_000
 for a plate numbered from 1001 or one that runs on past the cut, and a bound on the list of its frames."""
 
 
-def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool = False) -> list[Path]:
+def sequence_files(
+    pattern: Path, display: str | None = None, hold_missing: bool = False, holdable: bool = True
+) -> list[Path]:
     """The file of each frame of a sequence, frame ``i`` being number ``first + i``: never by position, so a gap
     never slides the later frames early. A missing number is a `MissingInputError` naming it and the pattern,
-    unless ``hold_missing`` (then the frame before it is held)."""
+    unless ``hold_missing`` (then the frame before it is held); the line says how to hold it where a spec can
+    (``holdable``: not for `compositor deflicker` and `qc`, which have no such setting)."""
     numbered = sequence_frames(pattern, display)
     if not numbered:
         return []
@@ -1120,10 +1136,10 @@ def sequence_files(pattern: Path, display: str | None = None, hold_missing: bool
         path = numbered.get(number)
         if path is None:
             if not hold_missing:
+                hold = " (hold_missing = true in [background] holds the frame before)" if holdable else ""
                 raise MissingInputError(
                     f"{display or pattern}: frame {number} ({sequence_name(pattern, number)!r}) is missing from "
-                    f"{pattern.name!r}, numbered {first}-{last} (hold_missing = true in [background] holds the "
-                    "frame before)"
+                    f"{pattern.name!r}, numbered {first}-{last}{hold}"
                 )
             path = files[-1]
         files.append(path)
@@ -1143,7 +1159,8 @@ class FrameSource:
     ``i`` is the file numbered ``first + i`` (`sequence_files`): a gap is an error naming the missing frame,
     or with ``hold_missing`` the frame before it is held. ``display`` says where the source comes from in
     messages (``shots/<cut>/shot.toml: background.plate``) and ``rel`` how a file is named there (e.g.
-    relative to the production).
+    relative to the production). ``holdable``: whether a gap's line points to ``hold_missing``, a spec's
+    setting (not for the files `compositor deflicker` and `qc` are given).
     """
 
     def __init__(
@@ -1152,6 +1169,7 @@ class FrameSource:
         display: str | None = None,
         rel: Callable[[Path], str] | None = None,
         hold_missing: bool = False,
+        holdable: bool = True,
     ):
         self.path = Path(path)
         self.display = display or str(path)
@@ -1175,14 +1193,41 @@ class FrameSource:
             _check_budget(size, self.display)
             self._length = n
         else:
-            self._files = sequence_files(self.path, self.display, hold_missing)
+            self._files = sequence_files(self.path, self.display, hold_missing, holdable)
             if not self._files:
+                if self.path.is_dir():  # the folder the frames are in, as `deflicker --output` takes one
+                    raise MissingInputError(self._folder_problem())
                 raise MissingInputError(f"{self.display}: no image or sequence frames found")
             self.still = "%" not in self.path.name
             self._length = len(self._files)
 
     def __len__(self) -> int:
         return self._length
+
+    def _folder_problem(self) -> str:
+        """The one line for a folder given where its frames are meant: "no image or sequence frames found" for
+        a folder full of frames sent the user looking for missing files. Names the patterns its numbered image
+        files follow (a folder may hold a plate and its guide side by side)."""
+        try:
+            names = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError:
+            names = []
+        patterns: dict[str, None] = {}
+        for name in names:
+            digits = list(re.finditer(r"\d+", name))
+            if digits:
+                last = digits[-1]
+                patterns[f"{name[: last.start()]}%0{len(last.group())}d{name[last.end() :]}"] = None
+        if not patterns:
+            return f"{self.display}: a folder with no numbered image files (a sequence is named 'frames/%04d.png')"
+        # Given on the command line, the pattern in full (the user's own spelling of the folder); in a spec
+        # only the file names: the spec's paths are relative to its own folder, not to what `rel` shows.
+        shown = [f"'{self.path / name}'" if self._rel is None else f"'{name}'" for name in list(patterns)[:3]]
+        more = f" and {len(patterns) - 3} more" if len(patterns) > 3 else ""
+        what = "e.g." if self._rel is None else "its files are named"
+        return f"{self.display}: a folder, not a sequence: name its frames with a printf pattern ({what} " + (
+            f"{', '.join(shown)}{more})"
+        )
 
     def _corrupt(self, path: Path, index: int, reason: str | None = None) -> CorruptInputError:
         """The one line for a file of the source that does not decode (``index``: 0-based frame)."""
@@ -1247,6 +1292,13 @@ class FrameSource:
     def bits(self) -> int:
         """Bits a sample the source stores (`sample_bits` of its first file; 8 for a video)."""
         return sample_bits(self._files[0]) if self._files else 8
+
+    @property
+    def first_number(self) -> int:
+        """The number of the first frame as its file names it (``bg.0011.png``: 11), which is how a user counts
+        the frames of a sequence; 1 for a video or a still."""
+        number = sequence_number(self.path, self._files[0]) if self.sequence and self._files else None
+        return 1 if number is None else number
 
     @property
     def sequence(self) -> bool:

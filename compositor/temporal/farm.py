@@ -22,6 +22,7 @@ from compositor.temporal.files import (
     WindowKeys,
     _open_pair,
     _output_names,
+    _refuse_file_name,
     _refuse_overwrite,
     _remove_stale_frames,
     _Writer,
@@ -74,6 +75,7 @@ def deflicker_on_cluster(
     total = len(source)
     # Before any window starts: a worker would write over frames that others are still reading.
     names = _output_names(source, Path(output))
+    _refuse_file_name(Path(output), names)
     _refuse_overwrite(names, Path(output), ("input", source, input), ("guide", guide_source, guide))
     ensure_folder(Path(output))
     remove_stale_temp_files(Path(output))

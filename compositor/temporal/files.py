@@ -15,6 +15,8 @@ import numpy as np
 
 from compositor.core.digest import content_key, file_digest
 from compositor.core.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
     FrameSource,
     ensure_folder,
     frame_whole,
@@ -48,8 +50,8 @@ def _opaque(frame: np.ndarray) -> bool:
 
 def _open_pair(input: str, guide: str) -> tuple[FrameSource, FrameSource]:
     """Open input and guide; a still-image guide stands for a still camera, any other must match the count."""
-    source = FrameSource(input)
-    guide_source = FrameSource(guide)
+    source = FrameSource(input, holdable=False)  # no shot, no hold_missing: a gap's line must not name it
+    guide_source = FrameSource(guide, holdable=False)
     if guide_source.still and not source.still:
         return source, guide_source
     if len(source) != len(guide_source):
@@ -124,6 +126,20 @@ def _output_names(source: FrameSource, output: Path) -> list[Path]:
 KEY_PREFIX = "deflicker-"
 """How the key in an output frame starts: frames of this pass, which a later run may keep or remove."""
 
+RUN_MARK = "@"
+"""In a frame's key, after the window's hash: the numbers of the first and last frame of the run that wrote it
+(``@1-40``). Not hashed and not compared when a window is kept; the sweep of frames past a run's end reads it
+(`_remove_stale_frames`) to tell a longer run's tail from a run of other frames."""
+
+
+def _run_of(key: str | None) -> tuple[int, int] | None:
+    """The ``(first, last)`` frame numbers of the run that wrote a frame with this key; None for a key of
+    another kind, or of this pass before it recorded them."""
+    if key is None or not key.startswith(KEY_PREFIX) or RUN_MARK not in key:
+        return None
+    first, _, last = key.rpartition(RUN_MARK)[2].partition("-")
+    return (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+
 
 class WindowKeys:
     """The key each window's output frames carry: what they are made from (the bytes of every input and guide
@@ -137,6 +153,7 @@ class WindowKeys:
         self._total = total
         self._spans = windows(total, settings)
         self._keys: dict[int, str] = {}
+        self._run = f"{RUN_MARK}{source.first_number}-{source.first_number + total - 1}"
         self.depth = 16 if source.bits > 8 else 8
         """Bits a sample of the output PNGs: of the input's first file, which a window need not read (so the
         key holds it too: else a cluster would keep windows at the depth the first file had before)."""
@@ -167,7 +184,8 @@ class WindowKeys:
         return self._keys[number]
 
     def of_frame(self, index: int) -> str:
-        return self.of_window(index // max(1, self._settings.window))
+        """The key frame ``index`` (0-based) is written with: its window's, and the run's frame numbers."""
+        return self.of_window(index // max(1, self._settings.window)) + self._run
 
     def hash_from(self, frame: int) -> None:
         """Hash the keys of the windows from the one of ``frame`` (0-based) on, before the pass reads a
@@ -181,7 +199,10 @@ class WindowKeys:
         """Whether every output frame of window ``number`` is on disk, whole, with the window's key (a frame cut
         short keeps the key at its front)."""
         found = [read_frame_key(names[i]) for i in self._spans[number]]
-        if None in found or any(k != self.of_window(number) for k in found):  # hashed only then
+        if None in found:
+            return False
+        # The window's hash is what made the frame; the run's numbers after it are only for the sweep.
+        if any(k.partition(RUN_MARK)[0] != self.of_window(number) for k in found):  # hashed only then
             return False
         return all(frame_whole(names[i]) for i in self._spans[number])
 
@@ -213,21 +234,54 @@ def _output_pattern(source: FrameSource, output: Path) -> Path:
     return output / f"{stem}.%04d.png"
 
 
-def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> None:
-    """Remove the frames of the output's sequence that an earlier run of this pass wrote beyond this run's (a
-    longer input): a player, or ffmpeg, would run on into them. Only frames carrying a pass key go; a file
-    of the user's own is never touched, nor a frame numbered before this run's last (an earlier run's of other
-    frames of the sequence: frames 1-50 are not past the end of a run of 51-100)."""
+def _remove_stale_frames(source: FrameSource, names: list[Path], output: Path) -> list[int]:
+    """Remove the frames of the output's sequence that an earlier, longer run of this pass wrote beyond this
+    run's (a longer input): a player, or ffmpeg, would run on into them. Such a frame's key (`RUN_MARK`) says
+    its run began at or before this run's last frame; one whose run began after it is a run of other frames (a
+    shot done in halves, 21-40 and then 1-20), and stays: it was removed as well, that run's work lost. A frame
+    whose key names no run (written before keys did) stays too. A file of the user's own is never touched, nor
+    a frame numbered before this run's last (frames 1-50 are not past the end of a run of 51-100). Returns the
+    numbers removed, for the run to say so: frames gone without a word looked like a lost render."""
     written = {n.name for n in names}
     try:
         found = sequence_frames(_output_pattern(source, output))
     except CorruptInputError:  # a file of the user's spells one of the numbers otherwise: the frames are
-        return  # written, and which of the folder's files are ours is not clear: nothing goes
+        return []  # written, and which of the folder's files are ours is not clear: nothing goes
     last = max((number for number, path in found.items() if path.name in written), default=None)
+    removed: list[int] = []
     for number, path in found.items():
         if last is not None and number > last and path.name not in written:
-            if (read_frame_key(path) or "").startswith(KEY_PREFIX):
+            run = _run_of(read_frame_key(path))
+            if run is not None and run[0] <= last:
                 remove_file(path)
+                removed.append(number)
+    return removed
+
+
+def frame_spans(numbers: list[int]) -> list[list[int]]:
+    """Frame numbers in order as ``[first, last]`` runs of consecutive ones: ``[3, 4, 5, 9]`` → ``[[3, 5], [9, 9]]``."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and spans[-1][1] == number - 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return spans
+
+
+def _refuse_file_name(output: Path, names: list[Path]) -> None:
+    """Refuse (``SpecError``, one line) an output named as a pattern or a file, not yet a folder: given
+    ``out/%04d.png`` (as the input is given) or ``steady.mp4`` (a movie wanted), the run made a folder of that
+    name, ``out/%04d.png/0001.png``, and said nothing. A folder that exists is taken as named."""
+    if output.is_dir():
+        return
+    named = f"the frames go into it named like '{names[0].name}'" if names else "the frames go into it"
+    if "%" in output.name:
+        raise SpecError(f"{output}: the output is a folder ({named}): give '{output.parent}', not a pattern")
+    suffix = output.suffix.lower()
+    if suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES:
+        what = "a movie" if suffix in VIDEO_SUFFIXES else "an image file"
+        raise SpecError(f"{output}: the output is a folder ({named}), not {what}; give a folder")
 
 
 def _refuse_overwrite(names: list[Path], output: Path, *streams: tuple[str, FrameSource, str]) -> None:
@@ -262,10 +316,13 @@ def deflicker_files(
     frames and settings finished (an interrupted run resumes at the first window it did not finish; after a
     retouched frame only the windows that read it are made again, each run of them from its context), and
     removes the frames of the output's sequence an earlier run wrote beyond this one's.
-    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "fps", "seconds", "input", "guide",
-    "output", "flow", "flow_scale", "width", "height", "strength", "detail", "keyframe_interval", "margin"}``
-    (``frames``: the frames computed and measured now; ``made``: which, as ``[first, last]`` ranges counted from
-    1; ``kept``: how many were kept from before; fps: frames computed
+    Returns ``{"e_warp_before", "e_warp_after", "psnr", "frames", "made", "kept", "first", "removed", "fps",
+    "seconds", "input", "guide", "output", "flow", "flow_scale", "width", "height", "strength", "detail",
+    "keyframe_interval", "margin"}`` (``frames``: the frames computed and measured now; ``made``: which, as
+    ``[first, last]`` ranges of the frames' numbers as the input's files spell them (``0011.png`` is 11; a
+    video's count from 1); ``first``: the number of the input's first frame; ``kept``: how many were kept from
+    before; ``removed``: the frames past this run's last that an earlier run wrote and this one removed, as
+    ranges of their numbers; fps: frames computed
     over wall-clock seconds, reading and writing included). Raises ``SpecError`` with one line naming both
     files for different sizes or frame counts, before anything is written.
     """
@@ -273,6 +330,7 @@ def deflicker_files(
     output = Path(output)
     source, guide_source = _open_pair(input, guide)
     names = _output_names(source, output)
+    _refuse_file_name(output, names)
     _refuse_overwrite(names, output, ("input", source, input), ("guide", guide_source, guide))
     total = len(source)
     keys = WindowKeys(source, guide_source, settings, total)
@@ -312,15 +370,20 @@ def deflicker_files(
                 r.close()
     if writer is not None:
         writer.close()
-    _remove_stale_frames(source, names, output)
+    removed = _remove_stale_frames(source, names, output)
     seconds = time.perf_counter() - started
     result = tally.result()
     if not result["frames"]:  # every window was kept: nothing measured now (`compositor qc` measures files)
         result["psnr"] = None
     w, h = tally.size if tally.frames else (image_size(names[0]) or (0, 0))
+    first = source.first_number
     result.update(
         kept=total - sum(len(span) for span in spans),
-        made=[[span.start + 1, span.stop] for span in spans],
+        # The frames' own numbers, not their positions: of a sequence numbered from 11, "made frames 17-30"
+        # would name files 0027-0040 by numbers that are other files of the folder.
+        made=[[first + span.start, first + span.stop - 1] for span in spans],
+        first=first,
+        removed=frame_spans(removed),
         fps=result["frames"] / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         input=input,
@@ -365,7 +428,7 @@ def qc_files(
             frames.close()
         result.update(e_warp_before=e_warp if total > 1 else None, e_warp_after=None, psnr=None, frames=total)
         return result
-    out_source = FrameSource(output)
+    out_source = FrameSource(output, holdable=False)
     if len(out_source) != total:
         raise _count_error(total, len(out_source), f"input {input}", f"output {output}")
     streams = [_Prefetch(source.frames()), _Prefetch(out_source.frames())]
