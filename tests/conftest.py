@@ -84,6 +84,22 @@ def production_factory(tmp_path: Path):
     return factory
 
 
+def run_cli(*args: str) -> int:
+    """``compositor ARGS`` in this process (the real entry point, its error handling included); its exit status."""
+    import sys  # noqa: PLC0415
+
+    from compositor.cli import main  # noqa: PLC0415
+
+    argv, sys.argv = sys.argv, ["compositor", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.argv = argv
+
+
 @contextmanager
 def threaded_cluster(threads: int = 2) -> Iterator[Any]:
     """A Dask client of a cluster of one worker in this process (``threads`` threads): the farm's code, run

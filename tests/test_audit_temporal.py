@@ -13,7 +13,7 @@ import pytest
 from processed_video import SMALL, process, read_clip, rgba
 
 from compositor.temporal import TemporalSettings, deflicker
-from tests.conftest import threaded_cluster
+from tests.conftest import run_cli, threaded_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,20 +68,6 @@ def _write_clip(
         write_image(folder / "proc" / f"{i + 1:04d}.png", rgba(p))
 
 
-def _cli(*args: str) -> int:
-    """``compositor ARGS`` in this process; its exit status."""
-    from compositor.cli import main
-
-    argv, sys.argv = sys.argv, ["compositor", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else int(e.code is not None)
-    finally:
-        sys.argv = argv
-
-
 def test_deflicker_with_a_scheduler_writes_what_a_local_run_writes(tmp_path: Path) -> None:
     # `compositor deflicker --scheduler` made its client with set_as_default=False and then waited on the windows
     # with distributed.as_completed(futures), which looks for the default client: "ValueError: No clients found"
@@ -91,7 +77,7 @@ def test_deflicker_with_a_scheduler_writes_what_a_local_run_writes(tmp_path: Pat
 
     _write_clip(tmp_path, (96, 54), 4, ("blackswan", "dance-twirl"))  # a change of scene inside a window
     io = ["--input", str(tmp_path / "proc/%04d.png"), "--guide", str(tmp_path / "src/%04d.png")]
-    assert _cli("deflicker", *io, "--output", str(tmp_path / "local"), "--window", "3") == 0
+    assert run_cli("deflicker", *io, "--output", str(tmp_path / "local"), "--window", "3") == 0
     with distributed.LocalCluster(
         n_workers=1,
         threads_per_worker=2,
@@ -101,7 +87,7 @@ def test_deflicker_with_a_scheduler_writes_what_a_local_run_writes(tmp_path: Pat
         silence_logs=50,
     ) as cluster:
         farm = ["--output", str(tmp_path / "farm"), "--window", "3", "--scheduler", cluster.scheduler_address]
-        assert _cli("deflicker", *io, *farm) == 0
+        assert run_cli("deflicker", *io, *farm) == 0
     for i in range(8):
         name = f"{i + 1:04d}.png"
         assert np.array_equal(read_image(tmp_path / "local" / name), read_image(tmp_path / "farm" / name))
@@ -112,7 +98,7 @@ def test_an_output_folder_that_is_the_guides_is_refused_and_the_plate_kept(tmp_p
     _write_clip(tmp_path, (64, 36), 3)
     plate = {p.name: p.read_bytes() for p in (tmp_path / "src").iterdir()}
     io = ["--input", str(tmp_path / "proc/%04d.png"), "--guide", str(tmp_path / "src/%04d.png")]
-    assert _cli("deflicker", *io, "--output", str(tmp_path / "src")) == 1
+    assert run_cli("deflicker", *io, "--output", str(tmp_path / "src")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'src'}: the output would overwrite the guide {io[3]}; choose another folder"]
     assert {p.name: p.read_bytes() for p in (tmp_path / "src").iterdir()} == plate
@@ -279,12 +265,12 @@ def test_a_folder_given_for_its_frames_is_named_as_a_folder_with_the_pattern_to_
     _write_clip(tmp_path, (64, 36), 3)
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
-    assert _cli("deflicker", "--input", "proc", "--guide", "src/%04d.png", "--output", "out") == 1
+    assert run_cli("deflicker", "--input", "proc", "--guide", "src/%04d.png", "--output", "out") == 1
     said = "error: proc: a folder, not a sequence: name its frames with a printf pattern (e.g. 'proc/%04d.png')"
     assert capsys.readouterr().err.strip() == said
     assert not (tmp_path / "out").exists()
     (tmp_path / "empty").mkdir()
-    assert _cli("qc", "--input", "proc/%04d.png", "--output", "empty") == 1
+    assert run_cli("qc", "--input", "proc/%04d.png", "--output", "empty") == 1
     assert "empty: a folder with no numbered image files" in capsys.readouterr().err
     # In a spec (paths relative to its folder, shown relative to the production): the files' own pattern,
     # each of the sequences the folder holds (a plate beside its guide).
@@ -311,10 +297,10 @@ def test_a_gap_in_a_sequence_given_to_deflicker_points_to_no_setting_it_does_not
     (tmp_path / "proc" / "0003.png").unlink()
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
-    assert _cli("deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output", "out") == 1
+    assert run_cli("deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output", "out") == 1
     said = "error: proc/%04d.png: frame 3 ('0003.png') is missing from '%04d.png', numbered 1-4"
     assert capsys.readouterr().err.strip() == said
-    assert _cli("qc", "--input", "src/%04d.png", "--output", "proc/%04d.png") == 1
+    assert run_cli("qc", "--input", "src/%04d.png", "--output", "proc/%04d.png") == 1
     assert capsys.readouterr().err.strip() == said
 
 
@@ -327,10 +313,10 @@ def test_a_flow_not_on_offer_is_bad_usage_like_any_option_out_of_range(
     _write_clip(tmp_path, (64, 36), 2)
     monkeypatch.chdir(tmp_path)
     args = ["--input", "proc/%04d.png", "--guide", "src/%04d.png", "--flow", "DIS_FAST"]
-    assert _cli(command, *args, *(["--output", "out"] if command == "deflicker" else [])) == 2
+    assert run_cli(command, *args, *(["--output", "out"] if command == "deflicker" else [])) == 2
     assert "Invalid value for '--flow'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-    assert _cli(command, *args[:-1], "dis_ultrafast", *(["--output", "out"] if command == "deflicker" else [])) == 0
+    assert run_cli(command, *args[:-1], "dis_ultrafast", *(["--output", "out"] if command == "deflicker" else [])) == 0
 
 
 def test_an_output_named_as_a_pattern_or_a_movie_is_refused_before_anything_is_written(
@@ -342,15 +328,15 @@ def test_an_output_named_as_a_pattern_or_a_movie_is_refused_before_anything_is_w
     monkeypatch.chdir(tmp_path)
     args = ["deflicker", "--input", "proc/%04d.png", "--guide", "src/%04d.png", "--output"]
     capsys.readouterr()
-    assert _cli(*args, "out/%04d.png") == 1
+    assert run_cli(*args, "out/%04d.png") == 1
     said = "error: out/%04d.png: the output is a folder (the frames go into it named like '0001.png'): give 'out', "
     assert capsys.readouterr().err.strip() == said + "not a pattern"
-    assert _cli(*args, "steady.mp4") == 1
+    assert run_cli(*args, "steady.mp4") == 1
     assert capsys.readouterr().err.strip() == (
         "error: steady.mp4: the output is a folder (the frames go into it named like '0001.png'), not a movie; "
         "give a folder"
     )
     assert not (tmp_path / "out").exists() and not (tmp_path / "steady.mp4").exists()
     (tmp_path / "takes.png").mkdir()  # a folder that exists is the user's choice of name
-    assert _cli(*args, "takes.png") == 0
+    assert run_cli(*args, "takes.png") == 0
     assert sorted(p.name for p in (tmp_path / "takes.png").iterdir()) == ["0001.png", "0002.png", "0003.png"]

@@ -17,7 +17,7 @@ from processed_video import SMALL, process, read_clip, rgba
 
 from compositor.core.io import read_frame_key, read_image, write_image
 from compositor.temporal import TemporalSettings, deflicker_files
-from tests.conftest import threaded_cluster
+from tests.conftest import run_cli, threaded_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = TemporalSettings(window=3, context=2)
@@ -369,20 +369,6 @@ def _renumber(folder: Path, frames: int, first: int) -> None:
         (folder / f"{i:04d}.png").rename(folder / f"{i + first - 1:04d}.png")
 
 
-def _main(*args: str) -> int:
-    """``compositor ARGS`` in this process; its exit status."""
-    from compositor.cli import main
-
-    argv, sys.argv = sys.argv, ["compositor", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else int(e.code is not None)
-    finally:
-        sys.argv = argv
-
-
 def test_kept_and_made_frames_are_named_by_their_numbers_not_their_places(tmp_path: Path, capsys) -> None:
     # Frames 11-30 of a shot: after a retouch of 0030.png the command said "kept frames 1-9" and "frames 10-20",
     # numbers of files it had not written (or, in a folder holding the whole shot, of other frames).
@@ -390,11 +376,11 @@ def test_kept_and_made_frames_are_named_by_their_numbers_not_their_places(tmp_pa
     for folder in ("proc", "src"):
         _renumber(tmp_path / folder, 20, 11)
     command = ["deflicker", "--input", proc, "--guide", src, "--output", str(tmp_path / "out"), "--window", "3"]
-    assert _main(*command) == 0
+    assert run_cli(*command) == 0
     last = tmp_path / "proc" / "0030.png"
     write_image(last, rgba(255 - read_clip(tmp_path / "proc", 20)[-1]))
     capsys.readouterr()
-    assert _main(*command) == 0
+    assert run_cli(*command) == 0
     err = capsys.readouterr().err
     # Automatic context (8): the windows of frames 11-19 do not read 0030.png, those of 20-30 do.
     assert "deflicker: kept frames 11-19, made by an earlier run" in err, err
@@ -413,7 +399,7 @@ def test_a_shorter_run_says_which_frames_of_the_longer_one_it_removed(tmp_path: 
         for i in range(7, 11):
             (tmp_path / folder / f"{i:04d}.png").unlink()
     capsys.readouterr()
-    assert _main("deflicker", "--input", proc, "--guide", src, "--output", str(out), "--window", "3") == 0
+    assert run_cli("deflicker", "--input", proc, "--guide", src, "--output", str(out), "--window", "3") == 0
     err = capsys.readouterr().err
     said = f"deflicker: removed frames 7-10 of {out}, which an earlier, longer run wrote past this run's last frame (6)"
     assert said in err, err
