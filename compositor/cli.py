@@ -521,6 +521,7 @@ def deflicker(
 ) -> None:
     """Make a frame-by-frame result temporally consistent, with motion from a guide video."""
     from compositor.temporal import deflicker_files  # noqa: PLC0415
+    from compositor.temporal.files import frame_spans  # noqa: PLC0415
 
     settings = TemporalSettings(
         strength=strength, flow=flow, flow_scale=flow_scale, detail=detail, keyframe_interval=keyframe_interval,
@@ -548,10 +549,9 @@ def deflicker(
     kept, made = qc["kept"], qc["made"]
     if kept:  # an earlier run with the same frames and settings made them (an interrupted one, resumed now)
         # Named by the frames' numbers as their files spell them (0011.png is 11), not by their places.
-        total, spans, first = kept + qc["frames"], [], qc["first"]
-        for start, stop in [*made, [qc["first"] + total, 0]]:
-            spans += [[first, start - 1]] if start > first else []
-            first = stop + 1
+        total = kept + qc["frames"]
+        remade = {n for first, last in made for n in range(first, last + 1)}
+        spans = frame_spans([n for n in range(qc["first"], qc["first"] + total) if n not in remade])
         what = f"frames {_frame_spans(spans)}" if made else f"all {total} frames (`compositor qc` measures them)"
         err.print(f"deflicker: kept {what}, made by an earlier run from the same frames and settings")
     if made:
